@@ -1,0 +1,115 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The identity rules of design.md ("The rules"), written once. The SCIM store applies them to what a
+// request writes and the controllers apply them to what they observe; neither re-implements them.
+
+// IsActive reports whether the user is active; an unset spec.active means active.
+func (u *ScimUser) IsActive() bool { return u.Spec.Active == nil || *u.Spec.Active }
+
+// SuspendedBy returns who suspended the user (SuspendedByProvider, SuspendedByAdmin) or "".
+func (u *ScimUser) SuspendedBy() string { return u.GetAnnotations()[AnnotationSuspendedBy] }
+
+// ManagedBy returns the provider that manages obj, or "" when it is not marked.
+func ManagedBy(obj metav1.Object) string { return obj.GetLabels()[LabelManagedBy] }
+
+// MarkManagedBy marks obj as managed by provider (rule 1). It reports whether obj changed. Users are
+// marked through ApplyProviderActive instead, which knows when suspension forbids the marking.
+func MarkManagedBy(obj metav1.Object, provider string) bool {
+	if ManagedBy(obj) == provider {
+		return false
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = provider
+	obj.SetLabels(labels)
+	return true
+}
+
+// ApplyProviderActive applies a SCIM write of provider to the user, with active the value the request
+// asks for (rules 1 and 4):
+//   - an admin-suspended user stays suspended and unmarked whatever the provider sends;
+//   - active false suspends the user, records that the provider suspended it and removes the marking;
+//   - active true (re)activates the user and marks it as managed by provider.
+//
+// It reports whether the user changed.
+func (u *ScimUser) ApplyProviderActive(provider string, active bool) bool {
+	before := u.DeepCopy()
+	switch {
+	case u.SuspendedBy() == SuspendedByAdmin:
+		u.setActive(false)
+		u.unmark()
+	case !active:
+		u.setActive(false)
+		u.setSuspendedBy(SuspendedByProvider)
+		u.unmark()
+	default:
+		u.setActive(true)
+		u.setSuspendedBy("")
+		MarkManagedBy(u, provider)
+	}
+	return !metaAndActiveEqual(before, u)
+}
+
+// TouchByProvider applies rule 1 to a user used (not written) by a SCIM request of provider, e.g. a
+// member added to a group: an active user is marked, a suspended one is left alone. It reports whether
+// the user changed.
+func (u *ScimUser) TouchByProvider(provider string) bool {
+	if !u.IsActive() {
+		return false
+	}
+	return MarkManagedBy(u, provider)
+}
+
+// ObserveSuspension records who suspended a user when the operator observes its spec (rule 4): a user
+// that is not active and carries no suspended-by record was suspended by someone other than the
+// operator, i.e. an admin; an active user carries no suspension record. A suspended user is never
+// marked. It reports whether the user changed.
+func (u *ScimUser) ObserveSuspension() bool {
+	before := u.DeepCopy()
+	if u.IsActive() {
+		u.setSuspendedBy("")
+	} else {
+		if u.SuspendedBy() == "" {
+			u.setSuspendedBy(SuspendedByAdmin)
+		}
+		u.unmark()
+	}
+	return !metaAndActiveEqual(before, u)
+}
+
+func (u *ScimUser) setActive(active bool) { u.Spec.Active = &active }
+
+func (u *ScimUser) setSuspendedBy(who string) {
+	ann := u.GetAnnotations()
+	if who == "" {
+		if _, ok := ann[AnnotationSuspendedBy]; ok {
+			delete(ann, AnnotationSuspendedBy)
+			u.SetAnnotations(ann)
+		}
+		return
+	}
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationSuspendedBy] = who
+	u.SetAnnotations(ann)
+}
+
+func (u *ScimUser) unmark() {
+	labels := u.GetLabels()
+	if _, ok := labels[LabelManagedBy]; ok {
+		delete(labels, LabelManagedBy)
+		u.SetLabels(labels)
+	}
+}
+
+func metaAndActiveEqual(a, b *ScimUser) bool {
+	return a.IsActive() == b.IsActive() && (a.Spec.Active == nil) == (b.Spec.Active == nil) &&
+		ManagedBy(a) == ManagedBy(b) && a.SuspendedBy() == b.SuspendedBy()
+}
