@@ -1,0 +1,203 @@
+// Command dev is `make dev`: it starts the local control plane (etcd and kube-apiserver from bin/),
+// installs the CRDs, creates the SCIM token Secret, writes an admin kubeconfig to bin/dev/kubeconfig
+// and runs the manager binary against it in the foreground. SIGINT or SIGTERM stops the manager, then
+// the control plane, leaving no process behind.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/scim-operator/scim-operator/internal/controlplane"
+)
+
+// Names shared with config/manager: the operator's namespace and its SCIM token Secret.
+const (
+	namespace   = "scim-operator-system"
+	tokenSecret = "scim-operator-scim-tokens"
+)
+
+func main() {
+	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kubectl.")
+	manager := flag.String("manager", "bin/manager", "The manager binary to run.")
+	providers := flag.String("providers", "generic,okta,azure", "SCIM providers to serve, comma-separated.")
+	flag.Parse()
+
+	if err := run(*binDir, *manager, *providers); err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run(binDir, manager, providers string) (err error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	binDir, _ = filepath.Abs(binDir)
+	manager, _ = filepath.Abs(manager)
+	addr := envOr("SCIM_ADDR", "127.0.0.1:8080")
+	token := os.Getenv("SCIM_TOKEN")
+	if token == "" {
+		token = randomToken()
+	}
+
+	// Signals are caught before anything starts so that Ctrl-C during start-up still cleans up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	env, err := controlplane.Environment(root, binDir)
+	if err != nil {
+		return err
+	}
+	fmt.Println("dev: starting etcd and kube-apiserver from", binDir)
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start control plane: %w", err)
+	}
+	defer func() {
+		fmt.Println("dev: stopping the control plane")
+		if stopErr := env.Stop(); stopErr != nil && err == nil {
+			err = fmt.Errorf("stop control plane: %w", stopErr)
+		}
+	}()
+
+	admin, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("add admin user: %w", err)
+	}
+	kubeconfig := filepath.Join(root, "bin", "dev", "kubeconfig")
+	if err := writeKubeconfig(admin, kubeconfig); err != nil {
+		return err
+	}
+
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := ensureTokenSecret(ctx, cs, strings.Split(providers, ","), token); err != nil {
+		return err
+	}
+
+	printBanner(kubeconfig, addr, providers, token)
+
+	cmd := exec.Command(manager,
+		"--kubeconfig", kubeconfig,
+		"--scim-bind-address", addr,
+		"--scim-providers", providers,
+		"--scim-token-secret", tokenSecret,
+		"--scim-token-namespace", namespace,
+		"--health-probe-bind-address", "127.0.0.1:0",
+		"--leader-elect=false",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The manager dies with this program even if it is killed without a chance to clean up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start manager: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	select {
+	case err := <-exited:
+		return fmt.Errorf("manager exited: %w", err)
+	case <-ctx.Done():
+		fmt.Println("\ndev: stopping the manager")
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		return nil
+	}
+}
+
+func writeKubeconfig(user *envtest.AuthenticatedUser, path string) error {
+	data, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("render kubeconfig: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+// ensureTokenSecret creates the operator namespace and the Secret holding token for every provider.
+func ensureTokenSecret(ctx context.Context, cs kubernetes.Interface, providers []string, token string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tokenSecret, Namespace: namespace}, StringData: map[string]string{}}
+	for _, p := range providers {
+		secret.StringData[strings.TrimSpace(p)] = token
+	}
+	_, err := cs.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = cs.CoreV1().Secrets(namespace).Update(ctx, secret, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("write secret %s/%s: %w", namespace, tokenSecret, err)
+	}
+	return nil
+}
+
+func printBanner(kubeconfig, addr, providers, token string) {
+	fmt.Println()
+	fmt.Println("dev: control plane is up; kubectl with:")
+	fmt.Printf("       bin/kubectl --kubeconfig %s get scimusers,scimroles\n", relative(kubeconfig))
+	fmt.Println("dev: SCIM base URLs:")
+	for _, p := range strings.Split(providers, ",") {
+		fmt.Printf("       http://%s/provisioning/%s/v2\n", addr, strings.TrimSpace(p))
+	}
+	fmt.Printf("dev: bearer token (every provider): %s\n", token)
+	fmt.Println("dev: Ctrl-C stops the manager and the control plane")
+	fmt.Println()
+}
+
+func relative(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(errors.New("no randomness for the dev token"))
+	}
+	return hex.EncodeToString(b)
+}
