@@ -72,7 +72,8 @@ check-generated: generate manifests ## Fail when generated files are not the com
 
 .PHONY: dev
 dev: build control-plane ## Start a local control plane and run the manager against it (Ctrl-C stops both).
-	$(GO) run ./hack/dev --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager
+	$(GO) build -o $(LOCALBIN)/scim-dev ./hack/dev
+	exec $(LOCALBIN)/scim-dev --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
@@ -103,9 +104,10 @@ uninstall: manifests ## Remove the CRDs from the cluster of the current kubeconf
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator to the cluster of the current kubeconfig.
-	cd config/manager && $(KUBECTL) kustomize . >/dev/null
-	$(KUBECTL) apply -k config/default
+deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
+	mkdir -p $(LOCALBIN)/deploy
+	img='$(IMG)'; printf 'resources:\n- ../../config/default\nimages:\n- name: scim-operator\n  newName: %s\n  newTag: "%s"\n' "$${img%:*}" "$${img##*:}" > $(LOCALBIN)/deploy/kustomization.yaml
+	$(KUBECTL) apply -k $(LOCALBIN)/deploy
 
 .PHONY: undeploy
 undeploy: ## Remove the operator from the cluster of the current kubeconfig.

@@ -21,11 +21,14 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -34,6 +37,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/scimserver"
 )
 
 var scheme = runtime.NewScheme()
@@ -51,6 +55,9 @@ func main() {
 		leaderElect            bool
 		leaderElectionNS       string
 		controllerOpts         controllers.Options
+		scimOpts               scimserver.Options
+		scimProviders          string
+		tokenSecret            types.NamespacedName
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
@@ -60,11 +67,19 @@ func main() {
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
 	flag.StringVar(&controllerOpts.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings, to match the API server's --oidc-username-prefix.")
 	flag.IntVar(&controllerOpts.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
+	flag.StringVar(&scimOpts.Addr, "scim-bind-address", ":8080", "The address the SCIM server binds to.")
+	flag.StringVar(&scimProviders, "scim-providers", "generic,okta,azure", "Comma-separated SCIM providers, each served at /provisioning/{provider}/v2.")
+	flag.StringVar(&tokenSecret.Name, "scim-token-secret", "scim-operator-scim-tokens", "The Secret holding the providers' bearer tokens: key <provider> or <provider>.<suffix>, one token each.")
+	flag.StringVar(&tokenSecret.Namespace, "scim-token-namespace", envOr("POD_NAMESPACE", "scim-operator-system"), "The namespace of the token Secret (default: the pod's namespace).")
+	flag.Int64Var(&scimOpts.MaxBodyBytes, "scim-max-body-bytes", scimserver.DefaultMaxBodyBytes, "The largest SCIM request body accepted; larger ones are 413.")
+	flag.IntVar(&scimOpts.MaxResults, "scim-max-results", scimserver.DefaultMaxResults, "The most resources one list response returns (filter.maxResults).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	scimOpts.Providers = strings.Split(scimProviders, ",")
+	scimOpts.TokenSecret = tokenSecret
 	setupLog := ctrl.Log.WithName("setup")
 
 	var tlsOpts []func(*tls.Config)
@@ -78,6 +93,7 @@ func main() {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         cache.Options{ByObject: scimserver.CacheByObject(tokenSecret)},
 		Metrics:                       metricsOpts,
 		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:        probeAddr,
@@ -91,6 +107,11 @@ func main() {
 		os.Exit(1)
 	}
 
+	ctx := ctrl.SetupSignalHandler()
+	if _, err := scimserver.SetupWithManager(ctx, mgr, scimOpts); err != nil {
+		setupLog.Error(err, "unable to set up the SCIM server")
+		os.Exit(1)
+	}
 	if err := controllers.Setup(mgr, controllerOpts); err != nil {
 		setupLog.Error(err, "unable to set up controllers")
 		os.Exit(1)
@@ -106,8 +127,15 @@ func main() {
 	}
 
 	setupLog.Info("starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

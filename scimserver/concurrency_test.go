@@ -1,0 +1,160 @@
+package scimserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver"
+	"github.com/scim-operator/scim-operator/scimserver/store"
+)
+
+var _ = Describe("Two replicas writing at once", Ordered, func() {
+	var second *httptest.Server
+	BeforeAll(func() { second = startInstance() })
+	AfterAll(func() { second.Close() })
+
+	It("create no duplicate userName", func() {
+		for round := 0; round < 5; round++ {
+			name := unique("race") + "@example.test"
+			var wg sync.WaitGroup
+			codes := make(chan int, 8)
+			for i := 0; i < 8; i++ {
+				base := server.URL
+				if i%2 == 1 {
+					base = second.URL
+				}
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					codes <- call(base, "generic", "POST", "/Users", userBody(name, "R", "R")).StatusCode
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			created := 0
+			for c := range codes {
+				Expect(c).To(BeElementOf(http.StatusCreated, http.StatusConflict))
+				if c == http.StatusCreated {
+					created++
+				}
+			}
+			Expect(created).To(Equal(1), "round %d: exactly one create wins", round)
+			list := &v1.ScimUserList{}
+			Expect(k8sClient.List(ctx, list)).To(Succeed())
+			n := 0
+			for _, u := range list.Items {
+				if strings.EqualFold(u.Spec.UserName, name) {
+					n++
+				}
+			}
+			Expect(n).To(Equal(1))
+		}
+	})
+
+	It("create no duplicate role displayName", func() {
+		name := unique("RaceRole")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := 0
+		for i := 0; i < 6; i++ {
+			base := []string{server.URL, second.URL}[i%2]
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				r := call(base, "generic", "POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q}`, name))
+				mu.Lock()
+				defer mu.Unlock()
+				if r.StatusCode == http.StatusCreated {
+					created++
+				}
+			}()
+		}
+		wg.Wait()
+		Expect(created).To(Equal(1))
+	})
+
+	It("lose no member when PATCHes race on both replicas", func() {
+		const n = 24
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = createUser(unique("member") + "@example.test")
+		}
+		group := createGroup(unique("busy"))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			base := []string{server.URL, second.URL}[i%2]
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				call(base, "generic", "PATCH", "/Groups/"+group,
+					groupPatch(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, id))).expectStatus(http.StatusOK)
+			}()
+		}
+		wg.Wait()
+		got := []string{}
+		for _, m := range getRole(group).Spec.Members {
+			got = append(got, m.Value)
+		}
+		Expect(got).To(ConsistOf(ids))
+
+		// And removals racing with additions.
+		extra := createUser(unique("extra"))
+		wg.Add(2)
+		go func() {
+			defer GinkgoRecover()
+			defer wg.Done()
+			call(second.URL, "generic", "PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, ids[0]))).expectStatus(http.StatusOK)
+		}()
+		go func() {
+			defer GinkgoRecover()
+			defer wg.Done()
+			call(server.URL, "generic", "PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, extra))).expectStatus(http.StatusOK)
+		}()
+		wg.Wait()
+		got = got[:0]
+		for _, m := range getRole(group).Spec.Members {
+			got = append(got, m.Value)
+		}
+		Expect(got).To(ConsistOf(append(ids[1:], extra)))
+	})
+})
+
+var _ = Describe("An unreachable API server", func() {
+	It("yields 503 with Retry-After, for reads and writes", func() {
+		dead := rest.CopyConfig(cfg)
+		dead.Host = "https://127.0.0.1:1"
+		c, err := client.New(dead, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		st := &store.Store{Client: c, Live: c}
+		// Tokens still come from the live API server, so that authentication succeeds.
+		srv := scimserver.New(scimserver.Options{Providers: []string{"generic"},
+			TokenSecret: types.NamespacedName{Namespace: tokenNamespace, Name: tokenName}}, st, k8sClient, logf.Log)
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+
+		for _, req := range []struct{ method, path, body string }{
+			{"GET", "/Users/a-0000000000000001", ""},
+			{"GET", "/Users", ""},
+			{"POST", "/Users", userBody("unreachable", "A", "B")},
+			{"PATCH", "/Groups/r-0000000000000001", groupPatch(`{"op":"add","path":"members","value":[{"value":"a-1"}]}`)},
+			{"DELETE", "/Users/a-0000000000000001", ""},
+		} {
+			r := call(ts.URL, "generic", req.method, req.path, req.body).expectError(http.StatusServiceUnavailable, "")
+			Expect(r.Header.Get("Retry-After")).NotTo(BeEmpty(), "%s %s", req.method, req.path)
+		}
+	})
+})

@@ -1,0 +1,138 @@
+package scimserver
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+// serveDiscovery serves /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{id}]
+// (RFC 7644 §4). They are read-only: any other method is 405.
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []string) {
+	if r.Method != http.MethodGet {
+		s.methodNotAllowed(w, r, http.MethodGet)
+		return
+	}
+	switch {
+	case segments[0] == "ServiceProviderConfig" && len(segments) == 1:
+		writeJSON(w, http.StatusOK, s.serviceProviderConfig())
+	case segments[0] == "ResourceTypes" && len(segments) == 1:
+		var docs []map[string]any
+		for _, rt := range schema.ResourceTypes {
+			docs = append(docs, resourceTypeDoc(rt))
+		}
+		writeJSON(w, http.StatusOK, discoveryList(docs))
+	case segments[0] == "ResourceTypes" && len(segments) == 2:
+		for _, rt := range schema.ResourceTypes {
+			if rt.Name == segments[1] {
+				writeJSON(w, http.StatusOK, resourceTypeDoc(rt))
+				return
+			}
+		}
+		s.writeError(w, r.Request, scimerror.NotFound("Resource type %s not found.", segments[1]))
+	case segments[0] == "Schemas" && len(segments) == 1:
+		var docs []map[string]any
+		for _, sc := range schema.Schemas {
+			docs = append(docs, schemaDoc(sc))
+		}
+		writeJSON(w, http.StatusOK, discoveryList(docs))
+	case segments[0] == "Schemas" && len(segments) == 2:
+		for _, sc := range schema.Schemas {
+			if strings.EqualFold(sc.ID, segments[1]) {
+				writeJSON(w, http.StatusOK, schemaDoc(sc))
+				return
+			}
+		}
+		s.writeError(w, r.Request, scimerror.NotFound("Schema %s not found.", segments[1]))
+	default:
+		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
+	}
+}
+
+func discoveryList(docs []map[string]any) listResponse {
+	return listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(docs), StartIndex: 1,
+		ItemsPerPage: len(docs), Resources: docs}
+}
+
+// serviceProviderConfig advertises exactly what the server does.
+func (s *Server) serviceProviderConfig() map[string]any {
+	return map[string]any{
+		"schemas":          []string{schema.ServiceProviderConfigURN},
+		"documentationUri": "https://github.com/scim-operator/scim-operator",
+		"patch":            map[string]any{"supported": true},
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":           map[string]any{"supported": true, "maxResults": s.opts.MaxResults},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": true},
+		"etag":             map[string]any{"supported": true},
+		"authenticationSchemes": []map[string]any{{
+			"type":        "oauthbearertoken",
+			"name":        "OAuth Bearer Token",
+			"description": "A bearer token per provider, from the operator's token Secret.",
+			"primary":     true,
+		}},
+		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": "ServiceProviderConfig"},
+	}
+}
+
+func resourceTypeDoc(rt *schema.ResourceType) map[string]any {
+	exts := []map[string]any{}
+	for _, e := range rt.Extensions {
+		exts = append(exts, map[string]any{"schema": e.Schema.ID, "required": e.Required})
+	}
+	return map[string]any{
+		"schemas":          []string{schema.ResourceTypeURN},
+		"id":               rt.Name,
+		"name":             rt.Name,
+		"endpoint":         rt.Endpoint,
+		"description":      rt.Description,
+		"schema":           rt.Schema.ID,
+		"schemaExtensions": exts,
+		"meta":             map[string]any{"resourceType": "ResourceType", "location": "ResourceTypes/" + rt.Name},
+	}
+}
+
+func schemaDoc(sc *schema.Schema) map[string]any {
+	attrs := make([]map[string]any, 0, len(sc.Attributes))
+	for _, a := range sc.Attributes {
+		attrs = append(attrs, attributeDoc(a))
+	}
+	return map[string]any{
+		"schemas":     []string{schema.SchemaURN},
+		"id":          sc.ID,
+		"name":        sc.Name,
+		"description": sc.Description,
+		"attributes":  attrs,
+		"meta":        map[string]any{"resourceType": "Schema", "location": "Schemas/" + sc.ID},
+	}
+}
+
+func attributeDoc(a *schema.Attribute) map[string]any {
+	doc := map[string]any{
+		"name":        a.Name,
+		"type":        string(a.Type),
+		"multiValued": a.MultiValued,
+		"description": a.Description,
+		"required":    a.Required,
+		"caseExact":   a.CaseExact,
+		"mutability":  a.Mutability,
+		"returned":    a.Returned,
+		"uniqueness":  a.Uniqueness,
+	}
+	if len(a.CanonicalValues) > 0 {
+		doc["canonicalValues"] = a.CanonicalValues
+	}
+	if len(a.ReferenceTypes) > 0 {
+		doc["referenceTypes"] = a.ReferenceTypes
+	}
+	if len(a.SubAttributes) > 0 {
+		subs := make([]map[string]any, 0, len(a.SubAttributes))
+		for _, sa := range a.SubAttributes {
+			subs = append(subs, attributeDoc(sa))
+		}
+		doc["subAttributes"] = subs
+	}
+	return doc
+}

@@ -1,0 +1,294 @@
+package scimserver
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/scim-operator/scim-operator/scimserver/filter"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+	"github.com/scim-operator/scim-operator/scimserver/store"
+)
+
+// query is a list or read request's parameters (RFC 7644 §3.4.2), from the URL or a SearchRequest.
+type query struct {
+	rt         *schema.ResourceType
+	filter     *filter.Filter
+	sort       *filter.SortKey
+	descending bool
+	startIndex int
+	count      int
+	attributes []schema.Path
+	excluded   []schema.Path
+}
+
+// queryParams are the parameters as strings, whichever way they came.
+type queryParams struct {
+	filter, sortBy, sortOrder, startIndex, count string
+	attributes, excluded                         []string
+}
+
+func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filter.Options) (*query, error) {
+	p := queryParams{filter: v.Get("filter"), sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
+		startIndex: v.Get("startIndex"), count: v.Get("count"),
+		attributes: splitList(v.Get("attributes")), excluded: splitList(v.Get("excludedAttributes"))}
+	return p.parse(rt, maxResults, fo)
+}
+
+func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults int, fo filter.Options) (*query, error) {
+	p := queryParams{}
+	for k, v := range body {
+		switch strings.ToLower(k) {
+		case "schemas":
+			list, _ := v.([]any)
+			if len(list) != 1 || !strings.EqualFold(toString(list[0]), schema.SearchRequestURN) {
+				return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
+			}
+		case "filter":
+			p.filter = toString(v)
+		case "sortby":
+			p.sortBy = toString(v)
+		case "sortorder":
+			p.sortOrder = toString(v)
+		case "startindex":
+			p.startIndex = toString(v)
+		case "count":
+			p.count = toString(v)
+		case "attributes":
+			p.attributes = toStrings(v)
+		case "excludedattributes":
+			p.excluded = toStrings(v)
+		default:
+			return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "unknown SearchRequest attribute %q", k)
+		}
+	}
+	return p.parse(rt, maxResults, fo)
+}
+
+func (p queryParams) parse(rt *schema.ResourceType, maxResults int, fo filter.Options) (*query, error) {
+	q := &query{rt: rt, startIndex: 1, count: maxResults}
+	var err error
+	if p.filter != "" {
+		if q.filter, err = fo.Parse(rt, p.filter); err != nil {
+			return nil, err
+		}
+	}
+	if p.sortBy != "" {
+		if q.sort, err = filter.ParseSortKey(rt, p.sortBy); err != nil {
+			return nil, err
+		}
+	}
+	switch strings.ToLower(p.sortOrder) {
+	case "", "ascending":
+	case "descending":
+		q.descending = true
+	default:
+		return nil, scimerror.BadRequest(scimerror.InvalidValue, "sortOrder must be ascending or descending, not %q", p.sortOrder)
+	}
+	// startIndex < 1 is read as 1 (RFC 7644 §3.4.2.4; StrongDM's examples send 0); a negative count
+	// as 0; a count above the limit is capped to it.
+	if p.startIndex != "" {
+		n, err := strconv.Atoi(p.startIndex)
+		if err != nil {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "startIndex must be an integer, not %q", p.startIndex)
+		}
+		q.startIndex = max(n, 1)
+	}
+	if p.count != "" {
+		n, err := strconv.ParseInt(p.count, 10, 64)
+		if err != nil {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "count must be an integer, not %q", p.count)
+		}
+		q.count = int(min(max(n, 0), int64(maxResults)))
+	}
+	if q.attributes, err = resolvePaths(rt, "attributes", p.attributes); err != nil {
+		return nil, err
+	}
+	if q.excluded, err = resolvePaths(rt, "excludedAttributes", p.excluded); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func resolvePaths(rt *schema.ResourceType, param string, names []string) ([]schema.Path, error) {
+	var out []schema.Path
+	for _, n := range names {
+		p, ok := rt.Resolve(n)
+		if !ok {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s names unknown attribute %q", param, n)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (q *query) sortResources(list []*store.Resource) {
+	sort.SliceStable(list, func(i, j int) bool {
+		c := q.sort.Compare(list[i].Doc, list[j].Doc)
+		if q.descending {
+			c = -c
+		}
+		return c < 0
+	})
+}
+
+// project applies attributes / excludedAttributes (RFC 7644 §3.4.2.5) to a document. Attributes
+// returned "always" (id, schemas, userName) stay whatever is asked.
+func (q *query) project(doc map[string]any) map[string]any {
+	if q == nil || (len(q.attributes) == 0 && len(q.excluded) == 0) {
+		return doc
+	}
+	out := map[string]any{}
+	if len(q.attributes) > 0 {
+		for _, p := range q.attributes {
+			copyPath(q.rt, doc, out, p)
+		}
+	} else {
+		for k, v := range doc {
+			out[k] = v
+		}
+		for _, p := range q.excluded {
+			if p.Leaf().Returned != schema.ReturnedAlways {
+				removePath(q.rt, out, p)
+			}
+		}
+	}
+	for _, k := range []string{"schemas", "id"} {
+		if v, ok := doc[k]; ok {
+			out[k] = v
+		}
+	}
+	for _, a := range q.rt.Schema.Attributes {
+		if v, ok := doc[a.Name]; ok && a.Returned == schema.ReturnedAlways {
+			out[a.Name] = v
+		}
+	}
+	return out
+}
+
+// container returns the map a path's top-level attribute lives in: the document, or the extension's.
+func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, create bool) map[string]any {
+	if !p.Extension(rt) {
+		return doc
+	}
+	ext, _ := doc[p.Schema.ID].(map[string]any)
+	if ext == nil && create {
+		ext = map[string]any{}
+		doc[p.Schema.ID] = ext
+	}
+	return ext
+}
+
+func copyPath(rt *schema.ResourceType, from, to map[string]any, p schema.Path) {
+	src := container(rt, from, p, false)
+	if src == nil {
+		return
+	}
+	v, ok := src[p.Attr.Name]
+	if !ok {
+		return
+	}
+	dst := container(rt, to, p, true)
+	if p.Sub == nil {
+		dst[p.Attr.Name] = v
+		return
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		sub, _ := dst[p.Attr.Name].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			dst[p.Attr.Name] = sub
+		}
+		if sv, ok := val[p.Sub.Name]; ok {
+			sub[p.Sub.Name] = sv
+		}
+	case []any:
+		// Multi-valued: keep the sub-attribute of every value, merged with what is already kept.
+		kept, _ := dst[p.Attr.Name].([]any)
+		for i, item := range val {
+			m, _ := item.(map[string]any)
+			if i >= len(kept) {
+				kept = append(kept, map[string]any{})
+			}
+			if sv, ok := m[p.Sub.Name]; ok {
+				kept[i].(map[string]any)[p.Sub.Name] = sv
+			}
+		}
+		dst[p.Attr.Name] = kept
+	}
+}
+
+func removePath(rt *schema.ResourceType, doc map[string]any, p schema.Path) {
+	c := container(rt, doc, p, false)
+	if c == nil {
+		return
+	}
+	if p.Sub == nil {
+		delete(c, p.Attr.Name)
+		return
+	}
+	switch val := c[p.Attr.Name].(type) {
+	case map[string]any:
+		copied := map[string]any{}
+		for k, v := range val {
+			if k != p.Sub.Name {
+				copied[k] = v
+			}
+		}
+		c[p.Attr.Name] = copied
+	case []any:
+		list := make([]any, 0, len(val))
+		for _, item := range val {
+			m, _ := item.(map[string]any)
+			copied := map[string]any{}
+			for k, v := range m {
+				if k != p.Sub.Name {
+					copied[k] = v
+				}
+			}
+			list = append(list, copied)
+		}
+		c[p.Attr.Name] = list
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatInt(int64(x), 10)
+	case nil:
+		return ""
+	}
+	return ""
+}
+
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return splitList(x)
+	case []any:
+		var out []string
+		for _, item := range x {
+			if s, ok := item.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+// Package scimserver is the SCIM 2.0 service: StrongDM's SCIM API (RFC 7643/7644) under
+// /provisioning/{provider}/v2, serving Users and Groups stored as ScimUser and ScimRole objects.
+// Every provider shares one implementation; a provider may enable narrow, named fixes for its
+// client's known deviations (see Quirks).
+package scimserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+	"github.com/scim-operator/scim-operator/scimserver/store"
+)
+
+// Options configure the SCIM server.
+type Options struct {
+	// Addr is the address to listen on, e.g. ":8080".
+	Addr string
+	// Providers are the provider names served under /provisioning/{provider}/v2.
+	Providers []string
+	// TokenSecret is the Secret holding the providers' bearer tokens.
+	TokenSecret types.NamespacedName
+	// MaxBodyBytes limits request bodies; larger ones are 413.
+	MaxBodyBytes int64
+	// MaxResults caps a list's count, and is advertised as filter.maxResults.
+	MaxResults int
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxResults   = 1000
+)
+
+// Server is the SCIM server. It is a manager runnable that runs on every replica.
+type Server struct {
+	opts      Options
+	store     *store.Store
+	tokens    *tokenSource
+	providers map[string]Quirks
+	log       logr.Logger
+	ready     func(context.Context) bool
+}
+
+// New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache);
+// ready, when set, reports whether the caches have synced, and Start waits for it.
+func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxResults <= 0 {
+		opts.MaxResults = DefaultMaxResults
+	}
+	providers := map[string]Quirks{}
+	for _, p := range opts.Providers {
+		if p = strings.TrimSpace(p); p != "" {
+			providers[p] = QuirksFor(p)
+		}
+	}
+	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
+		providers: providers, log: log}
+}
+
+// NeedLeaderElection is false: every replica serves SCIM.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Start serves until ctx is done, then shuts down gracefully.
+func (s *Server) Start(ctx context.Context) error {
+	srv := &http.Server{
+		Addr:              s.opts.Addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
+	}
+	s.log.Info("serving SCIM", "addr", ln.Addr().String(), "providers", s.opts.Providers)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+// Handler returns the SCIM HTTP handler.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serve)
+}
+
+// serve routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
+// endpoint. Anything else is a SCIM 404.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, p))
+		}
+	}()
+	provider, segments, ok := splitPath(r.URL.Path)
+	if !ok {
+		s.writeError(w, r, scimerror.NotFound("no SCIM endpoint at %s: endpoints are under /provisioning/{provider}/v2", r.URL.Path))
+		return
+	}
+	quirks, known := s.providers[provider]
+	if !known {
+		s.writeError(w, r, scimerror.NotFound("unknown provider %q", provider))
+		return
+	}
+	if !s.tokens.valid(r.Context(), provider, bearerToken(r)) {
+		s.writeError(w, r, scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider))
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	}
+	req := &request{Request: r, provider: provider, quirks: quirks, base: baseURL(r, provider)}
+	s.route(w, req, segments)
+}
+
+// splitPath splits "/provisioning/okta/v2/Users/a-1" into "okta" and ["Users", "a-1"].
+func splitPath(path string) (provider string, segments []string, ok bool) {
+	rest, found := strings.CutPrefix(path, "/provisioning/")
+	if !found {
+		return "", nil, false
+	}
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	if len(parts) < 2 || parts[0] == "" || parts[1] != "v2" {
+		return "", nil, false
+	}
+	return parts[0], parts[2:], true
+}
+
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// baseURL is the absolute base URL of the provider's endpoints, for Location headers.
+func baseURL(r *http.Request, provider string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return fmt.Sprintf("%s://%s/provisioning/%s/v2/", scheme, r.Host, provider)
+}

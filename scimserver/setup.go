@@ -1,0 +1,40 @@
+package scimserver
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/scimserver/store"
+)
+
+// CacheByObject restricts the manager's Secret informer to the token Secret, so that the operator
+// neither caches nor needs to read any other Secret.
+func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject {
+	return map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {
+			Namespaces: map[string]cache.Config{secret.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
+		},
+	}
+}
+
+// SetupWithManager registers the store's field indexes and adds the SCIM server to mgr as a
+// runnable of every replica. The manager must have been created with CacheByObject.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
+	if err := store.RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("register SCIM indexes: %w", err)
+	}
+	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
+	srv := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
+	if err := mgr.Add(srv); err != nil {
+		return nil, fmt.Errorf("add SCIM server: %w", err)
+	}
+	return srv, nil
+}

@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+// rolePrefix starts server-generated role ids, as StrongDM's do.
+const rolePrefix = "r-"
+
+type groups struct{ *Store }
+
+func (s *groups) Type() *schema.ResourceType { return schema.GroupResourceType }
+
+func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
+	r := &v1.ScimRole{}
+	if err := s.get(ctx, id, r); err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return groupResource(r), nil
+}
+
+func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	list := &v1.ScimRoleList{}
+	var opts []client.ListOption
+	if eq != nil {
+		switch eq.Attribute {
+		case "displayName":
+			opts = append(opts, client.MatchingFields{IndexDisplayName: strings.ToLower(eq.Value)})
+		case "externalId":
+			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
+		case "id":
+			r, err := s.Get(ctx, eq.Value)
+			if e := scimerror.As(err); e != nil && e.Status == 404 {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []*Resource{r}, nil
+		}
+	}
+	if err := s.Client.List(ctx, list, opts...); err != nil {
+		return nil, apiError(err, "Groups")
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	out := make([]*Resource, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, groupResource(&list.Items[i]))
+	}
+	return out, nil
+}
+
+func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
+	spec, err := roleSpec(doc)
+	if err != nil {
+		return nil, err
+	}
+	// StrongDM: on create, member ids that are well-formed but unknown are ignored.
+	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false); err != nil {
+		return nil, err
+	}
+	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, ""); err != nil {
+		return nil, err
+	}
+	for n := 0; n < maxIDProbes; n++ {
+		r := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(rolePrefix, spec.DisplayName, n)}, Spec: *spec.DeepCopy()}
+		v1.MarkManagedBy(r, w.Provider)
+		err := s.Client.Create(ctx, r)
+		if err == nil {
+			s.waitForCache(ctx, r, false)
+			if err := s.users().touch(ctx, w.Provider, MemberIDs(r)); err != nil {
+				return nil, err
+			}
+			return groupResource(r), nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, apiError(err, "Group")
+		}
+		existing := &v1.ScimRole{}
+		if err := s.Live.Get(ctx, client.ObjectKeyFromObject(r), existing); err != nil {
+			return nil, apiError(err, "Group")
+		}
+		if strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName) {
+			return nil, errDisplayNameTaken(spec.DisplayName)
+		}
+	}
+	return nil, scimerror.Conflict("no free id for displayName %q", spec.DisplayName)
+}
+
+func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
+	spec, err := roleSpec(doc)
+	if err != nil {
+		return nil, err
+	}
+	// StrongDM: on replace, unknown member ids are 404.
+	if spec.Members, err = s.resolveMembers(ctx, spec.Members, true); err != nil {
+		return nil, err
+	}
+	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
+		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
+		v1.MarkManagedBy(r, w.Provider)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.users().touch(ctx, w.Provider, MemberIDs(r)); err != nil {
+		return nil, err
+	}
+	return groupResource(r), nil
+}
+
+func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[string]any) (bool, error)) (*Resource, bool, error) {
+	var changed bool
+	var added []string
+	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
+		doc := groupDoc(r)
+		var err error
+		if changed, err = patch(doc); err != nil {
+			return err
+		}
+		canonical, err := schema.Canonicalize(schema.GroupResourceType, doc, schema.Decoding{})
+		if err != nil {
+			return err
+		}
+		spec, err := roleSpec(canonical)
+		if err != nil {
+			return err
+		}
+		// StrongDM: members a PATCH adds must exist (404 otherwise); members already in the role
+		// are kept as they are.
+		added = newMembers(r.Spec.Members, spec.Members)
+		if _, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), true); err != nil {
+			return err
+		}
+		if spec.Members, err = s.resolveMembers(ctx, spec.Members, false); err != nil {
+			return err
+		}
+		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
+		v1.MarkManagedBy(r, w.Provider)
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.users().touch(ctx, w.Provider, added); err != nil {
+		return nil, false, err
+	}
+	return groupResource(r), changed, nil
+}
+
+// update applies mutate to role id and writes it with a resourceVersion precondition, retrying on
+// conflict from a live read. It writes nothing when the object does not change.
+func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
+	r := &v1.ScimRole{}
+	live := false
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		var err error
+		if live {
+			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, r)
+		} else {
+			err = s.get(ctx, id, r)
+		}
+		live = true
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(w.IfMatch, r); err != nil {
+			return err
+		}
+		before := r.DeepCopy()
+		if err := mutate(r); err != nil {
+			return err
+		}
+		if strings.TrimSpace(r.Spec.DisplayName) == "" {
+			return errEmptyDisplayName
+		}
+		if !strings.EqualFold(before.Spec.DisplayName, r.Spec.DisplayName) {
+			if err := s.checkDisplayNameFree(ctx, r.Spec.DisplayName, id); err != nil {
+				return err
+			}
+		}
+		if equality.Semantic.DeepEqual(before.Spec, r.Spec) && equality.Semantic.DeepEqual(before.ObjectMeta, r.ObjectMeta) {
+			return nil
+		}
+		if err := s.Client.Update(ctx, r); err != nil {
+			return err
+		}
+		s.waitForCache(ctx, r, false)
+		return nil
+	})
+	if err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return r, nil
+}
+
+func (s *groups) Delete(ctx context.Context, w Write, id string) error {
+	r := &v1.ScimRole{}
+	if err := s.get(ctx, id, r); err != nil {
+		return apiError(err, "Resource "+id)
+	}
+	if err := checkIfMatch(w.IfMatch, r); err != nil {
+		return err
+	}
+	if err := s.Client.Delete(ctx, r, client.Preconditions{UID: &r.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return apiError(err, "Resource "+id)
+	}
+	s.waitForCache(ctx, r, true)
+	return nil
+}
+
+func (s *groups) users() *users { return &users{s.Store} }
+
+// resolveMembers checks member ids: an id that cannot name a user is 400 (StrongDM: "cannot parse
+// member id"); an unknown id is 404 when strict, else dropped. A member without display gets the
+// user's displayName (or userName).
+func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, strict bool) ([]v1.Member, error) {
+	out := make([]v1.Member, 0, len(members))
+	for _, m := range members {
+		if len(validation.IsDNS1123Subdomain(m.Value)) > 0 {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "cannot parse member id: %s", m.Value)
+		}
+		u := &v1.ScimUser{}
+		err := s.get(ctx, m.Value, u)
+		if apierrors.IsNotFound(err) {
+			if strict {
+				return nil, scimerror.NotFound("Resource %s not found.", m.Value)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, apiError(err, "User "+m.Value)
+		}
+		if m.Display == "" {
+			m.Display = u.Spec.DisplayName
+			if m.Display == "" {
+				m.Display = u.Spec.UserName
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
+	list := &v1.ScimRoleList{}
+	if err := s.Client.List(ctx, list, client.MatchingFields{IndexDisplayName: strings.ToLower(displayName)}); err != nil {
+		return apiError(err, "Groups")
+	}
+	for _, r := range list.Items {
+		if r.Name != self {
+			return errDisplayNameTaken(displayName)
+		}
+	}
+	return nil
+}
+
+var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")
+
+func errDisplayNameTaken(name string) error {
+	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: displayName %q belongs to another group.", name)
+}
+
+func groupResource(r *v1.ScimRole) *Resource {
+	return &Resource{ID: r.Name, Doc: groupDoc(r), Version: version(r)}
+}
+
+// groupDoc renders a ScimRole as a SCIM Group; members is always present.
+func groupDoc(r *v1.ScimRole) map[string]any {
+	members := make([]any, 0, len(r.Spec.Members))
+	for _, m := range r.Spec.Members {
+		members = append(members, map[string]any{"value": m.Value, "display": m.Display})
+	}
+	doc := map[string]any{
+		"schemas":     []any{schema.GroupURN},
+		"id":          r.Name,
+		"displayName": r.Spec.DisplayName,
+		"members":     members,
+		"meta":        meta(r, "Group", "Groups/"+r.Name),
+	}
+	if r.Spec.ExternalID != "" {
+		doc["externalId"] = r.Spec.ExternalID
+	}
+	return doc
+}
+
+// roleSpec converts a canonical SCIM Group document into the SCIM-owned part of a ScimRoleSpec.
+// Duplicate members are merged.
+func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
+	spec := &v1.ScimRoleSpec{}
+	spec.DisplayName, _ = doc["displayName"].(string)
+	spec.ExternalID, _ = doc["externalId"].(string)
+	if strings.TrimSpace(spec.DisplayName) == "" {
+		return nil, errEmptyDisplayName
+	}
+	seen := map[string]bool{}
+	list, _ := doc["members"].([]any)
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		value, _ := m["value"].(string)
+		display, _ := m["display"].(string)
+		if value == "" {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a value (a User id)")
+		}
+		if seen[value] {
+			continue
+		}
+		seen[value] = true
+		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
+	}
+	return spec, nil
+}
+
+func withoutMember(members []v1.Member, id string) []v1.Member {
+	out := members[:0:0]
+	for _, m := range members {
+		if m.Value != id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// newMembers returns the ids in after that are not in before.
+func newMembers(before, after []v1.Member) []string {
+	had := map[string]bool{}
+	for _, m := range before {
+		had[m.Value] = true
+	}
+	var ids []string
+	for _, m := range after {
+		if !had[m.Value] {
+			ids = append(ids, m.Value)
+		}
+	}
+	return ids
+}
+
+func membersWithIDs(members []v1.Member, ids []string) []v1.Member {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []v1.Member
+	for _, m := range members {
+		if want[m.Value] {
+			out = append(out, m)
+		}
+	}
+	return out
+}

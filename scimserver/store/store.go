@@ -1,0 +1,223 @@
+// Package store maps SCIM resources to ScimUser and ScimRole objects and talks to the API server.
+// Reads come from the manager's informer cache through field indexes; a by-id miss falls back to a
+// live read. Writes go to the API server with resourceVersion preconditions and are retried on
+// conflict from a live read; after a write the store waits until its cache has observed it, so that a
+// client reads its own writes on this replica.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+// Write carries what every SCIM write needs besides its body.
+type Write struct {
+	// Provider is the provider the request came in through; what the write touches is marked with it.
+	Provider string
+	// IfMatch is the request's If-Match header, or "".
+	IfMatch string
+}
+
+// Resource is a SCIM resource as served: its document and version.
+type Resource struct {
+	// ID is the resource's SCIM id (object name).
+	ID string
+	// Doc is the SCIM JSON document, attribute names in canonical case.
+	Doc map[string]any
+	// Version is the weak ETag (W/"<resourceVersion>").
+	Version string
+}
+
+// Resources is the SCIM view of one resource type. Users and Groups implement it, so that one request
+// pipeline serves both.
+type Resources interface {
+	// Type is the resource type served.
+	Type() *schema.ResourceType
+	// Get returns the resource with id.
+	Get(ctx context.Context, id string) (*Resource, error)
+	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
+	List(ctx context.Context, eq *Equality) ([]*Resource, error)
+	// Create creates a resource from a canonical document.
+	Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error)
+	// Replace replaces the SCIM-owned attributes of resource id with a canonical document.
+	Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error)
+	// Patch applies patch to the document of resource id; it reports whether the document changed.
+	Patch(ctx context.Context, w Write, id string, patch func(doc map[string]any) (bool, error)) (*Resource, bool, error)
+	// Delete deletes resource id.
+	Delete(ctx context.Context, w Write, id string) error
+}
+
+// Equality is a filter `attribute eq "value"` that an index serves.
+type Equality struct {
+	// Attribute is the canonical attribute name: id, userName, externalId or displayName.
+	Attribute string
+	// Value is the value compared with.
+	Value string
+}
+
+// Store holds what both resource types share: the cache-backed client and the live reader.
+type Store struct {
+	// Client reads from the informer cache and writes to the API server.
+	Client client.Client
+	// Live reads from the API server, for cache misses and conflict retries.
+	Live client.Reader
+	// CacheWait bounds how long a write waits for the cache to observe it (default 2s).
+	CacheWait time.Duration
+}
+
+// Users returns the Users view of the store.
+func (s *Store) Users() Resources { return &users{s} }
+
+// Groups returns the Groups view of the store.
+func (s *Store) Groups() Resources { return &groups{s} }
+
+// get reads obj named id from the cache, falling back to a live read on a miss.
+func (s *Store) get(ctx context.Context, id string, obj client.Object) error {
+	if err := validID(id); err != nil {
+		return err
+	}
+	key := client.ObjectKey{Name: id}
+	err := s.Client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = s.Live.Get(ctx, key, obj)
+	}
+	return err
+}
+
+// waitForCache waits until the cache holds obj at its resourceVersion or later (deleted: gone), so
+// that reads after a write see it. It gives up silently after CacheWait: the by-id fallback to a
+// live read still holds then.
+func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted bool) {
+	timeout := s.CacheWait
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	probe := obj.DeepCopyObject().(client.Object)
+	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), probe)
+		if deleted {
+			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID()), nil
+		}
+		if err != nil {
+			return false, nil
+		}
+		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj), nil
+	})
+}
+
+// newerThan reports whether a has a later resourceVersion than b. resourceVersions are opaque in
+// general, but etcd's are increasing integers; an unparsable one is treated as not newer.
+func newerThan(a, b client.Object) bool {
+	var x, y uint64
+	if _, err := fmt.Sscan(a.GetResourceVersion(), &x); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscan(b.GetResourceVersion(), &y); err != nil {
+		return false
+	}
+	return x > y
+}
+
+// checkIfMatch enforces an If-Match precondition against obj.
+func checkIfMatch(ifMatch string, obj client.Object) error {
+	if ifMatch == "" || ifMatch == "*" {
+		return nil
+	}
+	current := version(obj)
+	for _, tag := range strings.Split(ifMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == current || "W/"+tag == current {
+			return nil
+		}
+	}
+	return scimerror.New(http.StatusPreconditionFailed, "", "If-Match %s does not match the resource's version %s", ifMatch, current)
+}
+
+func version(obj client.Object) string { return fmt.Sprintf("W/%q", obj.GetResourceVersion()) }
+
+// validID returns 404 for ids that cannot name an object: nothing can exist there.
+func validID(id string) error {
+	if len(validation.IsDNS1123Subdomain(id)) > 0 {
+		return scimerror.NotFound("Resource %s not found.", id)
+	}
+	return nil
+}
+
+// deterministicID returns the id a new resource named key gets on attempt n: prefix + 16 hex digits
+// of a hash of the lower-cased key. Replicas racing to create the same userName (or role
+// displayName) compute the same id, so the API server admits only one of them; attempt n > 0 probes
+// past an id taken by a resource that has since been renamed.
+func deterministicID(prefix, key string, n int) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", strings.ToLower(key), n)))
+	return prefix + hex.EncodeToString(h[:8])
+}
+
+// conflictBackoff paces retries of a write that lost a race: many writers of one busy role (an IdP
+// pushing members in parallel, on several replicas) must all get through.
+var conflictBackoff = wait.Backoff{Steps: 40, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1.0, Cap: 500 * time.Millisecond}
+
+// maxIDProbes bounds deterministicID's probing.
+const maxIDProbes = 16
+
+// apiError maps an error from the API server to a SCIM error: client mistakes the API server found
+// keep their meaning, an unreachable or overloaded API server is 503 with Retry-After.
+func apiError(err error, what string) error {
+	if err == nil || scimerror.As(err) != nil {
+		return err
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return scimerror.NotFound("%s not found.", what)
+	case apierrors.IsAlreadyExists(err):
+		return scimerror.Conflict("One or more of the attribute values are already in use or are reserved.")
+	case apierrors.IsConflict(err):
+		return scimerror.New(http.StatusConflict, "", "%s was changed concurrently; retry the request", what)
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		return scimerror.BadRequest(scimerror.InvalidValue, "%s", apiMessage(err))
+	case apierrors.IsForbidden(err):
+		return scimerror.New(http.StatusForbidden, "", "%s", apiMessage(err))
+	case apierrors.IsRequestEntityTooLargeError(err):
+		return scimerror.New(http.StatusRequestEntityTooLarge, "", "%s is too large to store", what)
+	}
+	return Unavailable(err)
+}
+
+// Unavailable wraps an error reaching the API server as a 503.
+func Unavailable(err error) error {
+	return &UnavailableError{Err: err}
+}
+
+// UnavailableError is an error reaching the API server; the HTTP layer answers 503 with Retry-After.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return "API server unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+// isTransient reports whether err is a network error worth retrying.
+func isTransient(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

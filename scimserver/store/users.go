@@ -1,0 +1,394 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+// userPrefix starts server-generated user ids, as StrongDM's do.
+const userPrefix = "a-"
+
+type users struct{ *Store }
+
+func (s *users) Type() *schema.ResourceType { return schema.UserResourceType }
+
+func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
+	u := &v1.ScimUser{}
+	if err := s.get(ctx, id, u); err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return s.resource(ctx, u)
+}
+
+func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	list := &v1.ScimUserList{}
+	var opts []client.ListOption
+	if eq != nil {
+		switch eq.Attribute {
+		case "userName":
+			opts = append(opts, client.MatchingFields{IndexUserName: strings.ToLower(eq.Value)})
+		case "externalId":
+			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
+		case "id":
+			r, err := s.Get(ctx, eq.Value)
+			if scimerror.As(err) != nil && scimerror.As(err).Status == 404 {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []*Resource{r}, nil
+		}
+	}
+	if err := s.Client.List(ctx, list, opts...); err != nil {
+		return nil, apiError(err, "Users")
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	out := make([]*Resource, 0, len(list.Items))
+	for i := range list.Items {
+		r, err := s.resource(ctx, &list.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
+	spec, err := userSpec(doc)
+	if err != nil {
+		return nil, err
+	}
+	deriveUserDefaults(spec)
+	if err := s.checkUserNameFree(ctx, spec.UserName, ""); err != nil {
+		return nil, err
+	}
+	for n := 0; n < maxIDProbes; n++ {
+		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(userPrefix, spec.UserName, n)}, Spec: *spec.DeepCopy()}
+		u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
+		err := s.Client.Create(ctx, u)
+		if err == nil {
+			s.waitForCache(ctx, u, false)
+			return s.resource(ctx, u)
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, apiError(err, "User")
+		}
+		// Taken: by the same userName (a concurrent create on another replica) or by a user that was
+		// renamed since; the first is a conflict, the second means probing on.
+		existing := &v1.ScimUser{}
+		if err := s.Live.Get(ctx, client.ObjectKeyFromObject(u), existing); err != nil {
+			return nil, apiError(err, "User")
+		}
+		if strings.EqualFold(existing.Spec.UserName, spec.UserName) {
+			return nil, errUserNameTaken(spec.UserName)
+		}
+	}
+	return nil, scimerror.Conflict("no free id for userName %q", spec.UserName)
+}
+
+func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
+	spec, err := userSpec(doc)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, w, id, func(u *v1.ScimUser) (bool, error) {
+		active := spec.Active == nil || *spec.Active
+		next := spec.DeepCopy()
+		next.Active = u.Spec.Active
+		u.Spec = *next
+		u.ApplyProviderActive(w.Provider, active)
+		return true, nil
+	})
+}
+
+func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[string]any) (bool, error)) (*Resource, bool, error) {
+	var changed bool
+	r, err := s.update(ctx, w, id, func(u *v1.ScimUser) (bool, error) {
+		doc := userDoc(u, nil)
+		var err error
+		if changed, err = patch(doc); err != nil {
+			return false, err
+		}
+		canonical, err := schema.Canonicalize(schema.UserResourceType, doc, schema.Decoding{})
+		if err != nil {
+			return false, err
+		}
+		spec, err := userSpec(canonical)
+		if err != nil {
+			return false, err
+		}
+		active := spec.Active == nil || *spec.Active
+		spec.Active = u.Spec.Active
+		u.Spec = *spec
+		u.ApplyProviderActive(w.Provider, active)
+		return changed, nil
+	})
+	return r, changed, err
+}
+
+// update applies mutate to user id and writes it with a resourceVersion precondition, retrying on
+// conflict from a live read. It writes nothing when the object does not change.
+func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) (bool, error)) (*Resource, error) {
+	u := &v1.ScimUser{}
+	live := false
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		var err error
+		if live {
+			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, u)
+		} else {
+			err = s.get(ctx, id, u)
+		}
+		live = true
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(w.IfMatch, u); err != nil {
+			return err
+		}
+		before := u.DeepCopy()
+		if _, err := mutate(u); err != nil {
+			return err
+		}
+		if err := validateUser(u); err != nil {
+			return err
+		}
+		if !strings.EqualFold(before.Spec.UserName, u.Spec.UserName) {
+			if err := s.checkUserNameFree(ctx, u.Spec.UserName, id); err != nil {
+				return err
+			}
+		}
+		if equality.Semantic.DeepEqual(before.Spec, u.Spec) && equality.Semantic.DeepEqual(before.ObjectMeta, u.ObjectMeta) {
+			return nil
+		}
+		if err := s.Client.Update(ctx, u); err != nil {
+			return err
+		}
+		s.waitForCache(ctx, u, false)
+		return nil
+	})
+	if err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return s.resource(ctx, u)
+}
+
+func (s *users) Delete(ctx context.Context, w Write, id string) error {
+	u := &v1.ScimUser{}
+	if err := s.get(ctx, id, u); err != nil {
+		return apiError(err, "Resource "+id)
+	}
+	if err := checkIfMatch(w.IfMatch, u); err != nil {
+		return err
+	}
+	// Rule 5: a deleted user is removed from every role's members first, so that no role keeps
+	// an id that a later user could inherit.
+	roles, err := s.rolesOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	for i := range roles {
+		g := &groups{s.Store}
+		if _, err := g.update(ctx, w, roles[i].Name, func(r *v1.ScimRole) error {
+			r.Spec.Members = withoutMember(r.Spec.Members, id)
+			v1.MarkManagedBy(r, w.Provider)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if err := s.Client.Delete(ctx, u, client.Preconditions{UID: &u.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return apiError(err, "Resource "+id)
+	}
+	s.waitForCache(ctx, u, true)
+	return nil
+}
+
+// touch marks the users with the given ids as used by a request of provider (rule 1).
+func (s *users) touch(ctx context.Context, provider string, ids []string) error {
+	for _, id := range ids {
+		err := retry.RetryOnConflict(conflictBackoff, func() error {
+			u := &v1.ScimUser{}
+			if err := s.get(ctx, id, u); err != nil {
+				return client.IgnoreNotFound(err)
+			}
+			if !u.TouchByProvider(provider) {
+				return nil
+			}
+			if err := s.Client.Update(ctx, u); err != nil {
+				if apierrors.IsConflict(err) {
+					_ = s.Live.Get(ctx, client.ObjectKeyFromObject(u), u)
+				}
+				return err
+			}
+			s.waitForCache(ctx, u, false)
+			return nil
+		})
+		if err != nil {
+			return apiError(err, "User "+id)
+		}
+	}
+	return nil
+}
+
+func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
+	list := &v1.ScimUserList{}
+	if err := s.Client.List(ctx, list, client.MatchingFields{IndexUserName: strings.ToLower(userName)}); err != nil {
+		return apiError(err, "Users")
+	}
+	for _, u := range list.Items {
+		if u.Name != self {
+			return errUserNameTaken(userName)
+		}
+	}
+	return nil
+}
+
+func errUserNameTaken(userName string) error {
+	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: userName %q belongs to another user.", userName)
+}
+
+func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
+	list := &v1.ScimRoleList{}
+	if err := s.Client.List(ctx, list, client.MatchingFields{IndexMember: id}); err != nil {
+		return nil, apiError(err, "Groups")
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	return list.Items, nil
+}
+
+func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
+	roles, err := s.rolesOf(ctx, u.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u)}, nil
+}
+
+// userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
+func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
+	spec := u.Spec.DeepCopy()
+	enterprise := spec.Enterprise
+	spec.Enterprise = nil
+	doc := toMap(spec)
+	schemas := []any{schema.UserURN}
+	if enterprise != nil {
+		if ext := toMap(enterprise); len(ext) > 0 {
+			doc[schema.EnterpriseUserURN] = ext
+			schemas = append(schemas, schema.EnterpriseUserURN)
+		}
+	}
+	doc["schemas"] = schemas
+	doc["id"] = u.Name
+	doc["active"] = u.IsActive()
+	groups := make([]any, 0, len(roles))
+	for _, r := range roles {
+		groups = append(groups, map[string]any{"value": r.Name, "display": r.Spec.DisplayName})
+	}
+	doc["groups"] = groups
+	doc["meta"] = meta(u, "User", "Users/"+u.Name)
+	return doc
+}
+
+func meta(obj client.Object, resourceType, location string) map[string]any {
+	m := map[string]any{"resourceType": resourceType, "location": location, "version": version(obj)}
+	if created := obj.GetCreationTimestamp(); !created.IsZero() {
+		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
+		last := created.Time
+		for _, f := range obj.GetManagedFields() {
+			if f.Time != nil && f.Time.After(last) {
+				last = f.Time.Time
+			}
+		}
+		m["lastModified"] = last.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return m
+}
+
+// userSpec converts a canonical SCIM User document into a ScimUserSpec. The document's attribute
+// names are the spec's JSON names, so the conversion is a JSON round trip; the enterprise extension
+// moves from its URN to spec.enterprise.
+func userSpec(doc map[string]any) (*v1.ScimUserSpec, error) {
+	flat := make(map[string]any, len(doc))
+	for k, v := range doc {
+		switch k {
+		case "schemas", "id", "meta", "groups":
+		case schema.EnterpriseUserURN:
+			flat["enterprise"] = v
+		default:
+			flat[k] = v
+		}
+	}
+	spec := &v1.ScimUserSpec{}
+	if err := fromMap(flat, spec); err != nil {
+		return nil, scimerror.BadRequest(scimerror.InvalidValue, "invalid User: %v", err)
+	}
+	if strings.TrimSpace(spec.UserName) == "" {
+		return nil, scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
+	}
+	return spec, nil
+}
+
+func validateUser(u *v1.ScimUser) error {
+	if strings.TrimSpace(u.Spec.UserName) == "" {
+		return scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
+	}
+	return nil
+}
+
+// deriveUserDefaults fills what StrongDM derives on create: displayName and name.formatted from the
+// given and family names, a primary e-mail from an e-mail-shaped userName, and userType "user".
+func deriveUserDefaults(spec *v1.ScimUserSpec) {
+	if spec.Name != nil {
+		full := strings.TrimSpace(spec.Name.GivenName + " " + spec.Name.FamilyName)
+		if spec.Name.Formatted == "" {
+			spec.Name.Formatted = full
+		}
+		if spec.DisplayName == "" {
+			spec.DisplayName = full
+		}
+	}
+	if spec.DisplayName == "" {
+		spec.DisplayName = spec.UserName
+	}
+	if len(spec.Emails) == 0 && strings.Contains(spec.UserName, "@") {
+		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: true}}
+	}
+	if spec.UserType == "" {
+		spec.UserType = "user"
+	}
+}
+
+func toMap(v any) map[string]any {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal
+	}
+	m := map[string]any{}
+	_ = json.Unmarshal(data, &m)
+	return m
+}
+
+func fromMap(m map[string]any, v any) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
