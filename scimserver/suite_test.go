@@ -97,8 +97,15 @@ var _ = AfterSuite(func() {
 // startInstance starts a manager with the SCIM server, as main.go wires it, and serves its handler
 // over HTTP. Each call is one more replica against the same API server.
 func startInstance() *httptest.Server {
+	GinkgoHelper()
+	return startInstanceWith(cfg)
+}
+
+// startInstanceWith is startInstance with the manager talking to the API server through config.
+func startInstanceWith(config *rest.Config) *httptest.Server {
+	GinkgoHelper()
 	secret := types.NamespacedName{Namespace: tokenNamespace, Name: tokenName}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
