@@ -22,7 +22,7 @@ type request struct {
 }
 
 func (r *request) write() store.Write {
-	return store.Write{Provider: r.provider, IfMatch: r.Header.Get("If-Match")}
+	return store.Write{Provider: r.provider, IfMatch: r.Header.Get("If-Match"), IgnoreUnknownMembers: r.quirks.IgnoreUnknownMembers}
 }
 
 // route dispatches on the path below /provisioning/{provider}/v2.
@@ -151,7 +151,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			s.writeError(w, r.Request, err)
 			return
 		}
-		if !changed {
+		if !changed || r.quirks.PatchNoContent {
 			w.Header().Set("ETag", res.Version)
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -77,6 +77,9 @@ func (p *patcher) complexValue(attr *schema.Attribute, n string, v any) (map[str
 	out := make(map[string]any, len(obj))
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		sub := p.subAttribute(attr, key)
+		if sub == nil && obj[key] == nil {
+			continue // a null is no value: Entra sends "$ref": null in members
+		}
 		if sub == nil {
 			return nil, invalidValue("%s has no sub-attribute %q; its sub-attributes are %s", n, key, subNames(attr))
 		}

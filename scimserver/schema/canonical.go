@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
@@ -13,6 +14,12 @@ type Decoding struct {
 	// BooleanStrings accepts "True"/"False" strings (any case) for boolean attributes. Microsoft
 	// Entra ID sends `"active": "False"`; the strict generic provider rejects them.
 	BooleanStrings bool
+	// IgnoredSchemas are schema URNs accepted in "schemas" and otherwise ignored. Entra ID's
+	// documented Create Group body lists Microsoft's own ADSCIM Group schema.
+	IgnoredSchemas []string
+	// IgnoreUnknownAttributes drops top-level attributes no schema defines instead of rejecting
+	// them. Microsoft's SCIM test collection expects a misspelled attribute to be ignored.
+	IgnoreUnknownAttributes bool
 }
 
 // ignoredAttributes are attributes a client may send that this server never stores, dropped
@@ -32,7 +39,7 @@ func Canonicalize(rt *ResourceType, body map[string]any, dec Decoding) (map[stri
 			continue
 		}
 		if strings.EqualFold(key, "schemas") {
-			schemas, err := canonicalSchemas(rt, value)
+			schemas, err := canonicalSchemas(rt, value, dec)
 			if err != nil {
 				return nil, err
 			}
@@ -71,6 +78,9 @@ func Canonicalize(rt *ResourceType, body map[string]any, dec Decoding) (map[stri
 			continue
 		}
 		p, ok := rt.Resolve(key)
+		if !ok && dec.IgnoreUnknownAttributes {
+			continue
+		}
 		if !ok || p.Sub != nil {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "unknown attribute %q for %s", key, rt.Name)
 		}
@@ -105,7 +115,7 @@ func setCanonical(rt *ResourceType, out map[string]any, p Path, value any, dec D
 	return nil
 }
 
-func canonicalSchemas(rt *ResourceType, value any) ([]any, error) {
+func canonicalSchemas(rt *ResourceType, value any, dec Decoding) ([]any, error) {
 	list, ok := value.([]any)
 	if !ok {
 		return nil, scimerror.BadRequest(scimerror.InvalidValue, "schemas must be an array of schema URNs")
@@ -115,6 +125,9 @@ func canonicalSchemas(rt *ResourceType, value any) ([]any, error) {
 		s, ok := v.(string)
 		if !ok {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "schemas must be an array of schema URNs")
+		}
+		if slices.ContainsFunc(dec.IgnoredSchemas, func(ignored string) bool { return strings.EqualFold(ignored, s) }) {
+			continue
 		}
 		known := false
 		for _, sc := range rt.Schemas() {

@@ -142,13 +142,17 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		}
 		// StrongDM: members a PATCH adds must exist (404 otherwise); members already in the role
 		// are kept as they are.
+		if w.IgnoreUnknownMembers {
+			spec.Members = wellFormed(spec.Members)
+		}
 		added = newMembers(r.Spec.Members, spec.Members)
-		if _, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), true); err != nil {
+		if _, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), !w.IgnoreUnknownMembers); err != nil {
 			return err
 		}
 		if spec.Members, err = s.resolveMembers(ctx, spec.Members, false); err != nil {
 			return err
 		}
+		added = newMembers(r.Spec.Members, spec.Members)
 		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
 		v1.MarkManagedBy(r, w.Provider)
 		return nil
@@ -358,6 +362,17 @@ func membersWithIDs(members []v1.Member, ids []string) []v1.Member {
 	var out []v1.Member
 	for _, m := range members {
 		if want[m.Value] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// wellFormed returns the members whose ids can name a user.
+func wellFormed(members []v1.Member) []v1.Member {
+	out := make([]v1.Member, 0, len(members))
+	for _, m := range members {
+		if len(validation.IsDNS1123Subdomain(m.Value)) == 0 {
 			out = append(out, m)
 		}
 	}

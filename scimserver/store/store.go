@@ -31,6 +31,9 @@ type Write struct {
 	Provider string
 	// IfMatch is the request's If-Match header, or "".
 	IfMatch string
+	// IgnoreUnknownMembers drops member ids of a Group PATCH that name no user (malformed ones
+	// included) instead of answering 404 or 400.
+	IgnoreUnknownMembers bool
 }
 
 // Resource is a SCIM resource as served: its document and version.

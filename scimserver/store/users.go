@@ -106,6 +106,8 @@ func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]
 	if err != nil {
 		return nil, err
 	}
+	// StrongDM answers Replace as it answers Create, derived attributes included.
+	deriveUserDefaults(spec)
 	return s.update(ctx, w, id, func(u *v1.ScimUser) (bool, error) {
 		active := spec.Active == nil || *spec.Active
 		next := spec.DeepCopy()
