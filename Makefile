@@ -60,6 +60,11 @@ $(KUBE_APISERVER) $(ETCD) $(KUBECTL):
 test: vet control-plane ## Run go vet, the unit tests and the envtest suites.
 	$(GO) test ./... -count=1 -timeout 40m $(TEST_ARGS)
 
+.PHONY: conformance
+conformance: build control-plane ## Run Microsoft's SCIM test collection (newman) against a fresh dev environment.
+	$(GO) build -o $(LOCALBIN)/scim-dev ./hack/dev
+	hack/conformance.sh
+
 .PHONY: test-unit
 test-unit: ## Run only the tests that need no control plane.
 	$(GO) test -short ./... $(TEST_ARGS)

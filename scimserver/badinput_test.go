@@ -63,7 +63,7 @@ var _ = Describe("Bad input", func() {
 		scim("GET", "/Users?startIndex=x", "").expectError(http.StatusBadRequest, "invalidValue")
 		scim("GET", "/Users?sortBy=shoeSize", "").expectError(http.StatusBadRequest, "invalidValue")
 		scim("GET", "/Users?sortOrder=sideways", "").expectError(http.StatusBadRequest, "invalidValue")
-		scim("GET", "/Users?attributes=shoeSize", "").expectError(http.StatusBadRequest, "invalidValue")
+		scim("GET", "/Users?attributes=shoeSize", "").expectError(http.StatusBadRequest, "invalidPath")
 		r := scim("GET", "/Users?count=-5", "").expectStatus(http.StatusOK)
 		Expect(r.body["Resources"]).To(BeEmpty())
 	})

@@ -32,6 +32,8 @@ func (s *Server) route(w http.ResponseWriter, r *request, segments []string) {
 		return
 	}
 	var resources store.Resources
+	// Endpoint names are matched case-insensitively: Microsoft's test collection sends /users.
+	segments[0] = canonicalEndpoint(segments[0])
 	switch segments[0] {
 	case "Users":
 		resources = s.store.Users()
@@ -324,4 +326,16 @@ func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
 		to = from + count
 	}
 	return all[from:to]
+}
+
+// endpoints are the endpoint names below a provider's base URL.
+var endpoints = []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"}
+
+func canonicalEndpoint(segment string) string {
+	for _, e := range endpoints {
+		if strings.EqualFold(e, segment) {
+			return e
+		}
+	}
+	return segment
 }

@@ -20,8 +20,8 @@ type query struct {
 	descending bool
 	startIndex int
 	count      int
-	attributes []schema.Path
-	excluded   []schema.Path
+	attributes []*filter.Path
+	excluded   []*filter.Path
 }
 
 // queryParams are the parameters as strings, whichever way they came.
@@ -112,12 +112,17 @@ func (p queryParams) parse(rt *schema.ResourceType, maxResults int, fo filter.Op
 	return q, nil
 }
 
-func resolvePaths(rt *schema.ResourceType, param string, names []string) ([]schema.Path, error) {
-	var out []schema.Path
+// resolvePaths parses the attribute paths of attributes or excludedAttributes; a path may carry a
+// value filter (`emails[type eq "work"]`), as Microsoft's test collection sends.
+func resolvePaths(rt *schema.ResourceType, param string, names []string) ([]*filter.Path, error) {
+	var out []*filter.Path
 	for _, n := range names {
-		p, ok := rt.Resolve(n)
-		if !ok {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s names unknown attribute %q", param, n)
+		p, err := filter.ParsePath(rt, n)
+		if err != nil {
+			if e := scimerror.As(err); e != nil {
+				e.Detail = param + ": " + e.Detail
+			}
+			return nil, err
 		}
 		out = append(out, p)
 	}
@@ -150,7 +155,7 @@ func (q *query) project(doc map[string]any) map[string]any {
 			out[k] = v
 		}
 		for _, p := range q.excluded {
-			if p.Leaf().Returned != schema.ReturnedAlways {
+			if p.Leaf().Returned != schema.ReturnedAlways || p.Filter != nil {
 				removePath(q.rt, out, p)
 			}
 		}
@@ -181,8 +186,8 @@ func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, creat
 	return ext
 }
 
-func copyPath(rt *schema.ResourceType, from, to map[string]any, p schema.Path) {
-	src := container(rt, from, p, false)
+func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) {
+	src := container(rt, from, p.Path, false)
 	if src == nil {
 		return
 	}
@@ -190,7 +195,10 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p schema.Path) {
 	if !ok {
 		return
 	}
-	dst := container(rt, to, p, true)
+	dst := container(rt, to, p.Path, true)
+	if p.Filter != nil {
+		v = selectValues(v, p.Filter, true)
+	}
 	if p.Sub == nil {
 		dst[p.Attr.Name] = v
 		return
@@ -221,9 +229,13 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p schema.Path) {
 	}
 }
 
-func removePath(rt *schema.ResourceType, doc map[string]any, p schema.Path) {
-	c := container(rt, doc, p, false)
+func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
+	c := container(rt, doc, p.Path, false)
 	if c == nil {
+		return
+	}
+	if p.Filter != nil && p.Sub == nil {
+		c[p.Attr.Name] = selectValues(c[p.Attr.Name], p.Filter, false)
 		return
 	}
 	if p.Sub == nil {
@@ -255,13 +267,47 @@ func removePath(rt *schema.ResourceType, doc map[string]any, p schema.Path) {
 	}
 }
 
+// selectValues returns the values of a multi-valued attribute that match f (keep) or that do not.
+func selectValues(v any, f *filter.ValueFilter, keep bool) any {
+	list, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	out := make([]any, 0, len(list))
+	for _, item := range list {
+		if m, ok := item.(map[string]any); ok && f.Match(m) == keep {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// splitList splits a comma-separated list of attribute paths, leaving commas inside value filters
+// and quoted strings alone.
 func splitList(s string) []string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
+	depth, quoted, start := 0, false, 0
+	flush := func(end int) {
+		if part := strings.TrimSpace(s[start:end]); part != "" {
 			out = append(out, part)
 		}
 	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '[' && !quoted:
+			depth++
+		case c == ']' && !quoted && depth > 0:
+			depth--
+		case c == ',' && !quoted && depth == 0:
+			flush(i)
+			start = i + 1
+		}
+	}
+	flush(len(s))
 	return out
 }
 

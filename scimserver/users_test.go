@@ -137,6 +137,13 @@ var _ = Describe("Users", func() {
 		r = list(p, "excludedAttributes=emails,groups")
 		Expect(r.body["Resources"].([]any)[0]).NotTo(HaveKey("emails"))
 
+		r = list(p, `attributes=`+url.QueryEscape(`emails[type eq "work"],title`))
+		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("emails", HaveLen(1)))
+		r = list(p, `excludedAttributes=`+url.QueryEscape(`emails[type eq "work"]`))
+		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("emails", BeEmpty()))
+		Expect(scim("GET", "/users?filter="+url.QueryEscape(p), "").expectStatus(http.StatusOK).body["totalResults"]).
+			To(BeNumerically("==", 3), "endpoint names are case-insensitive")
+
 		s := scim("POST", "/Users/.search", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":%q,"count":1}`, p)).expectStatus(http.StatusOK)
 		Expect(s.body["totalResults"]).To(BeNumerically("==", 3))
 		Expect(s.body["itemsPerPage"]).To(BeNumerically("==", 1))
