@@ -5,11 +5,9 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -166,48 +164,21 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 	return groupResource(r), changed, nil
 }
 
-// update applies mutate to role id and writes it with a resourceVersion precondition, retrying on
-// conflict from a live read. It writes nothing when the object does not change.
+// update applies mutate to role id and writes it (see updateObject); a changed displayName must be
+// free.
 func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
 	r := &v1.ScimRole{}
-	live := false
-	err := retry.RetryOnConflict(conflictBackoff, func() error {
-		var err error
-		if live {
-			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, r)
-		} else {
-			err = s.get(ctx, id, r)
-		}
-		live = true
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(w.IfMatch, r); err != nil {
-			return err
-		}
-		before := r.DeepCopy()
-		if err := mutate(r); err != nil {
-			return err
-		}
-		if strings.TrimSpace(r.Spec.DisplayName) == "" {
+	err := updateObject(ctx, s.Store, w, id, r, mutate, func(before, after *v1.ScimRole) error {
+		if strings.TrimSpace(after.Spec.DisplayName) == "" {
 			return errEmptyDisplayName
 		}
-		if !strings.EqualFold(before.Spec.DisplayName, r.Spec.DisplayName) {
-			if err := s.checkDisplayNameFree(ctx, r.Spec.DisplayName, id); err != nil {
-				return err
-			}
-		}
-		if equality.Semantic.DeepEqual(before.Spec, r.Spec) && equality.Semantic.DeepEqual(before.ObjectMeta, r.ObjectMeta) {
+		if strings.EqualFold(before.Spec.DisplayName, after.Spec.DisplayName) {
 			return nil
 		}
-		if err := s.Client.Update(ctx, r); err != nil {
-			return err
-		}
-		s.waitForCache(ctx, r, false)
-		return nil
+		return s.checkDisplayNameFree(ctx, after.Spec.DisplayName, id)
 	})
 	if err != nil {
-		return nil, apiError(err, "Resource "+id)
+		return nil, err
 	}
 	return r, nil
 }

@@ -11,14 +11,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scim-operator/scim-operator/scimserver/schema"
@@ -136,6 +137,46 @@ func newerThan(a, b client.Object) bool {
 	return x > y
 }
 
+// updateObject reads object id into obj, applies mutate, checks the result with validate and writes
+// it with a resourceVersion precondition; on conflict it starts again from a live read, so that no
+// concurrent write is lost. It writes nothing when mutate changes nothing, and waits for the cache
+// to observe what it wrote.
+func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id string, obj T,
+	mutate func(T) error, validate func(before, after T) error) error {
+	live := false
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		var err error
+		if live {
+			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, obj)
+		} else {
+			err = s.get(ctx, id, obj)
+		}
+		live = true
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(w.IfMatch, obj); err != nil {
+			return err
+		}
+		before := obj.DeepCopyObject().(T)
+		if err := mutate(obj); err != nil {
+			return err
+		}
+		if err := validate(before, obj); err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(before, obj) {
+			return nil
+		}
+		if err := s.Client.Update(ctx, obj); err != nil {
+			return err
+		}
+		s.waitForCache(ctx, obj, false)
+		return nil
+	})
+	return apiError(err, "Resource "+id)
+}
+
 // checkIfMatch enforces an If-Match precondition against obj.
 func checkIfMatch(ifMatch string, obj client.Object) error {
 	if ifMatch == "" || ifMatch == "*" {
@@ -217,10 +258,4 @@ func apiMessage(err error) string {
 		return status.Status().Message
 	}
 	return err.Error()
-}
-
-// isTransient reports whether err is a network error worth retrying.
-func isTransient(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne)
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -108,85 +107,39 @@ func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]
 	}
 	// StrongDM answers Replace as it answers Create, derived attributes included.
 	deriveUserDefaults(spec)
-	return s.update(ctx, w, id, func(u *v1.ScimUser) (bool, error) {
+	return s.update(ctx, w, id, func(u *v1.ScimUser) error {
 		active := spec.Active == nil || *spec.Active
 		next := spec.DeepCopy()
 		next.Active = u.Spec.Active
 		u.Spec = *next
 		u.ApplyProviderActive(w.Provider, active)
-		return true, nil
+		return nil
 	})
 }
 
 func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[string]any) (bool, error)) (*Resource, bool, error) {
 	var changed bool
-	r, err := s.update(ctx, w, id, func(u *v1.ScimUser) (bool, error) {
+	r, err := s.update(ctx, w, id, func(u *v1.ScimUser) error {
 		doc := userDoc(u, nil)
 		var err error
 		if changed, err = patch(doc); err != nil {
-			return false, err
+			return err
 		}
 		canonical, err := schema.Canonicalize(schema.UserResourceType, doc, schema.Decoding{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		spec, err := userSpec(canonical)
 		if err != nil {
-			return false, err
+			return err
 		}
 		active := spec.Active == nil || *spec.Active
 		spec.Active = u.Spec.Active
 		u.Spec = *spec
 		u.ApplyProviderActive(w.Provider, active)
-		return changed, nil
-	})
-	return r, changed, err
-}
-
-// update applies mutate to user id and writes it with a resourceVersion precondition, retrying on
-// conflict from a live read. It writes nothing when the object does not change.
-func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) (bool, error)) (*Resource, error) {
-	u := &v1.ScimUser{}
-	live := false
-	err := retry.RetryOnConflict(conflictBackoff, func() error {
-		var err error
-		if live {
-			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, u)
-		} else {
-			err = s.get(ctx, id, u)
-		}
-		live = true
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(w.IfMatch, u); err != nil {
-			return err
-		}
-		before := u.DeepCopy()
-		if _, err := mutate(u); err != nil {
-			return err
-		}
-		if err := validateUser(u); err != nil {
-			return err
-		}
-		if !strings.EqualFold(before.Spec.UserName, u.Spec.UserName) {
-			if err := s.checkUserNameFree(ctx, u.Spec.UserName, id); err != nil {
-				return err
-			}
-		}
-		if equality.Semantic.DeepEqual(before.Spec, u.Spec) && equality.Semantic.DeepEqual(before.ObjectMeta, u.ObjectMeta) {
-			return nil
-		}
-		if err := s.Client.Update(ctx, u); err != nil {
-			return err
-		}
-		s.waitForCache(ctx, u, false)
 		return nil
 	})
-	if err != nil {
-		return nil, apiError(err, "Resource "+id)
-	}
-	return s.resource(ctx, u)
+	return r, changed, err
 }
 
 func (s *users) Delete(ctx context.Context, w Write, id string) error {
@@ -218,6 +171,24 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	}
 	s.waitForCache(ctx, u, true)
 	return nil
+}
+
+// update applies mutate to user id and writes it (see updateObject); a changed userName must be free.
+func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) error) (*Resource, error) {
+	u := &v1.ScimUser{}
+	err := updateObject(ctx, s.Store, w, id, u, mutate, func(before, after *v1.ScimUser) error {
+		if err := validateUser(after); err != nil {
+			return err
+		}
+		if strings.EqualFold(before.Spec.UserName, after.Spec.UserName) {
+			return nil
+		}
+		return s.checkUserNameFree(ctx, after.Spec.UserName, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.resource(ctx, u)
 }
 
 // touch marks the users with the given ids as used by a request of provider (rule 1).
