@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -191,28 +191,18 @@ func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.
 	return s.resource(ctx, u)
 }
 
-// touch marks the users with the given ids as used by a request of provider (rule 1).
+// touch marks the users with the given ids as used by a request of provider (rule 1). A user deleted
+// meanwhile is skipped.
 func (s *users) touch(ctx context.Context, provider string, ids []string) error {
 	for _, id := range ids {
-		err := retry.RetryOnConflict(conflictBackoff, func() error {
-			u := &v1.ScimUser{}
-			if err := s.get(ctx, id, u); err != nil {
-				return client.IgnoreNotFound(err)
-			}
-			if !u.TouchByProvider(provider) {
-				return nil
-			}
-			if err := s.Client.Update(ctx, u); err != nil {
-				if apierrors.IsConflict(err) {
-					_ = s.Live.Get(ctx, client.ObjectKeyFromObject(u), u)
-				}
-				return err
-			}
-			s.waitForCache(ctx, u, false)
-			return nil
-		})
+		err := updateObject(ctx, s.Store, Write{}, id, &v1.ScimUser{},
+			func(u *v1.ScimUser) error { u.TouchByProvider(provider); return nil },
+			func(_, _ *v1.ScimUser) error { return nil })
+		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
+			continue
+		}
 		if err != nil {
-			return apiError(err, "User "+id)
+			return err
 		}
 	}
 	return nil
