@@ -1,0 +1,93 @@
+package store
+
+import (
+	"regexp"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+)
+
+func TestDeterministicID(t *testing.T) {
+	id := deterministicID(userPrefix, "Alice@Example.com", 0)
+	if !regexp.MustCompile(`^a-[0-9a-f]{16}$`).MatchString(id) {
+		t.Fatalf("id %q is not StrongDM-shaped", id)
+	}
+	if deterministicID(userPrefix, "alice@example.com", 0) != id {
+		t.Error("ids must not depend on the userName's case: replicas must agree")
+	}
+	if deterministicID(userPrefix, "alice@example.com", 1) == id {
+		t.Error("a probe must move to another id")
+	}
+	if deterministicID(rolePrefix, "Alice@Example.com", 0)[:2] != "r-" {
+		t.Error("role ids start with r-")
+	}
+}
+
+func TestUserDocRoundTrip(t *testing.T) {
+	u := &v1.ScimUser{
+		ObjectMeta: metav1.ObjectMeta{Name: "a-1"},
+		Spec: v1.ScimUserSpec{
+			UserName: "bjensen", Active: ptr.To(false), Title: "Guide",
+			Name:       &v1.Name{GivenName: "Barbara", FamilyName: "Jensen"},
+			Emails:     []v1.MultiValuedAttribute{{Value: "b@example.com", Type: "work", Primary: true}},
+			Addresses:  []v1.Address{{Locality: "Hollywood"}},
+			Enterprise: &v1.EnterpriseUser{Department: "Tours", Manager: &v1.Manager{Value: "a-2"}},
+		},
+	}
+	doc := userDoc(u, []v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}})
+	if doc["active"] != false || doc["groups"].([]any)[0].(map[string]any)["value"] != "r-1" {
+		t.Fatalf("doc lacks active or groups: %v", doc)
+	}
+	if _, ok := doc[schema.EnterpriseUserURN]; !ok {
+		t.Fatal("the enterprise extension must live under its URN")
+	}
+	canonical, err := schema.Canonicalize(schema.UserResourceType, doc, schema.Decoding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := userSpec(canonical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(*spec, u.Spec) {
+		t.Errorf("round trip changed the spec:\n got %+v\nwant %+v", *spec, u.Spec)
+	}
+}
+
+func TestDeriveUserDefaults(t *testing.T) {
+	spec := &v1.ScimUserSpec{UserName: "myUser@example.test", Name: &v1.Name{GivenName: "Firstname", FamilyName: "Lastname"}}
+	deriveUserDefaults(spec)
+	if spec.DisplayName != "Firstname Lastname" || spec.Name.Formatted != "Firstname Lastname" || spec.UserType != "user" {
+		t.Errorf("derived %+v", spec)
+	}
+	if len(spec.Emails) != 1 || spec.Emails[0].Value != "myUser@example.test" || !spec.Emails[0].Primary {
+		t.Errorf("e-mail not derived from userName: %+v", spec.Emails)
+	}
+	kept := &v1.ScimUserSpec{UserName: "svc", DisplayName: "Service", UserType: "Employee"}
+	deriveUserDefaults(kept)
+	if kept.DisplayName != "Service" || kept.UserType != "Employee" || len(kept.Emails) != 0 {
+		t.Errorf("given attributes must be kept and no e-mail invented: %+v", kept)
+	}
+}
+
+func TestRoleSpecMergesDuplicateMembers(t *testing.T) {
+	spec, err := roleSpec(map[string]any{"displayName": "x", "members": []any{
+		map[string]any{"value": "a-1"}, map[string]any{"value": "a-1", "display": "again"}, map[string]any{"value": "a-2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Members) != 2 {
+		t.Errorf("members %+v", spec.Members)
+	}
+	if _, err := roleSpec(map[string]any{"displayName": " "}); err == nil {
+		t.Error("a blank displayName must be rejected")
+	}
+	if got := newMembers([]v1.Member{{Value: "a-1"}}, []v1.Member{{Value: "a-1"}, {Value: "a-3"}}); len(got) != 1 || got[0] != "a-3" {
+		t.Errorf("newMembers = %v", got)
+	}
+}
