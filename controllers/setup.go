@@ -3,24 +3,67 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/controllers/access/rbac"
 )
+
+// The operator's permissions on its own API and for its events.
+// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers;scimroles,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers/status;scimroles/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimroles/finalizers,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// DefaultMaxConcurrentReconciles is the default of Options.MaxConcurrentReconciles.
+const DefaultMaxConcurrentReconciles = 16
 
 // Options configure the controllers.
 type Options struct {
 	// RBACUserPrefix is prepended to userName in binding subjects, to match the API server's
 	// --oidc-username-prefix.
 	RBACUserPrefix string
-	// MaxSubjectsPerBinding splits a binding whose subject list would be longer into several.
+	// MaxSubjectsPerBinding splits a binding whose subject list would be longer into several
+	// (default rbac.DefaultMaxSubjects).
 	MaxSubjectsPerBinding int
-	// OperatorUsername is the username the operator authenticates as (its ServiceAccount), used to
-	// tell its own writes from an admin's.
-	OperatorUsername string
+	// MaxConcurrentReconciles is the number of ScimRoles reconciled at once (default
+	// DefaultMaxConcurrentReconciles); ScimUsers get a quarter of it. Revoking a user in many roles
+	// reconciles all of them; the API server, not the operator, is then the limit, and the user
+	// status, which is not on that path, should not compete for it.
+	MaxConcurrentReconciles int
 }
 
-// Setup registers the controllers with mgr. They run on the elected leader only.
+// Setup registers the controllers with mgr, with the field indexes they read through. They run on
+// the elected leader only.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	_ = mgr
-	_ = opts
+	ctx := context.Background()
+	if opts.MaxConcurrentReconciles <= 0 {
+		opts.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	if err := registerIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	system, err := rbac.New(ctx, mgr, rbac.Options{UserPrefix: opts.RBACUserPrefix, MaxSubjects: opts.MaxSubjectsPerBinding})
+	if err != nil {
+		return fmt.Errorf("set up the RBAC access system: %w", err)
+	}
+	recorder := mgr.GetEventRecorder("scim-operator")
+	users := &ScimUserReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder}
+	if err := users.SetupWithManager(mgr, max(1, opts.MaxConcurrentReconciles/4)); err != nil {
+		return fmt.Errorf("set up the ScimUser controller: %w", err)
+	}
+	roles := &ScimRoleReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder}
+	if err := roles.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+		return fmt.Errorf("set up the ScimRole controller: %w", err)
+	}
 	return nil
 }
+
+// CacheByObject returns the manager cache options the controllers want: only the operator's own
+// ClusterRoleBindings and RoleBindings (those labelled identity.scim-operator.io/role) are cached.
+// Pass it as ctrl.Options.Cache.ByObject.
+func CacheByObject() map[client.Object]cache.ByObject { return rbac.CacheByObject() }

@@ -38,6 +38,10 @@ const (
 	// ReasonBindingsApplied: every binding the object needs is in place.
 	ReasonBindingsApplied = "BindingsApplied"
 
+	// ReasonBindingsPending: the access system has not caught up with the object yet, e.g. a suspended
+	// user is still in a binding its role's reconcile is about to rewrite.
+	ReasonBindingsPending = "BindingsPending"
+
 	// ReasonBindingFailed: a binding could not be written.
 	ReasonBindingFailed = "BindingFailed"
 

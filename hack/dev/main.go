@@ -1,6 +1,7 @@
 // Command dev is `make dev`: it starts the local control plane (etcd and kube-apiserver from bin/),
-// installs the CRDs, creates the SCIM token Secret, writes an admin kubeconfig to bin/dev/kubeconfig
-// and runs the manager binary against it in the foreground. SIGINT or SIGTERM stops the manager, then
+// installs the CRDs, the operator's RBAC and the admission policies, creates the SCIM token Secret,
+// writes an admin kubeconfig to bin/dev/kubeconfig and runs the manager binary in the foreground as
+// the operator's ServiceAccount, under its generated RBAC, so the policies behave as in a cluster. SIGINT or SIGTERM stops the manager, then
 // the control plane, leaving no process behind.
 package main
 
@@ -22,16 +23,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 )
 
-// Names shared with config/manager: the operator's namespace and its SCIM token Secret.
+// Names as `kubectl apply -k config/default` makes them: the operator's namespace, ServiceAccount and
+// SCIM token Secret.
 const (
-	namespace   = "scim-operator-system"
-	tokenSecret = "scim-operator-scim-tokens"
+	namespace      = "scim-operator-system"
+	serviceAccount = "scim-operator-controller-manager"
+	tokenSecret    = "scim-operator-scim-tokens"
 )
 
 func main() {
@@ -87,6 +92,10 @@ func run(binDir, manager, providers string) (err error) {
 	if err := writeKubeconfig(admin, kubeconfig); err != nil {
 		return err
 	}
+	operatorKubeconfig, err := installOperator(ctx, env, cfg, root)
+	if err != nil {
+		return err
+	}
 
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -99,7 +108,7 @@ func run(binDir, manager, providers string) (err error) {
 	printBanner(kubeconfig, addr, providers, token)
 
 	cmd := exec.Command(manager,
-		"--kubeconfig", kubeconfig,
+		"--kubeconfig", operatorKubeconfig,
 		"--scim-bind-address", addr,
 		"--scim-providers", providers,
 		"--scim-token-secret", tokenSecret,
@@ -130,6 +139,26 @@ func run(binDir, manager, providers string) (err error) {
 		}
 		return nil
 	}
+}
+
+// installOperator installs the operator's RBAC and the admission policies and returns a kubeconfig
+// that authenticates as the operator's ServiceAccount.
+func installOperator(ctx context.Context, env *envtest.Environment, cfg *rest.Config, root string) (string, error) {
+	sa := types.NamespacedName{Namespace: namespace, Name: serviceAccount}
+	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, root, sa)
+	if err != nil {
+		return "", fmt.Errorf("install the operator's RBAC: %w", err)
+	}
+	if err := controlplane.InstallPolicies(ctx, cfg, root); err != nil {
+		return "", fmt.Errorf("install the admission policies: %w", err)
+	}
+	operator, err := env.AddUser(envtest.User{Name: username,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add the operator's user: %w", err)
+	}
+	path := filepath.Join(root, "bin", "dev", "operator.kubeconfig")
+	return path, writeKubeconfig(operator, path)
 }
 
 func writeKubeconfig(user *envtest.AuthenticatedUser, path string) error {

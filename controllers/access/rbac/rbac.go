@@ -1,0 +1,314 @@
+// Package rbac is the Kubernetes RBAC access system. Each grant of a ScimRole becomes one
+// ClusterRoleBinding (cluster-wide) or RoleBinding (in a namespace) whose subjects are the role's
+// active members as User subjects — or several bindings of at most Options.MaxSubjects subjects
+// each. The bindings carry the identity.scim-operator.io/role label and a controller owner
+// reference to their role; the system deletes those its role no longer needs itself, since the
+// garbage collector may be slow or absent.
+package rbac
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+// The operator's permissions on bindings. Binding a role additionally needs the bind verb on it
+// (or holding all its permissions); see config/rbac for the roles the operator may bind.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=view;edit;admin
+
+// DefaultMaxSubjects is the default of Options.MaxSubjects.
+const DefaultMaxSubjects = 1000
+
+// indexRole indexes the bindings by the value of their LabelRole label.
+const indexRole = "metadata.labels.role"
+
+// Options configure the RBAC access system.
+type Options struct {
+	// UserPrefix is prepended to each userName to form the User subject, to match the API server's
+	// --oidc-username-prefix.
+	UserPrefix string
+	// MaxSubjects is the largest number of subjects in one binding (default DefaultMaxSubjects).
+	MaxSubjects int
+}
+
+// System projects ScimRoles onto Kubernetes RBAC. It implements access.System.
+type System struct {
+	client client.Client
+	live   client.Reader
+	cache  cache.Cache
+	scheme *runtime.Scheme
+	opts   Options
+}
+
+var _ access.System = &System{}
+
+// New returns the RBAC access system of mgr and registers the field indexes it reads through.
+func New(ctx context.Context, mgr ctrl.Manager, opts Options) (*System, error) {
+	if opts.MaxSubjects <= 0 {
+		opts.MaxSubjects = DefaultMaxSubjects
+	}
+	for _, obj := range []client.Object{&rbacv1.ClusterRoleBinding{}, &rbacv1.RoleBinding{}} {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, indexRole, roleLabelOf); err != nil {
+			return nil, fmt.Errorf("index %T by role label: %w", obj, err)
+		}
+	}
+	return &System{
+		client: mgr.GetClient(),
+		live:   mgr.GetAPIReader(),
+		cache:  mgr.GetCache(),
+		scheme: mgr.GetScheme(),
+		opts:   opts,
+	}, nil
+}
+
+// CacheByObject restricts the manager's cache of bindings to those that carry the LabelRole label,
+// i.e. to the operator's own. Pass it as cache.Options.ByObject; the system works without it, at
+// the cost of caching every binding of the cluster.
+func CacheByObject() map[client.Object]cache.ByObject {
+	req, err := labels.NewRequirement(identityv1alpha1.LabelRole, selection.Exists, nil)
+	if err != nil {
+		panic(err) // unreachable: the requirement is constant and valid
+	}
+	selector := labels.NewSelector().Add(*req)
+	return map[client.Object]cache.ByObject{
+		&rbacv1.ClusterRoleBinding{}: {Label: selector},
+		&rbacv1.RoleBinding{}:        {Label: selector},
+	}
+}
+
+func roleLabelOf(obj client.Object) []string {
+	if v := obj.GetLabels()[identityv1alpha1.LabelRole]; v != "" {
+		return []string{v}
+	}
+	return nil
+}
+
+// Apply makes every grant of role effective for exactly users and deletes the bindings the role no
+// longer needs. Within a grant it writes the bindings in index order before deleting any, so that
+// merging bindings never takes access away from a remaining member.
+func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
+	owned, err := s.bindingsOf(ctx, role.Name)
+	if err != nil {
+		return access.Result{}, err
+	}
+	byGrant := map[access.Grant][]binding{}
+	for _, b := range owned {
+		byGrant[b.grant()] = append(byGrant[b.grant()], b)
+	}
+	var result access.Result
+	grants := access.GrantsOf(role.Spec.Access)
+	for _, g := range grants {
+		refs, err := s.applyGrant(ctx, role, g, users, byGrant[g], &result.Changed)
+		result.Bindings = append(result.Bindings, refs...)
+		if err != nil {
+			result.Failures = append(result.Failures, access.Failure{Grant: g, Forbidden: apierrors.IsForbidden(err), Err: err})
+		}
+	}
+	for g, stale := range byGrant {
+		if slices.Contains(grants, g) {
+			continue
+		}
+		result.Changed = true
+		if err := s.deleteAll(ctx, stale); err != nil {
+			return result, fmt.Errorf("delete bindings of %s, no longer granted by role %s: %w", g, role.Name, err)
+		}
+	}
+	return result, nil
+}
+
+// applyGrant writes the bindings of one grant and deletes those of it that are no longer needed. It
+// returns the bindings the grant holds. It notes in changed whether it wrote anything.
+func (s *System) applyGrant(ctx context.Context, role *identityv1alpha1.ScimRole, g access.Grant, users []string, existing []binding, changed *bool) ([]identityv1alpha1.BindingReference, error) {
+	base := baseName(role.Name, g)
+	byIndex := map[int]binding{}
+	var extra []binding
+	for _, b := range existing {
+		if i, ok := indexOf(base, b.GetName()); ok {
+			byIndex[i] = b
+		} else {
+			extra = append(extra, b)
+		}
+	}
+	current := make([][]string, len(byIndex))
+	for i, b := range byIndex {
+		if i < len(current) {
+			current[i] = usersIn(*b.subjects, s.opts.UserPrefix)
+		}
+	}
+	var refs []identityv1alpha1.BindingReference
+	planned := spread(current, users, s.opts.MaxSubjects)
+	for i, members := range planned {
+		want, err := s.desired(role, g, bindingName(base, i), members)
+		if err != nil {
+			return refs, err
+		}
+		cached, ok := byIndex[i]
+		wrote, err := s.write(ctx, cached, ok, want)
+		*changed = *changed || wrote
+		if err != nil {
+			return refs, fmt.Errorf("write %s %s: %w", want.kind(), want.GetName(), err)
+		}
+		refs = append(refs, want.ref())
+		delete(byIndex, i)
+	}
+	for _, b := range byIndex {
+		extra = append(extra, b)
+	}
+	*changed = *changed || len(extra) > 0
+	return refs, s.deleteAll(ctx, extra)
+}
+
+// desired is the binding at name of grant g of role, holding members.
+func (s *System) desired(role *identityv1alpha1.ScimRole, g access.Grant, name string, members []string) (binding, error) {
+	b := newBinding(g, name)
+	b.SetLabels(map[string]string{identityv1alpha1.LabelRole: roleLabelValue(role.Name)})
+	*b.subjects = subjectsFor(members, s.opts.UserPrefix)
+	if err := controllerutil.SetControllerReference(role, b.Object, s.scheme); err != nil {
+		return b, fmt.Errorf("set owner of binding %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// write makes the binding want exist as desired; cached is what the cache holds under its name,
+// when found. It reports whether it wrote.
+func (s *System) write(ctx context.Context, cached binding, found bool, want binding) (bool, error) {
+	if !found {
+		err := s.client.Create(ctx, want.Object)
+		if !apierrors.IsAlreadyExists(err) {
+			return err == nil, err
+		}
+		// The binding exists without our label (someone removed it), so the cache does not see it.
+		live := newBinding(want.grant(), want.GetName())
+		if err := s.live.Get(ctx, client.ObjectKeyFromObject(want), live.Object); err != nil {
+			return false, err
+		}
+		cached = live
+	}
+	if *cached.roleRef != *want.roleRef {
+		// roleRef is immutable: replace the binding.
+		if err := s.client.Delete(ctx, cached.Object, client.Preconditions{UID: new(cached.GetUID())}); client.IgnoreNotFound(err) != nil {
+			return false, err
+		}
+		return true, s.client.Create(ctx, want.Object)
+	}
+	updated, changed := merged(cached, want)
+	if !changed {
+		return false, nil
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Updating binding", "kind", want.kind(), "namespace", want.GetNamespace(), "name", want.GetName(), "subjects", len(*want.subjects))
+	// The update carries the cached resourceVersion: a conflict means the cache is behind, and the
+	// reconcile is retried.
+	err := s.client.Update(ctx, updated.Object)
+	if apierrors.IsForbidden(err) {
+		// The operator may no longer bind the role, so it cannot keep the subjects right, e.g.
+		// remove a suspended user: it removes the binding rather than leave access it cannot revoke.
+		if delErr := s.deleteAll(ctx, []binding{cached}); delErr != nil {
+			return false, fmt.Errorf("%w; and removing the binding failed: %w", err, delErr)
+		}
+	}
+	return true, err
+}
+
+// merged returns cached changed to hold what want holds — its subjects, our label and our owner
+// reference — keeping what others added to its metadata, and whether anything changed.
+func merged(cached, want binding) (binding, bool) {
+	out := cached.deepCopy()
+	labels := out.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range want.GetLabels() {
+		labels[k] = v
+	}
+	out.SetLabels(labels)
+	owner := want.GetOwnerReferences()[0]
+	refs := slices.DeleteFunc(out.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
+		return r.UID == owner.UID || (r.Controller != nil && *r.Controller)
+	})
+	out.SetOwnerReferences(append(refs, owner))
+	*out.subjects = *want.subjects
+	changed := !equality.Semantic.DeepEqual(cached.GetLabels(), out.GetLabels()) ||
+		!equality.Semantic.DeepEqual(cached.GetOwnerReferences(), out.GetOwnerReferences()) ||
+		!equality.Semantic.DeepEqual(*cached.subjects, *out.subjects)
+	return out, changed
+}
+
+// deleteAll deletes bindings, skipping those already gone.
+func (s *System) deleteAll(ctx context.Context, bindings []binding) error {
+	for _, b := range bindings {
+		ctrl.LoggerFrom(ctx).V(1).Info("Deleting binding", "kind", b.kind(), "namespace", b.GetNamespace(), "name", b.GetName())
+		if err := s.client.Delete(ctx, b.Object, client.Preconditions{UID: new(b.GetUID())}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete %s %s: %w", b.kind(), client.ObjectKeyFromObject(b), err)
+		}
+	}
+	return nil
+}
+
+// Revoke deletes every binding of the role named role.
+func (s *System) Revoke(ctx context.Context, role string) error {
+	owned, err := s.bindingsOf(ctx, role)
+	if err != nil {
+		return err
+	}
+	return s.deleteAll(ctx, owned)
+}
+
+// Holds reports which grants of role the User subject of user is in.
+func (s *System) Holds(ctx context.Context, role *identityv1alpha1.ScimRole, user string) (access.Holding, error) {
+	owned, err := s.bindingsOf(ctx, role.Name)
+	if err != nil {
+		return access.Holding{}, err
+	}
+	subject := subjectsFor([]string{user}, s.opts.UserPrefix)[0]
+	held := map[access.Grant]bool{}
+	var h access.Holding
+	for _, b := range owned {
+		if g := b.grant(); !held[g] && b.holds(subject) {
+			held[g] = true
+			h.Held = append(h.Held, g)
+		}
+	}
+	for _, g := range access.GrantsOf(role.Spec.Access) {
+		if !held[g] {
+			h.Missing = append(h.Missing, g)
+		}
+	}
+	return h, nil
+}
+
+// bindingsOf returns the bindings of the role named role, as the cache holds them: read-only.
+func (s *System) bindingsOf(ctx context.Context, role string) ([]binding, error) {
+	match := client.MatchingFields{indexRole: roleLabelValue(role)}
+	var crbs rbacv1.ClusterRoleBindingList
+	if err := s.client.List(ctx, &crbs, match, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list ClusterRoleBindings of role %s: %w", role, err)
+	}
+	var rbs rbacv1.RoleBindingList
+	if err := s.client.List(ctx, &rbs, match, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list RoleBindings of role %s: %w", role, err)
+	}
+	out := make([]binding, 0, len(crbs.Items)+len(rbs.Items))
+	for i := range crbs.Items {
+		out = append(out, wrap(&crbs.Items[i]))
+	}
+	for i := range rbs.Items {
+		out = append(out, wrap(&rbs.Items[i]))
+	}
+	return out, nil
+}

@@ -1,0 +1,52 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// conditionSetter sets the conditions of ScimUsers and ScimRoles and reports their changes as
+// events.
+type conditionSetter struct {
+	recorder events.EventRecorder
+}
+
+func (r *ScimUserReconciler) conditions() conditionSetter {
+	return conditionSetter{recorder: r.Recorder}
+}
+
+func (r *ScimRoleReconciler) conditions() conditionSetter {
+	return conditionSetter{recorder: r.Recorder}
+}
+
+// set sets the condition of type t on conditions, the conditions of obj. It stamps the condition
+// with obj's generation and keeps LastTransitionTime unless the status flips. When the status or
+// the reason changes it emits an event with the condition's reason and message: a Warning for a
+// Ready condition that is False, else Normal.
+func (s conditionSetter) set(obj client.Object, conditions *[]metav1.Condition, t string, status metav1.ConditionStatus, reason, message string) {
+	// A copy: SetStatusCondition changes the condition in place.
+	var prev *metav1.Condition
+	if c := meta.FindStatusCondition(*conditions, t); c != nil {
+		prev = c.DeepCopy()
+	}
+	meta.SetStatusCondition(conditions, metav1.Condition{
+		Type:               t,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: obj.GetGeneration(),
+	})
+	if prev != nil && prev.Status == status && prev.Reason == reason {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if t == identityv1alpha1.ConditionReady && status == metav1.ConditionFalse {
+		eventType = corev1.EventTypeWarning
+	}
+	s.recorder.Eventf(obj, nil, eventType, reason, t, "%s", message)
+}

@@ -1,0 +1,407 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// BenchmarkRevocation measures fast revocation (rule 5) against the real API server, with the
+// manager running as the operator under its generated RBAC and the admission policies installed:
+// the time from a user's suspension being stored (the admin's update returned) to the last binding
+// that held the user being written without it (an informer of the bindings observes it). It reports
+// percentiles in milliseconds; run it once with
+//
+//	go test ./controllers/ -run '^$' -bench Revocation -benchtime 1x
+//
+// SCIM_BENCH_WORKERS sets Options.MaxConcurrentReconciles.
+func BenchmarkRevocation(b *testing.B) {
+	if testing.Short() {
+		b.Skip("the benchmark needs the local control plane")
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, adminCfg, operatorCfg, err := startControlPlane(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	c, err := client.New(adminCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{}
+	if w := os.Getenv("SCIM_BENCH_WORKERS"); w != "" {
+		if opts.MaxConcurrentReconciles, err = strconv.Atoi(w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := startManager(ctx, operatorCfg, opts, func(err error) { b.Error(err) }); err != nil {
+		b.Fatal(err)
+	}
+	tr, err := newBindingTracker(ctx, adminCfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench := &revocationBench{c: c, tr: tr}
+
+	b.Run("OneUserIn1000Roles", func(b *testing.B) { bench.oneUserInManyRoles(ctx, b, 1000, 10) })
+	b.Run("UsersSpreadOver1000Roles", func(b *testing.B) { bench.usersSpread(ctx, b, 1000, 5, 200) })
+	b.Run("BurstOf100Suspensions", func(b *testing.B) { bench.burst(ctx, b, 100) })
+}
+
+type revocationBench struct {
+	c  client.Client
+	tr *bindingTracker
+	// spread are the users of UsersSpreadOver1000Roles not yet suspended.
+	spread []*identityv1alpha1.ScimUser
+}
+
+// oneUserInManyRoles suspends and reactivates one user who is in roles roles, times times.
+func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B, roles, times int) {
+	target := benchUser("target")
+	others := []*identityv1alpha1.ScimUser{benchUser("other-a"), benchUser("other-b")}
+	rb.create(ctx, b, append(others, target)...)
+	rb.createRoles(ctx, b, "one", roles, func(i int) []*identityv1alpha1.ScimUser {
+		return []*identityv1alpha1.ScimUser{target, others[i%2]}
+	})
+	subject := target.Spec.UserName
+	rb.waitHeld(ctx, b, subject, roles)
+	rb.waitSettled(ctx, b)
+
+	var last, each []time.Duration
+	for range times {
+		r := rb.tr.expect(subject)
+		t0 := rb.setActive(ctx, b, target, false)
+		l, e := rb.tr.waitRevoked(ctx, b, r, t0)
+		last, each = append(last, l), append(each, e...)
+		rb.setActive(ctx, b, target, true)
+		rb.waitHeld(ctx, b, subject, roles)
+	}
+	report(b, "last", last)
+	report(b, "each", each)
+}
+
+// usersSpread makes n users and n roles of members members each, so that each user is in members
+// roles, and suspends times users one after the other.
+func (rb *revocationBench) usersSpread(ctx context.Context, b *testing.B, n, members, times int) {
+	users := make([]*identityv1alpha1.ScimUser, n)
+	for i := range users {
+		users[i] = benchUser("spread")
+	}
+	rb.create(ctx, b, users...)
+	rb.createRoles(ctx, b, "spread", n, func(i int) []*identityv1alpha1.ScimUser {
+		var m []*identityv1alpha1.ScimUser
+		for j := range members {
+			m = append(m, users[(i+j)%n])
+		}
+		return m
+	})
+	for _, u := range users {
+		rb.waitHeld(ctx, b, u.Spec.UserName, members)
+	}
+	rb.waitSettled(ctx, b)
+	var last []time.Duration
+	for _, u := range users[:times] {
+		r := rb.tr.expect(u.Spec.UserName)
+		t0 := rb.setActive(ctx, b, u, false)
+		l, _ := rb.tr.waitRevoked(ctx, b, r, t0)
+		last = append(last, l)
+	}
+	rb.spread = users[times:]
+	report(b, "last", last)
+}
+
+// burst suspends n users of UsersSpreadOver1000Roles at once, as an identity provider offboarding a
+// team would, and times each.
+func (rb *revocationBench) burst(ctx context.Context, b *testing.B, n int) {
+	if len(rb.spread) < n {
+		b.Skip("needs UsersSpreadOver1000Roles first")
+	}
+	users := rb.spread[:n]
+	starts := make([]time.Time, n)
+	revocations := make([]*revocation, n)
+	for i, u := range users {
+		revocations[i] = rb.tr.expect(u.Spec.UserName)
+	}
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() { starts[i] = rb.setActive(ctx, b, u, false) })
+	}
+	wg.Wait()
+	var last []time.Duration
+	for i, r := range revocations {
+		l, _ := rb.tr.waitRevoked(ctx, b, r, starts[i])
+		last = append(last, l)
+	}
+	report(b, "last", last)
+}
+
+func benchUser(prefix string) *identityv1alpha1.ScimUser {
+	name := unique(prefix)
+	return &identityv1alpha1.ScimUser{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       identityv1alpha1.ScimUserSpec{UserName: name + "@example.com"},
+	}
+}
+
+// create creates users, eight at a time.
+func (rb *revocationBench) create(ctx context.Context, b *testing.B, users ...*identityv1alpha1.ScimUser) {
+	objs := make([]client.Object, len(users))
+	for i, u := range users {
+		objs[i] = u
+	}
+	rb.createAll(ctx, b, objs)
+}
+
+// createRoles creates n roles granting view, with the members membersOf(i).
+func (rb *revocationBench) createRoles(ctx context.Context, b *testing.B, prefix string, n int, membersOf func(int) []*identityv1alpha1.ScimUser) {
+	objs := make([]client.Object, n)
+	for i := range objs {
+		role := &identityv1alpha1.ScimRole{
+			ObjectMeta: metav1.ObjectMeta{Name: unique(prefix)},
+			Spec:       identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}},
+		}
+		role.Spec.DisplayName = role.Name
+		for _, u := range membersOf(i) {
+			role.Spec.Members = append(role.Spec.Members, identityv1alpha1.Member{Value: u.Name})
+		}
+		objs[i] = role
+	}
+	rb.createAll(ctx, b, objs)
+}
+
+func (rb *revocationBench) createAll(ctx context.Context, b *testing.B, objs []client.Object) {
+	var wg sync.WaitGroup
+	next := make(chan client.Object)
+	for range 8 {
+		wg.Go(func() {
+			for obj := range next {
+				if err := rb.c.Create(ctx, obj); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for _, obj := range objs {
+		next <- obj
+	}
+	close(next)
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+}
+
+// setActive sets the user's spec.active as an admin and returns when the API server stored it.
+func (rb *revocationBench) setActive(ctx context.Context, b *testing.B, user *identityv1alpha1.ScimUser, active bool) time.Time {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		u := &identityv1alpha1.ScimUser{}
+		if err := rb.c.Get(ctx, client.ObjectKeyFromObject(user), u); err != nil {
+			return err
+		}
+		u.Spec.Active = new(active)
+		return rb.c.Update(ctx, u)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Now()
+}
+
+// waitHeld waits until the user is a subject of n bindings.
+func (rb *revocationBench) waitHeld(ctx context.Context, b *testing.B, user string, n int) {
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
+		return rb.tr.holding(user) == n, nil
+	})
+	if err != nil {
+		b.Fatalf("%s is in %d bindings, want %d: %v", user, rb.tr.holding(user), n, err)
+	}
+}
+
+// waitSettled waits until the controllers caught up with every role and user, so that what is
+// measured is a revocation rather than the set-up's backlog of status writes.
+func (rb *revocationBench) waitSettled(ctx context.Context, b *testing.B) {
+	ready := func(generation int64, status int64, conditions []metav1.Condition) bool {
+		return status == generation && conditionOf(conditions, identityv1alpha1.ConditionReady).Status == metav1.ConditionTrue
+	}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var roles identityv1alpha1.ScimRoleList
+		var users identityv1alpha1.ScimUserList
+		if err := rb.c.List(ctx, &roles); err != nil {
+			return false, err
+		}
+		if err := rb.c.List(ctx, &users); err != nil {
+			return false, err
+		}
+		for _, r := range roles.Items {
+			if !ready(r.Generation, r.Status.ObservedGeneration, r.Status.Conditions) {
+				return false, nil
+			}
+		}
+		for _, u := range users.Items {
+			if !ready(u.Generation, u.Status.ObservedGeneration, u.Status.Conditions) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		b.Fatalf("the controllers did not settle: %v", err)
+	}
+}
+
+// report reports the percentiles of samples as metrics named after what.
+func report(b *testing.B, what string, samples []time.Duration) {
+	slices.Sort(samples)
+	at := func(p float64) float64 {
+		i := int(p * float64(len(samples)-1))
+		return float64(samples[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), what+"-p50-ms")
+	b.ReportMetric(at(0.99), what+"-p99-ms")
+	b.ReportMetric(at(1), what+"-max-ms")
+	b.ReportMetric(float64(len(samples)), what+"-samples")
+}
+
+// bindingTracker follows the subjects of the operator's ClusterRoleBindings through an informer and
+// notes when a suspended user leaves each of them.
+type bindingTracker struct {
+	mu       sync.Mutex
+	subjects map[string][]string // binding name → subject names
+	pending  map[string]*revocation
+}
+
+// revocation is a suspended user on its way out of its bindings.
+type revocation struct {
+	user      string
+	remaining map[string]bool
+	seen      []time.Time // when each binding was seen without the user
+	done      chan struct{}
+}
+
+func newBindingTracker(ctx context.Context, cfg *rest.Config) (*bindingTracker, error) {
+	tr := &bindingTracker{subjects: map[string][]string{}, pending: map[string]*revocation{}}
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme, ByObject: CacheByObject()})
+	if err != nil {
+		return nil, err
+	}
+	inf, err := c.GetInformer(ctx, &rbacv1.ClusterRoleBinding{})
+	if err != nil {
+		return nil, err
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
+		UpdateFunc: func(_, obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
+		DeleteFunc: func(obj any) {
+			if crb, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
+				tr.observe(crb, true)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the binding cache did not sync")
+	}
+	return tr, nil
+}
+
+func (tr *bindingTracker) observe(crb *rbacv1.ClusterRoleBinding, deleted bool) {
+	now := time.Now()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	names := subjectNames(crb.Subjects)
+	if deleted {
+		delete(tr.subjects, crb.Name)
+		names = nil
+	} else {
+		tr.subjects[crb.Name] = names
+	}
+	for user, r := range tr.pending {
+		if !r.remaining[crb.Name] || slices.Contains(names, user) {
+			continue
+		}
+		delete(r.remaining, crb.Name)
+		r.seen = append(r.seen, now)
+		if len(r.remaining) == 0 {
+			close(r.done)
+			delete(tr.pending, user)
+		}
+	}
+}
+
+// holding returns the number of bindings that hold user.
+func (tr *bindingTracker) holding(user string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, names := range tr.subjects {
+		if slices.Contains(names, user) {
+			n++
+		}
+	}
+	return n
+}
+
+// expect notes the bindings that hold user before it is suspended.
+func (tr *bindingTracker) expect(user string) *revocation {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	r := &revocation{user: user, remaining: map[string]bool{}, done: make(chan struct{})}
+	for name, names := range tr.subjects {
+		if slices.Contains(names, user) {
+			r.remaining[name] = true
+		}
+	}
+	if len(r.remaining) == 0 {
+		close(r.done)
+	} else {
+		tr.pending[user] = r
+	}
+	return r
+}
+
+// waitRevoked waits until no binding holds the user of r, suspended at start, and returns the time
+// from start to the last binding written without it and to each.
+func (tr *bindingTracker) waitRevoked(ctx context.Context, b *testing.B, r *revocation, start time.Time) (time.Duration, []time.Duration) {
+	select {
+	case <-r.done:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("%s is still in %d bindings", r.user, len(r.remaining))
+	case <-ctx.Done():
+		b.Fatal(ctx.Err())
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	each := make([]time.Duration, len(r.seen))
+	for i, t := range r.seen {
+		each[i] = max(t.Sub(start), 0)
+	}
+	if len(each) == 0 {
+		return 0, nil
+	}
+	return slices.Max(each), each
+}

@@ -1,0 +1,220 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+// statusDelay is how long the status of a role waits after its access changed; see Reconcile.
+const statusDelay = 10 * time.Millisecond
+
+// forbiddenRetry is how long a role waits before it retries a grant the operator may not make:
+// the operator's own permissions are not watched.
+const forbiddenRetry = time.Minute
+
+// ScimRoleReconciler projects each ScimRole onto the access system: every grant of the role holds
+// exactly the role's active members.
+type ScimRoleReconciler struct {
+	client.Client
+	// Access is the access system the roles are projected onto.
+	Access access.System
+	// Recorder receives an event for each change of a condition.
+	Recorder events.EventRecorder
+}
+
+// SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
+func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("scimrole").
+		For(&identityv1alpha1.ScimRole{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		// A user that is suspended, renamed, created or deleted changes the subjects of its roles.
+		Watches(&identityv1alpha1.ScimUser{}, handler.EnqueueRequestsFromMapFunc(r.rolesOfUser),
+			builder.WithPredicates(userAccessChanged())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+	// A binding edited or deleted by hand is repaired.
+	for _, src := range r.Access.Sources(roleOfChange) {
+		b = b.WatchesRawSource(src)
+	}
+	return b.Complete(r)
+}
+
+// Reconcile applies the role to the access system and refreshes its status.
+//
+// Access comes first: a reconcile that changed the access system leaves the status to the next
+// reconcile, queued at low priority, so that revoking a user in many roles writes every binding
+// before the status of any role.
+func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	role := &identityv1alpha1.ScimRole{}
+	if err := r.Get(ctx, req.NamespacedName, role); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.reconcileDelete(ctx, req.Name)
+		}
+		return ctrl.Result{}, err
+	}
+	if !role.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, role.Name)
+	}
+
+	members, applied, applyErr := r.reconcileAccess(ctx, role)
+	if applyErr == nil && applied.Changed {
+		return ctrl.Result{RequeueAfter: statusDelay, Priority: new(handler.LowPriority)}, nil
+	}
+	before := role.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, before, role, retErr == nil); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	return r.reconcileStatus(role, members, applied, applyErr)
+}
+
+// reconcileDelete revokes what a deleted role granted. The owner references would let the garbage
+// collector do it, but later (or, without kube-controller-manager, never); doing it here needs no
+// finalizer, so deleting a role stays a plain delete for the SCIM server.
+func (r *ScimRoleReconciler) reconcileDelete(ctx context.Context, name string) error {
+	if err := r.Access.Revoke(ctx, name); err != nil {
+		return fmt.Errorf("revoke the grants of deleted role %s: %w", name, err)
+	}
+	return nil
+}
+
+// reconcileAccess grants the role's access to its active members.
+func (r *ScimRoleReconciler) reconcileAccess(ctx context.Context, role *identityv1alpha1.ScimRole) (members, access.Result, error) {
+	members, err := r.membersOf(ctx, role)
+	if err != nil {
+		return members, access.Result{}, err
+	}
+	result, err := r.Access.Apply(ctx, role, members.active)
+	if err != nil {
+		return members, result, fmt.Errorf("apply role %s: %w", role.Name, err)
+	}
+	return members, result, nil
+}
+
+// reconcileStatus records the outcome of reconcileAccess in the status.
+func (r *ScimRoleReconciler) reconcileStatus(role *identityv1alpha1.ScimRole, m members, result access.Result, err error) (ctrl.Result, error) {
+	r.setExternallyManaged(role)
+	if err != nil {
+		r.setReadyFailed(role, err)
+		return ctrl.Result{}, err
+	}
+	r.setCounts(role, m, result)
+	r.setReady(role, m, result)
+	return resultOf(result)
+}
+
+// resultOf turns failed grants into a retry: soon (with backoff) for a failure, after a while for a
+// grant the operator is forbidden to make.
+func resultOf(result access.Result) (ctrl.Result, error) {
+	var errs []error
+	forbidden := false
+	for _, f := range result.Failures {
+		if f.Forbidden {
+			forbidden = true
+			continue
+		}
+		errs = append(errs, fmt.Errorf("grant %s: %w", f.Grant, f.Err))
+	}
+	if len(errs) > 0 {
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
+	}
+	if forbidden {
+		return ctrl.Result{RequeueAfter: forbiddenRetry}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// members is what a role's member list resolves to.
+type members struct {
+	// count is the number of members.
+	count int
+	// active are the sorted, unique userNames of the members that exist and are active.
+	active []string
+	// missing are the member ids without a ScimUser.
+	missing []string
+}
+
+// membersOf resolves the members of role through the cache.
+func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
+	m := members{count: len(role.Spec.Members)}
+	for _, member := range role.Spec.Members {
+		user := &identityv1alpha1.ScimUser{}
+		err := r.Get(ctx, client.ObjectKey{Name: member.Value}, user, client.UnsafeDisableDeepCopy)
+		switch {
+		case apierrors.IsNotFound(err):
+			m.missing = append(m.missing, member.Value)
+		case err != nil:
+			return m, fmt.Errorf("get member %s of role %s: %w", member.Value, role.Name, err)
+		case user.IsActive() && user.DeletionTimestamp.IsZero():
+			m.active = append(m.active, user.Spec.UserName)
+		}
+	}
+	slices.Sort(m.active)
+	m.active = slices.Compact(m.active)
+	return m, nil
+}
+
+// patchStatus writes the status once, at the end of the reconcile, when it changed. The observed
+// generation moves only when the reconcile succeeded.
+func (r *ScimRoleReconciler) patchStatus(ctx context.Context, before, role *identityv1alpha1.ScimRole, succeeded bool) error {
+	if succeeded {
+		role.Status.ObservedGeneration = role.Generation
+	}
+	if equality.Semantic.DeepEqual(before.Status, role.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, role, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("patch status of role %s: %w", role.Name, err)
+	}
+	return nil
+}
+
+// rolesOfUser maps a user to the roles that list it as a member.
+func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object) []reconcile.Request {
+	var roles identityv1alpha1.ScimRoleList
+	if err := r.List(ctx, &roles, client.MatchingFields{IndexRoleMember: user.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot map a user to its roles", "user", user.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(roles.Items))
+	for i, role := range roles.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Name: role.Name}}
+	}
+	return reqs
+}
+
+// roleOfChange queues the role a change of the access system belongs to, at low priority: most
+// changes are the role's own writes, and repairing the others can wait for revocations in progress.
+func roleOfChange(_ context.Context, change access.Change, q queue) {
+	enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: change.Role}}, handler.LowPriority, 0)
+}
+
+// userAccessChanged passes the user events that change the subjects of the user's roles.
+func userAccessChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld.(*identityv1alpha1.ScimUser), e.ObjectNew.(*identityv1alpha1.ScimUser)
+			return old.IsActive() != cur.IsActive() || old.Spec.UserName != cur.Spec.UserName ||
+				old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero()
+		},
+	}
+}

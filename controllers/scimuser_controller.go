@@ -1,0 +1,199 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+// readinessDelay coalesces the binding changes that refresh a user's Ready condition: revoking a
+// user in a thousand roles rewrites a thousand bindings, which need not be a thousand reconciles
+// of the user competing with the revocation itself.
+const readinessDelay = 500 * time.Millisecond
+
+// ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
+// whether the access system reflects them — and records a suspension made by an admin (rule 4).
+type ScimUserReconciler struct {
+	client.Client
+	// Access is the access system whose grants the Ready condition compares with the user's state.
+	Access access.System
+	// Recorder receives an event for each change of a condition.
+	Recorder events.EventRecorder
+}
+
+// SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
+func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("scimuser").
+		For(&identityv1alpha1.ScimUser{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A role's members, displayName and readiness show in its members' status.
+		Watches(&identityv1alpha1.ScimRole{}, r.roleMembersHandler()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+	// A user becomes Ready once the bindings that should (no longer) hold it are written.
+	for _, src := range r.Access.Sources(r.usersOfChange) {
+		b = b.WatchesRawSource(src)
+	}
+	return b.Complete(r)
+}
+
+// Reconcile records an admin's suspension of the user and refreshes its status.
+func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	user := &identityv1alpha1.ScimUser{}
+	if err := r.Get(ctx, req.NamespacedName, user); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !user.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if err := r.observeSuspension(ctx, user); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	before := user.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, before, user, retErr == nil); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	return ctrl.Result{}, r.reconcileNormal(ctx, user)
+}
+
+// observeSuspension applies rule 4 to what the user's spec shows (ObserveSuspension): a suspension
+// nobody recorded was made by an admin, and a suspended user is unmarked. The patch carries the
+// resourceVersion the decision was based on, so a concurrent write makes it fail and retry.
+func (r *ScimUserReconciler) observeSuspension(ctx context.Context, user *identityv1alpha1.ScimUser) error {
+	before := user.DeepCopy()
+	if !user.ObserveSuspension() {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Recording suspension", "active", user.IsActive(), "suspendedBy", user.SuspendedBy())
+	if err := r.Patch(ctx, user, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("record suspension of user %s: %w", user.Name, err)
+	}
+	return nil
+}
+
+// reconcileNormal sets every condition and the roles of the user.
+func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identityv1alpha1.ScimUser) error {
+	r.setExternallyManaged(user)
+	r.setSuspended(user)
+	roles, err := r.rolesOf(ctx, user.Name)
+	if err != nil {
+		return err
+	}
+	user.Status.Roles = roleReferences(roles)
+	return r.setReady(ctx, user, roles)
+}
+
+// rolesOf returns the roles that list the user named name as a member, sorted by name. They are the
+// cache's objects: read-only.
+func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identityv1alpha1.ScimRole, error) {
+	var roles identityv1alpha1.ScimRoleList
+	if err := r.List(ctx, &roles, client.MatchingFields{IndexRoleMember: name}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list roles of user %s: %w", name, err)
+	}
+	slices.SortFunc(roles.Items, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
+	return roles.Items, nil
+}
+
+// patchStatus writes the status once, at the end of the reconcile, when it changed. The observed
+// generation moves only when the reconcile succeeded.
+func (r *ScimUserReconciler) patchStatus(ctx context.Context, before, user *identityv1alpha1.ScimUser, succeeded bool) error {
+	if succeeded {
+		user.Status.ObservedGeneration = user.Generation
+	}
+	if equality.Semantic.DeepEqual(before.Status, user.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, user, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("patch status of user %s: %w", user.Name, err)
+	}
+	return nil
+}
+
+// roleMembersHandler maps a role event to the members whose status it changes: all of them when the
+// role appears, disappears, is renamed or changes readiness, else those who joined or left.
+func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
+	enqueue := func(q queue, members ...[]identityv1alpha1.Member) {
+		for _, list := range members {
+			for _, m := range list {
+				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) {
+			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) {
+			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
+			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
+			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
+				enqueue(q, old.Spec.Members, cur.Spec.Members)
+				return
+			}
+			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+		},
+	}
+}
+
+// usersOfChange queues the users whose access a change of the access system changed, coalesced
+// (readinessDelay) and at low priority.
+func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q queue) {
+	for _, name := range change.Users {
+		var users identityv1alpha1.ScimUserList
+		if err := r.List(ctx, &users, client.MatchingFields{IndexUserName: name}, client.UnsafeDisableDeepCopy); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Cannot map a binding change to its users", "userName", name)
+			continue
+		}
+		for _, u := range users.Items {
+			enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: u.Name}}, handler.LowPriority, readinessDelay)
+		}
+	}
+}
+
+// memberDiff returns the members that are in only one of a and b.
+func memberDiff(a, b []identityv1alpha1.Member) []identityv1alpha1.Member {
+	inA, inB := memberSet(a), memberSet(b)
+	var out []identityv1alpha1.Member
+	for _, m := range a {
+		if !inB[m.Value] {
+			out = append(out, m)
+		}
+	}
+	for _, m := range b {
+		if !inA[m.Value] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func memberSet(members []identityv1alpha1.Member) map[string]bool {
+	set := make(map[string]bool, len(members))
+	for _, m := range members {
+		set[m.Value] = true
+	}
+	return set
+}

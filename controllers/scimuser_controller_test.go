@@ -1,0 +1,124 @@
+package controllers
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+var _ = Describe("ScimUser status", func() {
+	var user *identityv1alpha1.ScimUser
+
+	BeforeEach(func(ctx SpecContext) {
+		user = newUser("user")
+		create(ctx, admin, user)
+	})
+
+	// eventuallyUser waits until the user's status, re-read, satisfies check.
+	eventuallyUser := func(ctx SpecContext, check func(g Gomega, u *identityv1alpha1.ScimUser)) {
+		Eventually(func(g Gomega) {
+			got := &identityv1alpha1.ScimUser{}
+			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(user), got)).To(Succeed())
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			check(g, got)
+		}).Should(Succeed())
+	}
+
+	It("shows a user no provider touched as not managed, active and ready", func(ctx SpecContext) {
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonNotManaged, u.Generation))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionSuspended)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonActive, u.Generation))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
+		})
+	})
+
+	It("shows a marked user as managed by its provider", func(ctx SpecContext) {
+		scimWrite(ctx, user, func() { user.ApplyProviderActive("okta", true) })
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			c := conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)
+			g.Expect(c).To(haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonManagedByProvider, u.Generation))
+			g.Expect(c.Message).To(ContainSubstring("okta"))
+		})
+	})
+
+	It("shows a user its provider suspended as suspended by the provider and unmarked", func(ctx SpecContext) {
+		scimWrite(ctx, user, func() { user.ApplyProviderActive("okta", true) })
+		scimWrite(ctx, user, func() { user.ApplyProviderActive("okta", false) })
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(u.SuspendedBy()).To(Equal(identityv1alpha1.SuspendedByProvider))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonSuspended, u.Generation))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionSuspended)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonSuspendedByProvider, u.Generation))
+		})
+	})
+
+	It("records an admin's suspension: annotation suspended-by admin, marking removed", func(ctx SpecContext) {
+		scimWrite(ctx, user, func() { user.ApplyProviderActive("azure", true) })
+		Expect(adminWrite(ctx, user, func() { user.Spec.Active = new(false) })).To(Succeed())
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(u.SuspendedBy()).To(Equal(identityv1alpha1.SuspendedByAdmin))
+			g.Expect(u.Labels).NotTo(HaveKey(identityv1alpha1.LabelManagedBy))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonSuspended, u.Generation))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionSuspended)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonSuspendedByAdmin, u.Generation))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
+		})
+		By("emitting an event for the suspension")
+		Eventually(func(g Gomega) {
+			g.Expect(eventsAbout(ctx, g, user.Name)).To(ContainElement(And(
+				HaveField("Reason", identityv1alpha1.ReasonSuspendedByAdmin),
+				HaveField("Type", "Normal"))))
+		}).Should(Succeed())
+
+		By("clearing the record when an admin reactivates the user")
+		Expect(adminWrite(ctx, user, func() { user.Spec.Active = new(true) })).To(Succeed())
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(u.Annotations).NotTo(HaveKey(identityv1alpha1.AnnotationSuspendedBy))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionSuspended)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonActive, u.Generation))
+		})
+	})
+
+	It("keeps LastTransitionTime while the status does not flip", func(ctx SpecContext) {
+		var first metav1.Time
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			c := conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			first = c.LastTransitionTime
+		})
+		Expect(adminWrite(ctx, user, func() { user.Spec.Title = "Engineer" })).To(Succeed())
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			c := conditionOf(u.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)
+			g.Expect(c.ObservedGeneration).To(Equal(u.Generation))
+			g.Expect(c.LastTransitionTime).To(Equal(first))
+		})
+	})
+
+	It("lists the roles the user is in, with their display names", func(ctx SpecContext) {
+		a := newRole("role-a", nil, user)
+		b := newRole("role-b", nil, user)
+		create(ctx, admin, a, b)
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(u.Status.Roles).To(ConsistOf(
+				identityv1alpha1.RoleReference{Value: a.Name, Display: a.Spec.DisplayName},
+				identityv1alpha1.RoleReference{Value: b.Name, Display: b.Spec.DisplayName}))
+		})
+
+		By("following a role's new displayName and a removal from a role")
+		Expect(adminWrite(ctx, a, func() { a.Spec.DisplayName = "Renamed " + a.Name })).To(Succeed())
+		Expect(adminWrite(ctx, b, func() { b.Spec.Members = nil })).To(Succeed())
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(u.Status.Roles).To(ConsistOf(
+				identityv1alpha1.RoleReference{Value: a.Name, Display: "Renamed " + a.Name}))
+		})
+	})
+})

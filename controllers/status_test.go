@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+func TestMemberDiff(t *testing.T) {
+	m := func(values ...string) []identityv1alpha1.Member {
+		out := make([]identityv1alpha1.Member, len(values))
+		for i, v := range values {
+			out[i] = identityv1alpha1.Member{Value: v}
+		}
+		return out
+	}
+	got := memberDiff(m("a", "b", "c"), m("b", "c", "d"))
+	if !reflect.DeepEqual(got, m("a", "d")) {
+		t.Fatalf("memberDiff() = %v, want a and d", got)
+	}
+	if got := memberDiff(m("a"), m("a")); len(got) != 0 {
+		t.Fatalf("memberDiff() of equal lists = %v", got)
+	}
+}
+
+func TestHoldingProblem(t *testing.T) {
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	edit := access.Grant{Kind: access.KindClusterRole, Name: "edit", Namespace: "a"}
+	tests := []struct {
+		name    string
+		holding access.Holding
+		active  bool
+		want    string
+	}{
+		{"active, holds all", access.Holding{Held: []access.Grant{view}}, true, ""},
+		{"active, misses one", access.Holding{Held: []access.Grant{view}, Missing: []access.Grant{edit}}, true,
+			`not yet in ClusterRole "edit" in namespace "a"`},
+		{"suspended, holds none", access.Holding{Missing: []access.Grant{view}}, false, ""},
+		{"suspended, still held", access.Holding{Held: []access.Grant{view, edit}}, false,
+			`still in ClusterRole "view", ClusterRole "edit" in namespace "a"`},
+	}
+	for _, tt := range tests {
+		if got := holdingProblem(tt.holding, tt.active); got != tt.want {
+			t.Errorf("%s: holdingProblem() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	problems := []string{"1", "2", "3", "4", "5", "6", "7"}
+	if got := summarize(problems); got != "1; 2; 3; 4; 5; and 2 more" {
+		t.Errorf("summarize() = %q", got)
+	}
+	if got := summarizeIDs(strings.Split("a b c", " ")); got != "a, b, c" {
+		t.Errorf("summarizeIDs() = %q", got)
+	}
+}

@@ -1,0 +1,186 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/controlplane"
+)
+
+// The operator's ServiceAccount in the suites, as config/default would name it.
+var operatorSA = types.NamespacedName{Namespace: "scim-operator-system", Name: "scim-operator-controller-manager"}
+
+// suiteOptions are the controllers' options in the suite: a small binding size to see splitting,
+// and a prefix like an OIDC-authenticated cluster's.
+var suiteOptions = Options{MaxSubjectsPerBinding: 3, RBACUserPrefix: "oidc:"}
+
+var (
+	testEnv *envtest.Environment
+	// admin is a cluster-admin (system:masters): it stands for people and GitOps tools.
+	admin client.Client
+	// operator authenticates as the operator's ServiceAccount, under its generated RBAC; it stands
+	// for the SCIM server's writes.
+	operator    client.Client
+	scheme      = runtime.NewScheme()
+	suiteCtx    context.Context
+	suiteCancel context.CancelFunc
+	repoRoot    string
+)
+
+func TestControllers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the envtest suite needs the local control plane")
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controllers Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	suiteCtx, suiteCancel = context.WithCancel(context.Background())
+
+	env, cfg, operatorCfg, err := startControlPlane(suiteCtx)
+	Expect(err).NotTo(HaveOccurred())
+	testEnv = env
+	admin, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	operator, err = client.New(operatorCfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(ensureClusterRolesWithRules(suiteCtx, admin)).To(Succeed())
+
+	Expect(startManager(suiteCtx, operatorCfg, suiteOptions, func(err error) {
+		defer GinkgoRecover()
+		Fail(fmt.Sprintf("the manager failed: %v", err))
+	})).To(Succeed())
+})
+
+var _ = AfterSuite(func() {
+	if suiteCancel != nil {
+		suiteCancel()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+func init() {
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := identityv1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+}
+
+// startControlPlane starts etcd and kube-apiserver with the CRDs, installs the operator's RBAC
+// (config/rbac/role.yaml bound to operatorSA) and the admission policies (config/policy). It returns
+// the environment, an admin config and a config that authenticates as the operator.
+func startControlPlane(ctx context.Context) (_ *envtest.Environment, admin, operator *rest.Config, err error) {
+	if repoRoot, err = controlplane.RepoRoot(); err != nil {
+		return nil, nil, nil, err
+	}
+	env, err := controlplane.Environment(repoRoot, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("start control plane: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = env.Stop()
+		}
+	}()
+	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, repoRoot, operatorSA)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := controlplane.InstallPolicies(ctx, cfg, repoRoot); err != nil {
+		return nil, nil, nil, err
+	}
+	user, err := env.AddUser(envtest.User{Name: username, Groups: []string{
+		"system:serviceaccounts", "system:serviceaccounts:" + operatorSA.Namespace,
+	}}, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	operatorCfg := user.Config()
+	operatorCfg.QPS = -1 // as ctrl.GetConfig: the API server's priority and fairness limits the operator
+	return env, cfg, operatorCfg, nil
+}
+
+// startManager runs a manager with the controllers as the operator until ctx ends; failed reports
+// an error of the manager.
+func startManager(ctx context.Context, cfg *rest.Config, opts Options, failed func(error)) error {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{ByObject: CacheByObject()},
+		Controller:             config.Controller{SkipNameValidation: new(true)},
+	})
+	if err != nil {
+		return err
+	}
+	if err := Setup(mgr, opts); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			failed(err)
+		}
+	}()
+	return nil
+}
+
+// ensureClusterRolesWithRules gives view and edit real rules: envtest has no aggregation controller,
+// so the built-in ClusterRoles are empty.
+func ensureClusterRolesWithRules(ctx context.Context, c client.Client) error {
+	rules := map[string][]string{"view": {"get", "list", "watch"}, "edit": {"get", "list", "watch", "create", "update", "delete"}}
+	for name, verbs := range rules {
+		role := &rbacv1.ClusterRole{}
+		role.Name = name
+		_, err := ctrl.CreateOrUpdate(ctx, c, role, func() error {
+			role.Rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "configmaps"}, Verbs: verbs}}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("give ClusterRole %s rules: %w", name, err)
+		}
+	}
+	return nil
+}
+
+var nameSeq atomic.Int64
+
+// unique returns a name unique in the suite run, starting with prefix.
+func unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1)) }
+
+// configPath returns a path below config/ of the checkout.
+func configPath(parts ...string) string {
+	return filepath.Join(append([]string{repoRoot, "config"}, parts...)...)
+}
