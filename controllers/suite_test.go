@@ -42,6 +42,8 @@ var (
 	// operator authenticates as the operator's ServiceAccount, under its generated RBAC; it stands
 	// for the SCIM server's writes.
 	operator    client.Client
+	// operatorConfig authenticates as the operator's ServiceAccount.
+	operatorConfig *rest.Config
 	scheme      = runtime.NewScheme()
 	suiteCtx    context.Context
 	suiteCancel context.CancelFunc
@@ -67,6 +69,7 @@ var _ = BeforeSuite(func() {
 	testEnv = env
 	admin, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	operatorConfig = operatorCfg
 	operator, err = client.New(operatorCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(ensureClusterRolesWithRules(suiteCtx, admin)).To(Succeed())
