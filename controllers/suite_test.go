@@ -41,13 +41,13 @@ var (
 	admin client.Client
 	// operator authenticates as the operator's ServiceAccount, under its generated RBAC; it stands
 	// for the SCIM server's writes.
-	operator    client.Client
+	operator client.Client
 	// operatorConfig authenticates as the operator's ServiceAccount.
 	operatorConfig *rest.Config
-	scheme      = runtime.NewScheme()
-	suiteCtx    context.Context
-	suiteCancel context.CancelFunc
-	repoRoot    string
+	scheme         = runtime.NewScheme()
+	suiteCtx       context.Context
+	suiteCancel    context.CancelFunc
+	repoRoot       string
 )
 
 func TestControllers(t *testing.T) {
