@@ -1,0 +1,127 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// TestLargeRole projects a role of 20,000 members with the default subject limit (1,000) into 20
+// ClusterRoleBindings against the real API server, and revokes one member of it. It runs its own
+// control plane and manager because the suite's use a tiny subject limit.
+func TestLargeRole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local control plane")
+	}
+	const members = 20000
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env, adminCfg, operatorCfg, err := startControlPlane(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	adminCfg.QPS = -1
+	c, err := client.New(adminCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureClusterRolesWithRules(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := startManager(ctx, operatorCfg, Options{}, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	role := &identityv1alpha1.ScimRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "everyone"},
+		Spec:       identityv1alpha1.ScimRoleSpec{DisplayName: "Everyone", Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}},
+	}
+	users := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range users {
+				u := &identityv1alpha1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("u-%05d", i)},
+					Spec: identityv1alpha1.ScimUserSpec{UserName: fmt.Sprintf("user-%05d@example.com", i)}}
+				if err := c.Create(ctx, u); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for i := range members {
+		role.Spec.Members = append(role.Spec.Members, identityv1alpha1.Member{Value: fmt.Sprintf("u-%05d", i)})
+		users <- i
+	}
+	close(users)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("created %d users in %s", members, time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	if err := c.Create(ctx, role); err != nil {
+		t.Fatalf("create a role of %d members: %v", members, err)
+	}
+	subjects := func() (bindings, total int, holds map[string]bool) {
+		var crbs rbacv1.ClusterRoleBindingList
+		if err := c.List(ctx, &crbs, client.MatchingLabels{identityv1alpha1.LabelRole: role.Name}); err != nil {
+			t.Fatal(err)
+		}
+		holds = map[string]bool{}
+		for _, crb := range crbs.Items {
+			if len(crb.Subjects) > 1000 {
+				t.Errorf("binding %s has %d subjects, more than the limit", crb.Name, len(crb.Subjects))
+			}
+			for _, s := range crb.Subjects {
+				holds[s.Name] = true
+			}
+			total += len(crb.Subjects)
+		}
+		return len(crbs.Items), total, holds
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
+		n, total, _ := subjects()
+		return n == 20 && total == members, nil
+	})
+	if err != nil {
+		n, total, _ := subjects()
+		t.Fatalf("want 20 bindings of %d subjects, have %d of %d", members, n, total)
+	}
+	t.Logf("projected %d members into 20 bindings in %s", members, time.Since(start).Round(time.Millisecond))
+
+	victim := &identityv1alpha1.ScimUser{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "u-12345"}, victim); err != nil {
+		t.Fatal(err)
+	}
+	victim.Spec.Active = ptr.To(false)
+	start = time.Now()
+	if err := c.Update(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		_, total, holds := subjects()
+		return !holds[victim.Spec.UserName] && total == members-1, nil
+	})
+	if err != nil {
+		t.Fatalf("the suspended member is still bound: %v", err)
+	}
+	t.Logf("revoked one member of %d in %s", members, time.Since(start).Round(time.Millisecond))
+}
