@@ -65,6 +65,17 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 
 	It("create no duplicate role displayName", func() {
 		name := unique("RaceRole")
+		defer func() {
+			list := &v1.ScimRoleList{}
+			Expect(k8sClient.List(ctx, list)).To(Succeed())
+			n := 0
+			for _, r := range list.Items {
+				if strings.EqualFold(r.Spec.DisplayName, name) {
+					n++
+				}
+			}
+			Expect(n).To(Equal(1), "roles named %s", name)
+		}()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		created := 0
@@ -84,6 +95,23 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 		}
 		wg.Wait()
 		Expect(created).To(Equal(1))
+	})
+
+	It("do not undo each other: a remove on one replica then an add on the other", func() {
+		a := createUser(unique("flip"))
+		group := createGroup(unique("flip"), a)
+		for i := 0; i < 5; i++ {
+			call(server.URL, "generic", "PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, a))).expectStatus(http.StatusOK)
+			call(second.URL, "generic", "PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, a))).expectStatus(http.StatusOK)
+			Expect(getRole(group).Spec.Members).To(ConsistOf(HaveField("Value", a)), "round %d", i)
+		}
+	})
+
+	It("honour an ETag that the other replica handed out", func() {
+		id := createUser(unique("etag-replica"))
+		r := call(second.URL, "generic", "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"one"}]}`).expectStatus(http.StatusOK)
+		call(server.URL, "generic", "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"two"}]}`,
+			"If-Match", r.Header.Get("ETag")).expectStatus(http.StatusOK)
 	})
 
 	It("lose no member when PATCHes race on both replicas", func() {

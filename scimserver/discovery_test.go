@@ -93,7 +93,7 @@ var _ = Describe("Authentication", func() {
 	It("picks up rotated tokens without a restart, several per provider", func() {
 		secret := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: tokenNamespace, Name: tokenName}, secret)).To(Succeed())
-		secret.Data["okta.next"] = []byte("okta-next-token")
+		secret.Data["okta.next"] = []byte("okta-next-token\n") // as kubectl create secret --from-file stores it
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
 		Eventually(func() int {
 			return call(server.URL, "okta", "GET", "/Users", "", "Authorization", "Bearer okta-next-token").StatusCode

@@ -83,6 +83,18 @@ var _ = Describe("Groups", func() {
 		Expect(getRole(id).Spec.Members).To(ConsistOf(HaveField("Value", a)), "a failed PATCH changes nothing")
 	})
 
+	It("leaves members it does not add alone, even those whose user does not exist yet", func() {
+		a := createUser(unique("keep-a"))
+		id := createGroup(unique("gitops-members"), a)
+		role := getRole(id)
+		role.Spec.Members = append(role.Spec.Members, v1.Member{Value: "a-not-created-yet"})
+		Expect(k8sClient.Update(ctx, role)).To(Succeed())
+		Eventually(func() any {
+			return scim("PATCH", "/Groups/"+id, groupPatch(`{"op":"replace","value":{"displayName":"`+unique("renamed-keep")+`"}}`)).StatusCode
+		}).Should(Equal(http.StatusOK))
+		Expect(getRole(id).Spec.Members).To(ContainElement(HaveField("Value", "a-not-created-yet")))
+	})
+
 	It("marks members a PATCH adds", func() {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: unique("k-")}, Spec: v1.ScimUserSpec{UserName: unique("kubectl-user")}}
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())

@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -38,7 +39,8 @@ func (t *tokenSource) valid(ctx context.Context, provider, token string) bool {
 		if name != provider || len(value) == 0 {
 			continue
 		}
-		want := sha256.Sum256(value)
+		// A token written with --from-file keeps its trailing newline; it is not part of the token.
+		want := sha256.Sum256(bytes.TrimSpace(value))
 		ok |= subtle.ConstantTimeCompare(given[:], want[:])
 	}
 	return ok == 1

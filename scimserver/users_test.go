@@ -249,6 +249,25 @@ var _ = Describe("The rules at the SCIM boundary", func() {
 		Expect(u.Annotations).To(HaveKeyWithValue(v1.AnnotationSuspendedBy, v1.SuspendedByAdmin))
 	})
 
+	It("keeps a fresh admin suspension that the controller has not recorded yet", func() {
+		id := createUser(unique("fresh-admin"))
+		u := getUser(id)
+		u.Spec.Active = ptr.To(false) // kubectl by an admin: no suspended-by record yet
+		Expect(k8sClient.Update(ctx, u)).To(Succeed())
+
+		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"t"}]}`
+		r := scim("PATCH", "/Users/"+id, body)
+		Expect(r.StatusCode).To(BeElementOf(http.StatusOK, http.StatusNoContent), "body: %s", r.raw)
+		u = getUser(id)
+		Expect(u.IsActive()).To(BeFalse())
+		Expect(u.Annotations).To(HaveKeyWithValue(v1.AnnotationSuspendedBy, v1.SuspendedByAdmin), "not mistaken for a provider suspension")
+		Expect(u.Labels).NotTo(HaveKey(v1.LabelManagedBy))
+
+		r = scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}`)
+		Expect(r.body).To(HaveKeyWithValue("active", false))
+		Expect(getUser(id).IsActive()).To(BeFalse())
+	})
+
 	It("overwrites drift in SCIM-owned fields on the next SCIM write, and GET shows the truth", func() {
 		name := unique("drift")
 		id := createUser(name)

@@ -32,14 +32,17 @@ func MarkManagedBy(obj metav1.Object, provider string) bool {
 }
 
 // ApplyProviderActive applies a SCIM write of provider to the user, with active the value the request
-// asks for (rules 1 and 4):
-//   - an admin-suspended user stays suspended and unmarked whatever the provider sends;
+// asks for (rules 1 and 4). u must carry the stored spec.active, not the request's:
+//   - an admin-suspended user stays suspended and unmarked whatever the provider sends — including
+//     one suspended a moment ago whose suspension the controller has not recorded yet: a stored
+//     spec.active false without a suspended-by record was set by an admin (ObserveSuspension);
 //   - active false suspends the user, records that the provider suspended it and removes the marking;
 //   - active true (re)activates the user and marks it as managed by provider.
 //
 // It reports whether the user changed.
 func (u *ScimUser) ApplyProviderActive(provider string, active bool) bool {
 	before := u.DeepCopy()
+	u.ObserveSuspension()
 	switch {
 	case u.SuspendedBy() == SuspendedByAdmin:
 		u.setActive(false)

@@ -28,6 +28,7 @@ func TestApplyProviderActive(t *testing.T) {
 		{"provider suspends: unmarked, recorded", user(ptr.To(true), map[string]string{LabelManagedBy: "okta"}, nil), false, false, "", SuspendedByProvider, true},
 		{"provider reactivates its suspension: marked again", user(ptr.To(false), nil, map[string]string{AnnotationSuspendedBy: SuspendedByProvider}), true, true, "okta", "", true},
 		{"admin suspension wins over active: true", user(ptr.To(false), nil, map[string]string{AnnotationSuspendedBy: SuspendedByAdmin}), true, false, "", SuspendedByAdmin, false},
+		{"an admin suspension not yet recorded still wins", user(ptr.To(false), map[string]string{LabelManagedBy: "okta"}, nil), true, false, "", SuspendedByAdmin, true},
 		{"admin suspension stays unmarked on active: false", user(ptr.To(false), map[string]string{LabelManagedBy: "okta"}, map[string]string{AnnotationSuspendedBy: SuspendedByAdmin}), false, false, "", SuspendedByAdmin, true},
 	}
 	for _, tt := range tests {

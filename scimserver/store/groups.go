@@ -67,10 +67,15 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 		return nil, err
 	}
 	// StrongDM: on create, member ids that are well-formed but unknown are ignored.
-	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false); err != nil {
+	if spec.Members, err = s.resolveMembers(ctx, spec.Members, true, false); err != nil {
 		return nil, err
 	}
 	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, ""); err != nil {
+		return nil, err
+	}
+	// Members are marked before the role is written: a failure then leaves no role the client did
+	// not see created (marking is idempotent, a retry completes it).
+	if err := s.users().touch(ctx, w.Provider, MemberIDs(&v1.ScimRole{Spec: *spec})); err != nil {
 		return nil, err
 	}
 	for n := 0; n < maxIDProbes; n++ {
@@ -79,9 +84,6 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 		err := s.Client.Create(ctx, r)
 		if err == nil {
 			s.waitForCache(ctx, r, false)
-			if err := s.users().touch(ctx, w.Provider, MemberIDs(r)); err != nil {
-				return nil, err
-			}
 			return groupResource(r), nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -104,7 +106,10 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 		return nil, err
 	}
 	// StrongDM: on replace, unknown member ids are 404.
-	if spec.Members, err = s.resolveMembers(ctx, spec.Members, true); err != nil {
+	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false, false); err != nil {
+		return nil, err
+	}
+	if err := s.users().touch(ctx, w.Provider, MemberIDs(&v1.ScimRole{Spec: *spec})); err != nil {
 		return nil, err
 	}
 	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
@@ -113,9 +118,6 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 		return nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.users().touch(ctx, w.Provider, MemberIDs(r)); err != nil {
 		return nil, err
 	}
 	return groupResource(r), nil
@@ -140,25 +142,24 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		}
 		// StrongDM: members a PATCH adds must exist (404 otherwise); members already in the role
 		// are kept as they are.
-		if w.IgnoreUnknownMembers {
-			spec.Members = wellFormed(spec.Members)
-		}
+		// Only the members the PATCH adds are checked; the others stay as they are, even those
+		// (declared with GitOps) whose user does not exist yet.
 		added = newMembers(r.Spec.Members, spec.Members)
-		if _, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), !w.IgnoreUnknownMembers); err != nil {
+		resolved, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), w.IgnoreUnknownMembers, w.IgnoreUnknownMembers)
+		if err != nil {
 			return err
 		}
-		if spec.Members, err = s.resolveMembers(ctx, spec.Members, false); err != nil {
+		spec.Members = mergeResolved(spec.Members, added, resolved)
+		added = MemberIDs(&v1.ScimRole{Spec: v1.ScimRoleSpec{Members: resolved}})
+		// Marked before the role is written, as on create.
+		if err := s.users().touch(ctx, w.Provider, added); err != nil {
 			return err
 		}
-		added = newMembers(r.Spec.Members, spec.Members)
 		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
 		v1.MarkManagedBy(r, w.Provider)
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
-	}
-	if err := s.users().touch(ctx, w.Provider, added); err != nil {
 		return nil, false, err
 	}
 	return groupResource(r), changed, nil
@@ -201,18 +202,21 @@ func (s *groups) Delete(ctx context.Context, w Write, id string) error {
 func (s *groups) users() *users { return &users{s.Store} }
 
 // resolveMembers checks member ids: an id that cannot name a user is 400 (StrongDM: "cannot parse
-// member id"); an unknown id is 404 when strict, else dropped. A member without display gets the
-// user's displayName (or userName).
-func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, strict bool) ([]v1.Member, error) {
+// member id") unless ignoreMalformed; an unknown id is 404 unless ignoreUnknown. Ignored ids are
+// dropped. A member without display gets the user's displayName (or userName).
+func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignoreUnknown, ignoreMalformed bool) ([]v1.Member, error) {
 	out := make([]v1.Member, 0, len(members))
 	for _, m := range members {
 		if len(validation.IsDNS1123Subdomain(m.Value)) > 0 {
+			if ignoreMalformed {
+				continue
+			}
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "cannot parse member id: %s", m.Value)
 		}
 		u := &v1.ScimUser{}
 		err := s.get(ctx, m.Value, u)
 		if apierrors.IsNotFound(err) {
-			if strict {
+			if !ignoreUnknown {
 				return nil, scimerror.NotFound("Resource %s not found.", m.Value)
 			}
 			continue
@@ -250,8 +254,16 @@ func errDisplayNameTaken(name string) error {
 	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: displayName %q belongs to another group.", name)
 }
 
+// groupResource renders a role as served. Every member carries a display, as StrongDM's do: one
+// declared without (in YAML) shows its id.
 func groupResource(r *v1.ScimRole) *Resource {
-	return &Resource{ID: r.Name, Doc: groupDoc(r), Version: version(r)}
+	doc := groupDoc(r)
+	for _, m := range doc["members"].([]any) {
+		if member := m.(map[string]any); member["display"] == "" {
+			member["display"] = member["value"]
+		}
+	}
+	return &Resource{ID: r.Name, Doc: doc, Version: version(r)}
 }
 
 // groupDoc renders a ScimRole as a SCIM Group; members is always present.
@@ -339,12 +351,23 @@ func membersWithIDs(members []v1.Member, ids []string) []v1.Member {
 	return out
 }
 
-// wellFormed returns the members whose ids can name a user.
-func wellFormed(members []v1.Member) []v1.Member {
+// mergeResolved replaces the added members of members with their resolved form (display filled),
+// dropping those that did not resolve.
+func mergeResolved(members []v1.Member, added []string, resolved []v1.Member) []v1.Member {
+	isAdded := map[string]bool{}
+	for _, id := range added {
+		isAdded[id] = true
+	}
+	byID := map[string]v1.Member{}
+	for _, m := range resolved {
+		byID[m.Value] = m
+	}
 	out := make([]v1.Member, 0, len(members))
 	for _, m := range members {
-		if len(validation.IsDNS1123Subdomain(m.Value)) == 0 {
+		if !isAdded[m.Value] {
 			out = append(out, m)
+		} else if r, ok := byID[m.Value]; ok {
+			out = append(out, r)
 		}
 	}
 	return out

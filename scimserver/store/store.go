@@ -144,7 +144,8 @@ func newerThan(a, b client.Object) bool {
 func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id string, obj T,
 	mutate func(T) error, validate func(before, after T) error) error {
 	live := false
-	err := retry.RetryOnConflict(conflictBackoff, func() error {
+	err := retry.OnError(conflictBackoff, func(err error) bool { return apierrors.IsConflict(err) || err == errDecideLive }, func() error {
+		fromCache := !live
 		var err error
 		if live {
 			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, obj)
@@ -156,6 +157,9 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 			return err
 		}
 		if err := checkIfMatch(w.IfMatch, obj); err != nil {
+			if fromCache {
+				return errDecideLive // the cache may be behind the version the client holds
+			}
 			return err
 		}
 		before := obj.DeepCopyObject().(T)
@@ -166,6 +170,11 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 			return err
 		}
 		if equality.Semantic.DeepEqual(before, obj) {
+			if fromCache {
+				// Nothing to write according to the cache, which may miss another replica's write
+				// that this request would undo: decide on the stored object.
+				return errDecideLive
+			}
 			return nil
 		}
 		if err := s.Client.Update(ctx, obj); err != nil {
@@ -176,6 +185,9 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 	})
 	return apiError(err, "Resource "+id)
 }
+
+// errDecideLive makes updateObject read the stored object and decide again.
+var errDecideLive = errors.New("decide on a live read")
 
 // checkIfMatch enforces an If-Match precondition against obj.
 func checkIfMatch(ifMatch string, obj client.Object) error {

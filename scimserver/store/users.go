@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,6 +79,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 	}
 	for n := 0; n < maxIDProbes; n++ {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(userPrefix, spec.UserName, n)}, Spec: *spec.DeepCopy()}
+		u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
 		u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
 		err := s.Client.Create(ctx, u)
 		if err == nil {
@@ -151,8 +153,9 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 		return err
 	}
 	// Rule 5: a deleted user is removed from every role's members first, so that no role keeps
-	// an id that a later user could inherit.
-	roles, err := s.rolesOf(ctx, id)
+	// an id that a later user could inherit. The roles are listed live: a member another replica
+	// added a moment ago must not be missed.
+	roles, err := s.liveRolesOf(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -195,6 +198,10 @@ func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.
 // meanwhile is skipped.
 func (s *users) touch(ctx context.Context, provider string, ids []string) error {
 	for _, id := range ids {
+		cached := &v1.ScimUser{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && (v1.ManagedBy(cached) == provider || !cached.IsActive()) {
+			continue // already marked, or suspended and so never marked: nothing to write
+		}
 		err := updateObject(ctx, s.Store, Write{}, id, &v1.ScimUser{},
 			func(u *v1.ScimUser) error { u.TouchByProvider(provider); return nil },
 			func(_, _ *v1.ScimUser) error { return nil })
@@ -232,6 +239,21 @@ func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	return list.Items, nil
+}
+
+// liveRolesOf lists, from the API server, the roles id is a member of.
+func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
+	list := &v1.ScimRoleList{}
+	if err := s.Live.List(ctx, list); err != nil {
+		return nil, apiError(err, "Groups")
+	}
+	var out []v1.ScimRole
+	for _, r := range list.Items {
+		if slices.Contains(MemberIDs(&r), id) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
