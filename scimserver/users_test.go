@@ -190,6 +190,17 @@ var _ = Describe("Users", func() {
 		scim("DELETE", "/Users/"+id, "").expectError(http.StatusNotFound, "")
 	})
 
+	It("does not let a re-created user inherit the roles of one deleted with kubectl", func() {
+		name := unique("recreated")
+		id := createUser(name)
+		group := createGroup(unique("inherit"), id)
+		Expect(k8sClient.Delete(ctx, getUser(id))).To(Succeed()) // kubectl: the role keeps the id
+		Eventually(func() int { return scim("GET", "/Users/"+id, "").StatusCode }).Should(Equal(http.StatusNotFound))
+		Expect(createUser(name)).To(Equal(id), "ids derive from userName")
+		Expect(getRole(group).Spec.Members).To(BeEmpty())
+		Expect(scim("GET", "/Users/"+id, "").body["groups"]).To(BeEmpty())
+	})
+
 	It("serves users declared with kubectl; their name is their id", func() {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: unique("declared-")}, Spec: v1.ScimUserSpec{UserName: unique("declared@")}}
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())

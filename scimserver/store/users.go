@@ -81,6 +81,11 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(userPrefix, spec.UserName, n)}, Spec: *spec.DeepCopy()}
 		u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
 		u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
+		// A new user is in no role. Ids derive from userName, so a role may still list this id for
+		// a user deleted without SCIM (kubectl): that membership is not the new user's to inherit.
+		if err := s.leaveRoles(ctx, w, u.Name, false); err != nil {
+			return nil, err
+		}
 		err := s.Client.Create(ctx, u)
 		if err == nil {
 			s.waitForCache(ctx, u, false)
@@ -155,19 +160,8 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	// Rule 5: a deleted user is removed from every role's members first, so that no role keeps
 	// an id that a later user could inherit. The roles are listed live: a member another replica
 	// added a moment ago must not be missed.
-	roles, err := s.liveRolesOf(ctx, id)
-	if err != nil {
+	if err := s.leaveRoles(ctx, w, id, true); err != nil {
 		return err
-	}
-	for i := range roles {
-		g := &groups{s.Store}
-		if _, err := g.update(ctx, w, roles[i].Name, func(r *v1.ScimRole) error {
-			r.Spec.Members = withoutMember(r.Spec.Members, id)
-			v1.MarkManagedBy(r, w.Provider)
-			return nil
-		}); err != nil {
-			return err
-		}
 	}
 	if err := s.Client.Delete(ctx, u, client.Preconditions{UID: &u.UID}); err != nil && !apierrors.IsNotFound(err) {
 		return apiError(err, "Resource "+id)
@@ -239,6 +233,32 @@ func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	return list.Items, nil
+}
+
+// leaveRoles removes id from the members of every role that lists it, found live or in the cache,
+// marking each role as modified by the request.
+func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) error {
+	var roles []v1.ScimRole
+	var err error
+	if live {
+		roles, err = s.liveRolesOf(ctx, id)
+	} else {
+		roles, err = s.rolesOf(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	g := &groups{s.Store}
+	for i := range roles {
+		if _, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
+			r.Spec.Members = withoutMember(r.Spec.Members, id)
+			v1.MarkManagedBy(r, w.Provider)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // liveRolesOf lists, from the API server, the roles id is a member of.
