@@ -181,6 +181,31 @@ var _ = Describe("Admission policies", func() {
 			scimWrite(ctx, role, func() { role.Spec.Members = []identityv1alpha1.Member{{Value: member.Name}} })
 		})
 
+		It("denies renaming a user to someone who may not bind every ClusterRole", func(ctx SpecContext) {
+			name := unique("identity-editor")
+			u, err := testEnv.AddUser(envtest.User{Name: name}, nil)
+			Expect(err).NotTo(HaveOccurred())
+			editor, err := client.New(u.Config(), client.Options{Scheme: scheme})
+			Expect(err).NotTo(HaveOccurred())
+			role := loadClusterRole(configPath("rbac", "scimuser_editor_role.yaml"))
+			role.Name = unique("scimuser-editor")
+			create(ctx, admin, role, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+				Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
+			})
+
+			Eventually(func() error {
+				return writeAs(ctx, editor, member, func() { member.Spec.Title = "edited" })
+			}).Should(Succeed(), "an identity editor may edit an unmarked user")
+			err = writeAs(ctx, editor, member, func() { member.Spec.UserName = "someone-else@example.com" })
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("renaming it needs the bind verb on all ClusterRoles"))
+
+			By("letting a cluster admin rename it")
+			Expect(adminWrite(ctx, member, func() { member.Spec.UserName = unique("renamed") + "@example.com" })).To(Succeed())
+		})
+
 		It("does not exempt the operator from the bind check", func(ctx SpecContext) {
 			role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"view"}})
 			create(ctx, admin, role)
