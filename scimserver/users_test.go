@@ -201,6 +201,17 @@ var _ = Describe("Users", func() {
 		Expect(scim("GET", "/Users/"+id, "").body["groups"]).To(BeEmpty())
 	})
 
+	It("gives a userName freed by a rename a new id, leaving the renamed user its roles", func() {
+		name := unique("moved")
+		id := createUser(name)
+		group := createGroup(unique("moved-group"), id)
+		scim("PUT", "/Users/"+id, userBody(name+"-new", "G", "F")).expectStatus(http.StatusOK)
+		second := createUser(name)
+		Expect(second).NotTo(Equal(id))
+		Expect(getRole(group).Spec.Members).To(ConsistOf(HaveField("Value", id)))
+		scim("POST", "/Users", userBody(name, "G", "F")).expectError(http.StatusConflict, "uniqueness")
+	})
+
 	It("serves users declared with kubectl; their name is their id", func() {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: unique("declared-")}, Spec: v1.ScimUserSpec{UserName: unique("declared@")}}
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -78,26 +77,17 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	if err := s.users().touch(ctx, w.Provider, MemberIDs(&v1.ScimRole{Spec: *spec})); err != nil {
 		return nil, err
 	}
-	for n := 0; n < maxIDProbes; n++ {
-		r := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(rolePrefix, spec.DisplayName, n)}, Spec: *spec.DeepCopy()}
-		v1.MarkManagedBy(r, w.Provider)
-		err := s.Client.Create(ctx, r)
-		if err == nil {
-			s.waitForCache(ctx, r, false)
-			return groupResource(r), nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, apiError(err, "Group")
-		}
-		existing := &v1.ScimRole{}
-		if err := s.Live.Get(ctx, client.ObjectKeyFromObject(r), existing); err != nil {
-			return nil, apiError(err, "Group")
-		}
-		if strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName) {
-			return nil, errDisplayNameTaken(spec.DisplayName)
-		}
+	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
+		func(existing *v1.ScimRole) bool { return strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName) },
+		func(r *v1.ScimRole) error {
+			r.Spec = *spec.DeepCopy()
+			v1.MarkManagedBy(r, w.Provider)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return nil, scimerror.Conflict("no free id for displayName %q", spec.DisplayName)
+	return groupResource(r), nil
 }
 
 func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {

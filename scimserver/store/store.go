@@ -230,6 +230,45 @@ var conflictBackoff = wait.Backoff{Steps: 40, Duration: 5 * time.Millisecond, Fa
 // maxIDProbes bounds deterministicID's probing.
 const maxIDProbes = 16
 
+// createWithID creates a new object under the first id of key's deterministic sequence that is free.
+// An id held by an object with the same key (compared by sameKey) means the key is taken: a
+// concurrent create on another replica, or a plain duplicate; an id held by another key (renamed
+// since) is probed past. prepare fills the object in once its id is known to be free.
+func createWithID[T client.Object](ctx context.Context, s *Store, prefix, key string, newObject func() T,
+	sameKey func(existing T) bool, prepare func(obj T) error) (T, error) {
+	var none T
+	for n := 0; n < maxIDProbes; n++ {
+		id := deterministicID(prefix, key, n)
+		existing := newObject()
+		err := s.Live.Get(ctx, client.ObjectKey{Name: id}, existing)
+		if err == nil {
+			if sameKey(existing) {
+				return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", key)
+			}
+			continue
+		}
+		if !apierrors.IsNotFound(err) {
+			return none, apiError(err, "Resource "+id)
+		}
+		obj := newObject()
+		obj.SetName(id)
+		if err := prepare(obj); err != nil {
+			return none, err
+		}
+		err = s.Client.Create(ctx, obj)
+		if apierrors.IsAlreadyExists(err) {
+			n-- // taken a moment ago: look at the same id again
+			continue
+		}
+		if err != nil {
+			return none, apiError(err, "Resource "+id)
+		}
+		s.waitForCache(ctx, obj, false)
+		return obj, nil
+	}
+	return none, scimerror.Conflict("no free id for %q", key)
+}
+
 // apiError maps an error from the API server to a SCIM error: client mistakes the API server found
 // keep their meaning, an unreachable or overloaded API server is 503 with Retry-After.
 func apiError(err error, what string) error {

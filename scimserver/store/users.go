@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -77,34 +76,20 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 	if err := s.checkUserNameFree(ctx, spec.UserName, ""); err != nil {
 		return nil, err
 	}
-	for n := 0; n < maxIDProbes; n++ {
-		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: deterministicID(userPrefix, spec.UserName, n)}, Spec: *spec.DeepCopy()}
-		u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
-		u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
-		// A new user is in no role. Ids derive from userName, so a role may still list this id for
-		// a user deleted without SCIM (kubectl): that membership is not the new user's to inherit.
-		if err := s.leaveRoles(ctx, w, u.Name, false); err != nil {
-			return nil, err
-		}
-		err := s.Client.Create(ctx, u)
-		if err == nil {
-			s.waitForCache(ctx, u, false)
-			return s.resource(ctx, u)
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, apiError(err, "User")
-		}
-		// Taken: by the same userName (a concurrent create on another replica) or by a user that was
-		// renamed since; the first is a conflict, the second means probing on.
-		existing := &v1.ScimUser{}
-		if err := s.Live.Get(ctx, client.ObjectKeyFromObject(u), existing); err != nil {
-			return nil, apiError(err, "User")
-		}
-		if strings.EqualFold(existing.Spec.UserName, spec.UserName) {
-			return nil, errUserNameTaken(spec.UserName)
-		}
+	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
+		func(existing *v1.ScimUser) bool { return strings.EqualFold(existing.Spec.UserName, spec.UserName) },
+		func(u *v1.ScimUser) error {
+			u.Spec = *spec.DeepCopy()
+			u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
+			u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
+			// A new user is in no role. Ids derive from userName, so a role may still list this id
+			// for a user deleted without SCIM (kubectl): that membership is not the new user's.
+			return s.leaveRoles(ctx, w, u.Name, false)
+		})
+	if err != nil {
+		return nil, err
 	}
-	return nil, scimerror.Conflict("no free id for userName %q", spec.UserName)
+	return s.resource(ctx, u)
 }
 
 func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
