@@ -78,7 +78,9 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
-		func(existing *v1.ScimRole) bool { return strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName) },
+		func(existing *v1.ScimRole) bool {
+			return strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName)
+		},
 		func(r *v1.ScimRole) error {
 			r.Spec = *spec.DeepCopy()
 			v1.MarkManagedBy(r, w.Provider)
