@@ -46,7 +46,7 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 var _ = Describe("Reads from the informer cache", func() {
 	It("serve GET by id and eq filters on userName, externalId and displayName without an API call", func() {
 		log := &requestLog{}
-		counted := rest.CopyConfig(cfg)
+		counted := rest.CopyConfig(operatorCfg)
 		counted.WrapTransport = log.wrap
 		instance := startInstanceWith(counted)
 		defer instance.Close()

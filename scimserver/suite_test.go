@@ -32,8 +32,10 @@ import (
 	"github.com/scim-operator/scim-operator/scimserver"
 )
 
-// The suite runs the SCIM server inside a real manager against a real kube-apiserver and etcd, and
-// talks to it over HTTP.
+// The suite runs the SCIM server inside a real manager against a real kube-apiserver and etcd, as
+// the operator's ServiceAccount under its generated RBAC, and talks to it over HTTP. The admission
+// policies are left out so that specs can make the out-of-band edits (drift, admin suspension) that
+// SCIM must cope with; controllers/scenario_test.go runs SCIM with them.
 
 const (
 	tokenNamespace = "scim-operator-system"
@@ -46,6 +48,8 @@ var tokens = map[string]string{"generic": "generic-token", "okta": "okta-token",
 var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
+	// operatorCfg authenticates as the operator's ServiceAccount; the SCIM instances use it.
+	operatorCfg *rest.Config
 	k8sClient client.Client
 	scheme    = runtime.NewScheme()
 	ctx       context.Context
@@ -77,7 +81,14 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tokenNamespace}})).To(Succeed())
+	sa := types.NamespacedName{Namespace: tokenNamespace, Name: "scim-operator-controller-manager"}
+	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, root, sa)
+	Expect(err).NotTo(HaveOccurred())
+	operator, err := testEnv.AddUser(envtest.User{Name: username,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + sa.Namespace}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	operatorCfg = operator.Config()
+	operatorCfg.QPS = -1 // as ctrl.GetConfig: no client-side rate limit
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tokenName, Namespace: tokenNamespace}, StringData: tokens}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 
@@ -98,7 +109,7 @@ var _ = AfterSuite(func() {
 // over HTTP. Each call is one more replica against the same API server.
 func startInstance() *httptest.Server {
 	GinkgoHelper()
-	return startInstanceWith(cfg)
+	return startInstanceWith(operatorCfg)
 }
 
 // startInstanceWith is startInstance with the manager talking to the API server through config.
