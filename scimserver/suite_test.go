@@ -46,14 +46,14 @@ const (
 var tokens = map[string]string{"generic": "generic-token", "okta": "okta-token", "azure": "azure-token"}
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
+	testEnv *envtest.Environment
+	cfg     *rest.Config
 	// operatorCfg authenticates as the operator's ServiceAccount; the SCIM instances use it.
 	operatorCfg *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
-	ctx       context.Context
-	cancel    context.CancelFunc
+	k8sClient   client.Client
+	scheme      = runtime.NewScheme()
+	ctx         context.Context
+	cancel      context.CancelFunc
 	// server is the SCIM server of the suite's first instance.
 	server *httptest.Server
 )
