@@ -228,16 +228,7 @@ func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignore
 }
 
 func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
-	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{IndexDisplayName: strings.ToLower(displayName)}); err != nil {
-		return apiError(err, "Groups")
-	}
-	for _, r := range list.Items {
-		if r.Name != self {
-			return errDisplayNameTaken(displayName)
-		}
-	}
-	return nil
+	return s.checkFree(ctx, &v1.ScimRoleList{}, IndexDisplayName, strings.ToLower(displayName), self, errDisplayNameTaken(displayName))
 }
 
 var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
@@ -184,6 +185,23 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 		return nil
 	})
 	return apiError(err, "Resource "+id)
+}
+
+// checkFree returns taken when an object other than self holds value in the unique index field.
+func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, value, self string, taken error) error {
+	if err := s.Client.List(ctx, list, client.MatchingFields{field: value}); err != nil {
+		return apiError(err, "the list")
+	}
+	items, err := apimeta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	for _, item := range items {
+		if item.(client.Object).GetName() != self {
+			return taken
+		}
+	}
+	return nil
 }
 
 // errDecideLive makes updateObject read the stored object and decide again.

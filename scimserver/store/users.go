@@ -195,16 +195,7 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 }
 
 func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
-	list := &v1.ScimUserList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{IndexUserName: strings.ToLower(userName)}); err != nil {
-		return apiError(err, "Users")
-	}
-	for _, u := range list.Items {
-		if u.Name != self {
-			return errUserNameTaken(userName)
-		}
-	}
-	return nil
+	return s.checkFree(ctx, &v1.ScimUserList{}, IndexUserName, strings.ToLower(userName), self, errUserNameTaken(userName))
 }
 
 func errUserNameTaken(userName string) error {
