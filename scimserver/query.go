@@ -1,7 +1,9 @@
 package scimserver
 
 import (
+	"cmp"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,7 +149,13 @@ func (q *query) project(doc map[string]any) map[string]any {
 	}
 	out := map[string]any{}
 	if len(q.attributes) > 0 {
-		for _, p := range q.attributes {
+		// Sub-attribute paths build new values; a path naming a whole attribute (filtered or not)
+		// comes after them and wins, so that no copied value is written into.
+		paths := slices.Clone(q.attributes)
+		slices.SortStableFunc(paths, func(a, b *filter.Path) int {
+			return cmp.Compare(boolRank(a.Sub == nil), boolRank(b.Sub == nil))
+		})
+		for _, p := range paths {
 			copyPath(q.rt, doc, out, p)
 		}
 	} else {
@@ -171,6 +179,13 @@ func (q *query) project(doc map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // container returns the map a path's top-level attribute lives in: the document, or the extension's.

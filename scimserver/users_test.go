@@ -139,6 +139,8 @@ var _ = Describe("Users", func() {
 
 		r = list(p, `attributes=`+url.QueryEscape(`emails[type eq "work"],title`))
 		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("emails", HaveLen(1)))
+		r = list(p, `attributes=`+url.QueryEscape(`emails.type,emails[type eq "work"]`))
+		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("emails", ConsistOf(HaveKeyWithValue("value", ContainSubstring("@corp.example.com")))))
 		r = list(p, `excludedAttributes=`+url.QueryEscape(`emails[type eq "work"]`))
 		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("emails", BeEmpty()))
 		Expect(scim("GET", "/users?filter="+url.QueryEscape(p), "").expectStatus(http.StatusOK).body["totalResults"]).
