@@ -60,6 +60,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := roles.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("set up the ScimRole controller: %w", err)
 	}
+	cleanup := &MembershipCleanupReconciler{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
+	if err := cleanup.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the membership clean-up controller: %w", err)
+	}
 	return nil
 }
 
