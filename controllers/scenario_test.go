@@ -180,7 +180,7 @@ var _ = Describe("Scenario: GitOps declares a role, SCIM fills it, RBAC follows"
 		}).Should(Succeed())
 		Eventually(allowed("bob@example.com")).Should(BeFalse())
 
-		Eventually(func() any { return patchActive(bob.Name, true)["active"] }).Should(BeFalse(), "the response shows the admin suspension")
+		Expect(patchActive(bob.Name, true)).To(HaveKeyWithValue("active", false), "the response shows the admin suspension")
 		u := user("bob@example.com")
 		Expect(u.IsActive()).To(BeFalse())
 		Expect(u.Labels).NotTo(HaveKey(identityv1alpha1.LabelManagedBy))

@@ -42,6 +42,10 @@ var _ = Describe("Bad input", func() {
 		users++
 	})
 
+	It("checks query parameters before writing anything", func() {
+		scim("POST", "/Users?attributes=shoeSize", userBody(unique("query-first"), "A", "B")).expectError(http.StatusBadRequest, "invalidPath")
+	})
+
 	It("answers an oversized body with 413", func() {
 		big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"big","title":"` + strings.Repeat("x", 70<<10) + `"}`
 		scim("POST", "/Users", big).expectError(http.StatusRequestEntityTooLarge, "")

@@ -71,13 +71,14 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *request, allowed ...
 }
 
 func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources store.Resources) {
+	// The query parameters (filter, attributes, …) are checked before anything is written.
+	q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
-		q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
-		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
-		}
 		s.serveList(w, r, resources, q)
 	case http.MethodPost:
 		doc, err := s.readResource(r, resources.Type())
@@ -91,7 +92,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources st
 			return
 		}
 		w.Header().Set("Location", r.base+res.Doc["meta"].(map[string]any)["location"].(string))
-		s.writeResource(w, r, http.StatusCreated, res)
+		writeResource(w, http.StatusCreated, q, res)
 	default:
 		s.methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 	}
@@ -99,13 +100,13 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources st
 
 func (s *Server) serveResource(w http.ResponseWriter, r *request, resources store.Resources, id string) {
 	ctx := r.Context()
+	q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
-		q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
-		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
-		}
 		res, err := resources.Get(ctx, id)
 		if err != nil {
 			s.writeError(w, r.Request, err)
@@ -116,8 +117,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		w.Header().Set("ETag", res.Version)
-		writeJSON(w, http.StatusOK, q.project(res.Doc))
+		writeResource(w, http.StatusOK, q, res)
 	case http.MethodPut:
 		doc, err := s.readResource(r, resources.Type())
 		if err != nil {
@@ -133,7 +133,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			s.writeError(w, r.Request, err)
 			return
 		}
-		s.writeResource(w, r, http.StatusOK, res)
+		writeResource(w, http.StatusOK, q, res)
 	case http.MethodPatch:
 		body, err := s.readBody(r)
 		if err != nil {
@@ -158,7 +158,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		s.writeResource(w, r, http.StatusOK, res)
+		writeResource(w, http.StatusOK, q, res)
 	case http.MethodDelete:
 		if err := resources.Delete(ctx, r.write(), id); err != nil {
 			s.writeError(w, r.Request, err)
@@ -170,21 +170,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	}
 }
 
-// writeResource writes a single resource with its ETag, honouring attributes/excludedAttributes.
-func (s *Server) writeResource(w http.ResponseWriter, r *request, status int, res *store.Resource) {
-	q, err := queryFromURL(schemaOf(res), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
-	if err != nil {
-		q = &query{}
-	}
+// writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes.
+func writeResource(w http.ResponseWriter, status int, q *query, res *store.Resource) {
 	w.Header().Set("ETag", res.Version)
 	writeJSON(w, status, q.project(res.Doc))
-}
-
-func schemaOf(res *store.Resource) *schema.ResourceType {
-	if m, ok := res.Doc["meta"].(map[string]any); ok && m["resourceType"] == "Group" {
-		return schema.GroupResourceType
-	}
-	return schema.UserResourceType
 }
 
 // readBody reads the request body, whatever its Content-Type (StrongDM's client sends none).

@@ -177,18 +177,7 @@ func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1
 }
 
 func (s *groups) Delete(ctx context.Context, w Write, id string) error {
-	r := &v1.ScimRole{}
-	if err := s.get(ctx, id, r); err != nil {
-		return apiError(err, "Resource "+id)
-	}
-	if err := checkIfMatch(w.IfMatch, r); err != nil {
-		return err
-	}
-	if err := s.Client.Delete(ctx, r, client.Preconditions{UID: &r.UID}); err != nil && !apierrors.IsNotFound(err) {
-		return apiError(err, "Resource "+id)
-	}
-	s.waitForCache(ctx, r, true)
-	return nil
+	return deleteObject(ctx, s.Store, w, id, &v1.ScimRole{}, func() error { return nil })
 }
 
 func (s *groups) users() *users { return &users{s.Store} }

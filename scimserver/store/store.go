@@ -187,6 +187,31 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 	return apiError(err, "Resource "+id)
 }
 
+// deleteObject deletes object id (read into obj) after beforeDelete, honouring If-Match; a mismatch
+// found in the cache is decided on a live read, as in updateObject.
+func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id string, obj T, beforeDelete func() error) error {
+	if err := s.get(ctx, id, obj); err != nil {
+		return apiError(err, "Resource "+id)
+	}
+	if checkIfMatch(w.IfMatch, obj) != nil {
+		if err := s.Live.Get(ctx, client.ObjectKey{Name: id}, obj); err != nil {
+			return apiError(err, "Resource "+id)
+		}
+		if err := checkIfMatch(w.IfMatch, obj); err != nil {
+			return err
+		}
+	}
+	if err := beforeDelete(); err != nil {
+		return err
+	}
+	uid := obj.GetUID()
+	if err := s.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) {
+		return apiError(err, "Resource "+id)
+	}
+	s.waitForCache(ctx, obj, true)
+	return nil
+}
+
 // checkFree returns taken when an object other than self holds value in the unique index field.
 func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, value, self string, taken error) error {
 	if err := s.Client.List(ctx, list, client.MatchingFields{field: value}); err != nil {

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -135,24 +134,10 @@ func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[st
 }
 
 func (s *users) Delete(ctx context.Context, w Write, id string) error {
-	u := &v1.ScimUser{}
-	if err := s.get(ctx, id, u); err != nil {
-		return apiError(err, "Resource "+id)
-	}
-	if err := checkIfMatch(w.IfMatch, u); err != nil {
-		return err
-	}
 	// Rule 5: a deleted user is removed from every role's members first, so that no role keeps
 	// an id that a later user could inherit. The roles are listed live: a member another replica
 	// added a moment ago must not be missed.
-	if err := s.leaveRoles(ctx, w, id, true); err != nil {
-		return err
-	}
-	if err := s.Client.Delete(ctx, u, client.Preconditions{UID: &u.UID}); err != nil && !apierrors.IsNotFound(err) {
-		return apiError(err, "Resource "+id)
-	}
-	s.waitForCache(ctx, u, true)
-	return nil
+	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error { return s.leaveRoles(ctx, w, id, true) })
 }
 
 // update applies mutate to user id and writes it (see updateObject); a changed userName must be free.
