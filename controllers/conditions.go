@@ -1,7 +1,12 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -49,4 +54,20 @@ func (s conditionSetter) set(obj client.Object, conditions *[]metav1.Condition, 
 		eventType = corev1.EventTypeWarning
 	}
 	s.recorder.Eventf(obj, nil, eventType, reason, t, "%s", message)
+}
+
+// patchStatus writes obj's status (as status returns it) once, at the end of a reconcile, when it
+// differs from before's. The observed generation moves only when the reconcile succeeded.
+func patchStatus[T client.Object](ctx context.Context, c client.Client, before, obj T, succeeded bool,
+	observedGeneration func(T) *int64, status func(T) any) error {
+	if succeeded {
+		*observedGeneration(obj) = obj.GetGeneration()
+	}
+	if equality.Semantic.DeepEqual(status(before), status(obj)) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("patch status of %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
 }

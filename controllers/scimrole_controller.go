@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
@@ -80,7 +79,7 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	}
 	before := role.DeepCopy()
 	defer func() {
-		if err := r.patchStatus(ctx, before, role, retErr == nil); err != nil {
+		if err := patchStatus(ctx, r.Client, before, role, retErr == nil, func(o *identityv1alpha1.ScimRole) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimRole) any { return o.Status }); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -171,21 +170,6 @@ func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alph
 	slices.Sort(m.active)
 	m.active = slices.Compact(m.active)
 	return m, nil
-}
-
-// patchStatus writes the status once, at the end of the reconcile, when it changed. The observed
-// generation moves only when the reconcile succeeded.
-func (r *ScimRoleReconciler) patchStatus(ctx context.Context, before, role *identityv1alpha1.ScimRole, succeeded bool) error {
-	if succeeded {
-		role.Status.ObservedGeneration = role.Generation
-	}
-	if equality.Semantic.DeepEqual(before.Status, role.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, role, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("patch status of role %s: %w", role.Name, err)
-	}
-	return nil
 }
 
 // rolesOfUser maps a user to the roles that list it as a member.

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -70,7 +68,7 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 
 	before := user.DeepCopy()
 	defer func() {
-		if err := r.patchStatus(ctx, before, user, retErr == nil); err != nil {
+		if err := patchStatus(ctx, r.Client, before, user, retErr == nil, func(o *identityv1alpha1.ScimUser) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimUser) any { return o.Status }); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -113,21 +111,6 @@ func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identi
 	}
 	slices.SortFunc(roles.Items, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
 	return roles.Items, nil
-}
-
-// patchStatus writes the status once, at the end of the reconcile, when it changed. The observed
-// generation moves only when the reconcile succeeded.
-func (r *ScimUserReconciler) patchStatus(ctx context.Context, before, user *identityv1alpha1.ScimUser, succeeded bool) error {
-	if succeeded {
-		user.Status.ObservedGeneration = user.Generation
-	}
-	if equality.Semantic.DeepEqual(before.Status, user.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, user, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("patch status of user %s: %w", user.Name, err)
-	}
-	return nil
 }
 
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
