@@ -46,6 +46,18 @@ var _ = Describe("Bad input", func() {
 		scim("POST", "/Users?attributes=shoeSize", userBody(unique("query-first"), "A", "B")).expectError(http.StatusBadRequest, "invalidPath")
 	})
 
+	It("rejects malformed SearchRequests", func() {
+		for _, body := range []string{
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":5}`,
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"attributes":{"a":1}}`,
+			`{"filter":"userName pr"}`,
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"shoeSize":1}`,
+		} {
+			r := scim("POST", "/Users/.search", body)
+			Expect(r.StatusCode).To(Equal(http.StatusBadRequest), "%s → %s", body, r.raw)
+		}
+	})
+
 	It("answers an oversized body with 413", func() {
 		big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"big","title":"` + strings.Repeat("x", 70<<10) + `"}`
 		scim("POST", "/Users", big).expectError(http.StatusRequestEntityTooLarge, "")

@@ -41,30 +41,50 @@ func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filt
 
 func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults int, fo filter.Options) (*query, error) {
 	p := queryParams{}
+	hasSchema := false
 	for k, v := range body {
-		switch strings.ToLower(k) {
+		key := strings.ToLower(k)
+		switch key {
 		case "schemas":
 			list, _ := v.([]any)
 			if len(list) != 1 || !strings.EqualFold(toString(list[0]), schema.SearchRequestURN) {
 				return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
 			}
+			hasSchema = true
+			continue
+		case "attributes", "excludedattributes":
+			list := toStrings(v)
+			if list == nil && v != nil {
+				return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be an array of attribute paths", k)
+			}
+			if key == "attributes" {
+				p.attributes = list
+			} else {
+				p.excluded = list
+			}
+			continue
+		}
+		value := toString(v)
+		if value == "" && v != nil && v != "" {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string or a whole number", k)
+		}
+		switch key {
 		case "filter":
-			p.filter = toString(v)
+			p.filter = value
 		case "sortby":
-			p.sortBy = toString(v)
+			p.sortBy = value
 		case "sortorder":
-			p.sortOrder = toString(v)
+			p.sortOrder = value
 		case "startindex":
-			p.startIndex = toString(v)
+			p.startIndex = value
 		case "count":
-			p.count = toString(v)
-		case "attributes":
-			p.attributes = toStrings(v)
-		case "excludedattributes":
-			p.excluded = toStrings(v)
+			p.count = value
 		default:
 			return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "unknown SearchRequest attribute %q", k)
 		}
+	}
+	if !hasSchema {
+		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
 	}
 	return p.parse(rt, maxResults, fo)
 }
