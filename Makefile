@@ -35,8 +35,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and the manager's ClusterRole.
+manifests: controller-gen ## Generate CRDs, the manager's ClusterRole and the unrolled admission policy.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(GO) run ./hack/policygen -out config/policy/access_bind.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

@@ -58,7 +58,8 @@ func TestLargeRole(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range users {
-				u := &identityv1alpha1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("u-%05d", i)},
+				// The finalizer as the SCIM server sets it on create, so the controller has none to add.
+				u := &identityv1alpha1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("u-%05d", i), Finalizers: []string{identityv1alpha1.FinalizerAccess}},
 					Spec: identityv1alpha1.ScimUserSpec{UserName: fmt.Sprintf("user-%05d@example.com", i)}}
 				if err := c.Create(ctx, u); err != nil {
 					t.Error(err)

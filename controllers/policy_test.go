@@ -139,20 +139,20 @@ var _ = Describe("Admission policies", func() {
 			role := newRole("role", &identityv1alpha1.Access{
 				ClusterRoles: []string{"view"},
 				Namespaced:   []identityv1alpha1.NamespacedAccess{{Namespace: "default", ClusterRole: "view"}},
-			}, member)
+			})
 			Eventually(func() error { return grantor.Create(ctx, role) }).Should(Succeed())
 			DeferCleanup(func(ctx context.Context) { Expect(client.IgnoreNotFound(admin.Delete(ctx, role))).To(Succeed()) })
 		})
 
 		It("denies granting cluster-admin to someone who may not bind it", func(ctx SpecContext) {
-			role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"cluster-admin"}}, member)
+			role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"cluster-admin"}})
 			err := grantor.Create(ctx, role)
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("may not grant ClusterRole cluster-admin through ScimRole " + role.Name))
 
 			role = newRole("role", &identityv1alpha1.Access{
 				Namespaced: []identityv1alpha1.NamespacedAccess{{Namespace: "default", ClusterRole: "edit"}},
-			}, member)
+			})
 			err = grantor.Create(ctx, role)
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("ClusterRole edit in namespace default"))
@@ -168,14 +168,20 @@ var _ = Describe("Admission policies", func() {
 			Expect(err.Error()).To(ContainSubstring("cluster-admin"))
 		})
 
-		It("denies adding members to a role whose access the requester may not grant", func(ctx SpecContext) {
-			role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"cluster-admin"}})
+		It("denies adding members to anyone who may not bind every role, even to a role it may grant", func(ctx SpecContext) {
+			role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"view"}})
 			create(ctx, admin, role)
 			err := writeAs(ctx, grantor, role, func() {
 				role.Spec.Members = []identityv1alpha1.Member{{Value: member.Name}}
 			})
 			Expect(err).To(HaveOccurred())
-			Expect(err.Error()).To(ContainSubstring("adding members grants them all of its access"))
+			Expect(err.Error()).To(ContainSubstring("adding them needs the bind verb on all ClusterRoles and Roles"))
+
+			By("letting a cluster admin add them")
+			Expect(adminWrite(ctx, role, func() { role.Spec.Members = []identityv1alpha1.Member{{Value: member.Name}} })).To(Succeed())
+
+			By("letting the grantor remove them")
+			Expect(writeAs(ctx, grantor, role, func() { role.Spec.Members = nil })).To(Succeed())
 
 			By("letting the provider, through the operator, add them")
 			scimWrite(ctx, role, func() { role.Spec.Members = []identityv1alpha1.Member{{Value: member.Name}} })
@@ -200,7 +206,7 @@ var _ = Describe("Admission policies", func() {
 			}).Should(Succeed(), "an identity editor may edit an unmarked user")
 			err = writeAs(ctx, editor, member, func() { member.Spec.UserName = "someone-else@example.com" })
 			Expect(err).To(HaveOccurred())
-			Expect(err.Error()).To(ContainSubstring("renaming it needs the bind verb on all ClusterRoles"))
+			Expect(err.Error()).To(ContainSubstring("renaming it needs the bind verb on all ClusterRoles and Roles"))
 
 			By("letting a cluster admin rename it")
 			Expect(adminWrite(ctx, member, func() { member.Spec.UserName = unique("renamed") + "@example.com" })).To(Succeed())

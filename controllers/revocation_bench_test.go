@@ -210,7 +210,8 @@ func (rb *revocationBench) burst(ctx context.Context, b *testing.B, n int) {
 func benchUser(prefix string) *identityv1alpha1.ScimUser {
 	name := unique(prefix)
 	return &identityv1alpha1.ScimUser{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		// The finalizer as the SCIM server sets it on create, so the controller has none to add.
+		ObjectMeta: metav1.ObjectMeta{Name: name, Finalizers: []string{identityv1alpha1.FinalizerAccess}},
 		Spec:       identityv1alpha1.ScimUserSpec{UserName: name + "@example.com"},
 	}
 }

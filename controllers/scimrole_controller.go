@@ -37,6 +37,8 @@ type ScimRoleReconciler struct {
 	Access access.System
 	// Recorder receives an event for each change of a condition.
 	Recorder events.EventRecorder
+	// UserPrefix is the --rbac-user-prefix that makes a userName a subject name.
+	UserPrefix string
 }
 
 // SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
@@ -65,12 +67,16 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	role := &identityv1alpha1.ScimRole{}
 	if err := r.Get(ctx, req.NamespacedName, role); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.reconcileDelete(ctx, req.Name)
+			// Deleted without the finalizer (never seen by the operator, or it was removed by hand).
+			return ctrl.Result{}, r.revoke(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
 	}
-	if !role.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, role.Name)
+	if identityv1alpha1.IsTerminating(role) {
+		return ctrl.Result{}, r.reconcileDelete(ctx, role)
+	}
+	if err := r.addFinalizer(ctx, role); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	members, applied, applyErr := r.reconcileAccess(ctx, role)
@@ -86,10 +92,39 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	return r.reconcileStatus(role, members, applied, applyErr)
 }
 
-// reconcileDelete revokes what a deleted role granted. The owner references would let the garbage
-// collector do it, but later (or, without kube-controller-manager, never); doing it here needs no
-// finalizer, so deleting a role stays a plain delete for the SCIM server.
-func (r *ScimRoleReconciler) reconcileDelete(ctx context.Context, name string) error {
+// addFinalizer adds FinalizerAccess to a role that lacks it: roles created through SCIM carry it
+// from the start, those declared with GitOps or kubectl get it here.
+func (r *ScimRoleReconciler) addFinalizer(ctx context.Context, role *identityv1alpha1.ScimRole) error {
+	before := role.DeepCopy()
+	if !identityv1alpha1.AddFinalizerAccess(role) {
+		return nil
+	}
+	if err := r.Patch(ctx, role, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("add finalizer to role %s: %w", role.Name, err)
+	}
+	return nil
+}
+
+// reconcileDelete revokes what a deleted role granted, then lets the deletion complete by removing
+// FinalizerAccess: until then no new role can take the name and, with it, the old role's bindings.
+// The owner references would let the garbage collector do it too, but later, or without
+// kube-controller-manager never.
+func (r *ScimRoleReconciler) reconcileDelete(ctx context.Context, role *identityv1alpha1.ScimRole) error {
+	if err := r.revoke(ctx, role.Name); err != nil {
+		return err
+	}
+	before := role.DeepCopy()
+	if !identityv1alpha1.RemoveFinalizerAccess(role) {
+		return nil
+	}
+	if err := r.Patch(ctx, role, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("remove finalizer of deleted role %s: %w", role.Name, err)
+	}
+	return nil
+}
+
+// revoke removes everything the access system holds for the role named name.
+func (r *ScimRoleReconciler) revoke(ctx context.Context, name string) error {
 	if err := r.Access.Revoke(ctx, name); err != nil {
 		return fmt.Errorf("revoke the grants of deleted role %s: %w", name, err)
 	}
@@ -150,6 +185,8 @@ type members struct {
 	active []string
 	// missing are the member ids without a ScimUser.
 	missing []string
+	// reserved are the member ids whose subject name is reserved (IsReservedSubject): never bound.
+	reserved []string
 }
 
 // membersOf resolves the members of role through the cache.
@@ -163,7 +200,10 @@ func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alph
 			m.missing = append(m.missing, member.Value)
 		case err != nil:
 			return m, fmt.Errorf("get member %s of role %s: %w", member.Value, role.Name, err)
-		case user.IsActive() && user.DeletionTimestamp.IsZero():
+		case !user.HasAccess():
+		case identityv1alpha1.IsReservedSubject(identityv1alpha1.SubjectName(r.UserPrefix, user.Spec.UserName)):
+			m.reserved = append(m.reserved, member.Value)
+		default:
 			m.active = append(m.active, user.Spec.UserName)
 		}
 	}
@@ -197,8 +237,7 @@ func userAccessChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimUser), e.ObjectNew.(*identityv1alpha1.ScimUser)
-			return old.IsActive() != cur.IsActive() || old.Spec.UserName != cur.Spec.UserName ||
-				old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero()
+			return old.HasAccess() != cur.HasAccess() || old.Spec.UserName != cur.Spec.UserName
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,13 +29,18 @@ import (
 const readinessDelay = 500 * time.Millisecond
 
 // ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
-// whether the access system reflects them — and records a suspension made by an admin (rule 4).
+// whether the access system reflects them — records a suspension made by an admin (rule 4), and
+// removes a deleted user from every role's members before the deletion completes (rule 5).
 type ScimUserReconciler struct {
 	client.Client
+	// Live reads roles from the API server for conflict-safe updates.
+	Live client.Reader
 	// Access is the access system whose grants the Ready condition compares with the user's state.
 	Access access.System
 	// Recorder receives an event for each change of a condition.
 	Recorder events.EventRecorder
+	// UserPrefix is the --rbac-user-prefix that makes a userName a subject name.
+	UserPrefix string
 }
 
 // SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
@@ -53,14 +59,20 @@ func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 	return b.Complete(r)
 }
 
-// Reconcile records an admin's suspension of the user and refreshes its status.
+// Reconcile records an admin's suspension of the user and refreshes its status; a deleted user
+// leaves its roles first.
 func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	user := &identityv1alpha1.ScimUser{}
 	if err := r.Get(ctx, req.NamespacedName, user); err != nil {
+		// Not found is also a member a role declares before its user exists (GitOps): not a
+		// deletion, which FinalizerAccess makes wait for reconcileDelete.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !user.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+	if identityv1alpha1.IsTerminating(user) {
+		return ctrl.Result{}, r.reconcileDelete(ctx, user)
+	}
+	if err := r.addFinalizer(ctx, user); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.observeSuspension(ctx, user); err != nil {
 		return ctrl.Result{}, err
@@ -73,6 +85,64 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 		}
 	}()
 	return ctrl.Result{}, r.reconcileNormal(ctx, user)
+}
+
+// addFinalizer adds FinalizerAccess to a user that lacks it: users created through SCIM carry it
+// from the start, those created with kubectl get it here.
+func (r *ScimUserReconciler) addFinalizer(ctx context.Context, user *identityv1alpha1.ScimUser) error {
+	before := user.DeepCopy()
+	if !identityv1alpha1.AddFinalizerAccess(user) {
+		return nil
+	}
+	if err := r.Patch(ctx, user, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("add finalizer to user %s: %w", user.Name, err)
+	}
+	return nil
+}
+
+// reconcileDelete removes a deleted user from the members of every role, then lets the deletion
+// complete by removing FinalizerAccess: until then the name cannot be reused, so no new user of
+// that name inherits the memberships, however long the clean-up takes.
+func (r *ScimUserReconciler) reconcileDelete(ctx context.Context, user *identityv1alpha1.ScimUser) error {
+	if !identityv1alpha1.HasFinalizerAccess(user) {
+		return nil
+	}
+	if err := r.leaveRoles(ctx, user.Name); err != nil {
+		return err
+	}
+	before := user.DeepCopy()
+	identityv1alpha1.RemoveFinalizerAccess(user)
+	if err := r.Patch(ctx, user, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("remove finalizer of deleted user %s: %w", user.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Deleted user left its roles")
+	return nil
+}
+
+// leaveRoles removes the user named name from the members of every role that lists it, reading each
+// role live so that no concurrent member change is lost.
+func (r *ScimUserReconciler) leaveRoles(ctx context.Context, name string) error {
+	roles, err := r.rolesOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, cached := range roles {
+		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			role := &identityv1alpha1.ScimRole{}
+			if err := r.Live.Get(ctx, client.ObjectKey{Name: cached.Name}, role); err != nil {
+				return client.IgnoreNotFound(err)
+			}
+			if !role.RemoveMember(name) {
+				return nil
+			}
+			return r.Update(ctx, role)
+		})
+		if err != nil {
+			return fmt.Errorf("remove deleted user %s from role %s: %w", name, cached.Name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Removed deleted user from role", "role", cached.Name)
+	}
+	return nil
 }
 
 // observeSuspension applies rule 4 to what the user's spec shows (ObserveSuspension): a suspension

@@ -49,6 +49,13 @@ func (r *ScimUserReconciler) setSuspended(user *identityv1alpha1.ScimUser) {
 // setReady sets Ready: True when every grant of every role of the user holds it (an active user) or
 // none does (a suspended one).
 func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha1.ScimUser, roles []identityv1alpha1.ScimRole) error {
+	if subject := identityv1alpha1.SubjectName(r.UserPrefix, user.Spec.UserName); user.IsActive() && identityv1alpha1.IsReservedSubject(subject) {
+		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
+			identityv1alpha1.ReasonReservedName, fmt.Sprintf("The user's subject name %q lies in Kubernetes' reserved %q namespace, "+
+				"so no binding names it; set --rbac-user-prefix to the API server's --oidc-username-prefix",
+				subject, identityv1alpha1.ReservedSubjectPrefix))
+		return nil
+	}
 	reason := identityv1alpha1.ReasonBindingsPending
 	var problems []string
 	for i := range roles {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access/rbac"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 // the elected leader only.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	ctx := context.Background()
+	if identityv1alpha1.IsReservedSubject(opts.RBACUserPrefix) {
+		return fmt.Errorf("--rbac-user-prefix %q lies in Kubernetes' reserved %q namespace", opts.RBACUserPrefix, identityv1alpha1.ReservedSubjectPrefix)
+	}
 	if opts.MaxConcurrentReconciles <= 0 {
 		opts.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
@@ -52,17 +56,13 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up the RBAC access system: %w", err)
 	}
 	recorder := mgr.GetEventRecorder("scim-operator")
-	users := &ScimUserReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder}
+	users := &ScimUserReconciler{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
 	if err := users.SetupWithManager(mgr, max(1, opts.MaxConcurrentReconciles/4)); err != nil {
 		return fmt.Errorf("set up the ScimUser controller: %w", err)
 	}
-	roles := &ScimRoleReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder}
+	roles := &ScimRoleReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
 	if err := roles.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("set up the ScimRole controller: %w", err)
-	}
-	cleanup := &MembershipCleanupReconciler{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
-	if err := cleanup.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up the membership clean-up controller: %w", err)
 	}
 	return nil
 }

@@ -32,8 +32,9 @@ import (
 var operatorSA = types.NamespacedName{Namespace: "scim-operator-system", Name: "scim-operator-controller-manager"}
 
 // suiteOptions are the controllers' options in the suite: a small binding size to see splitting,
-// and a prefix like an OIDC-authenticated cluster's.
-var suiteOptions = Options{MaxSubjectsPerBinding: 3, RBACUserPrefix: "oidc:"}
+// and the default empty user prefix, under which a userName in Kubernetes' reserved system:
+// namespace would name a reserved subject (the prefix itself is covered by the rbac unit tests).
+var suiteOptions = Options{MaxSubjectsPerBinding: 3}
 
 var (
 	testEnv *envtest.Environment

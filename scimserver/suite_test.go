@@ -22,10 +22,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
@@ -93,7 +95,43 @@ var _ = BeforeSuite(func() {
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 
 	server = startInstance()
+	Expect(startFinalizerRelease()).To(Succeed())
 })
+
+// startFinalizerRelease stands in for the operator's controllers, which this suite does not run:
+// once a ScimUser or ScimRole is being deleted it removes FinalizerAccess, as the controllers do
+// after removing what the object granted (tested in the controllers suite).
+func startFinalizerRelease() error {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: new(true)},
+	})
+	if err != nil {
+		return err
+	}
+	for _, obj := range []client.Object{&v1.ScimUser{}, &v1.ScimRole{}} {
+		err := ctrl.NewControllerManagedBy(mgr).For(obj).Named(fmt.Sprintf("release-%T", obj)).
+			Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+				o := obj.DeepCopyObject().(client.Object)
+				if err := mgr.GetClient().Get(ctx, req.NamespacedName, o); err != nil || !v1.IsTerminating(o) {
+					return reconcile.Result{}, client.IgnoreNotFound(err)
+				}
+				before := o.DeepCopyObject().(client.Object)
+				if !v1.RemoveFinalizerAccess(o) {
+					return reconcile.Result{}, nil
+				}
+				return reconcile.Result{}, client.IgnoreNotFound(mgr.GetClient().Patch(ctx, o, client.MergeFrom(before)))
+			}))
+		if err != nil {
+			return err
+		}
+	}
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return nil
+}
 
 var _ = AfterSuite(func() {
 	if server != nil {

@@ -50,6 +50,10 @@ const (
 
 	// ReasonMembersMissing: a member id of the role has no ScimUser.
 	ReasonMembersMissing = "MembersMissing"
+
+	// ReasonReservedName: the user's subject name (--rbac-user-prefix + userName) lies in Kubernetes'
+	// reserved "system:" namespace, so no binding ever names it.
+	ReasonReservedName = "ReservedName"
 )
 
 // Marking metadata. It lives in metadata, not spec, so that GitOps tools ignore it.
@@ -68,4 +72,9 @@ const (
 
 	// LabelRole names the ScimRole that owns an RBAC binding.
 	LabelRole = "identity.scim-operator.io/role"
+
+	// FinalizerAccess holds a ScimUser or ScimRole back from deletion until the operator has removed
+	// what it grants: a user from the members of every role, a role's bindings. Until then the name
+	// cannot be reused, so a new object of the same name never inherits the old one's access.
+	FinalizerAccess = "identity.scim-operator.io/access"
 )

@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"slices"
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -115,4 +118,64 @@ func (u *ScimUser) unmark() {
 func metaAndActiveEqual(a, b *ScimUser) bool {
 	return a.IsActive() == b.IsActive() && (a.Spec.Active == nil) == (b.Spec.Active == nil) &&
 		ManagedBy(a) == ManagedBy(b) && a.SuspendedBy() == b.SuspendedBy()
+}
+
+// HasAccess reports whether the user may hold the access of its roles (rule 5): it is active and
+// not being deleted.
+func (u *ScimUser) HasAccess() bool { return u.IsActive() && u.DeletionTimestamp.IsZero() }
+
+// IsTerminating reports whether obj is being deleted: to SCIM it is gone already, and it grants
+// nothing while the operator removes what it granted.
+func IsTerminating(obj metav1.Object) bool { return obj.GetDeletionTimestamp() != nil }
+
+// HasFinalizerAccess reports whether obj carries FinalizerAccess.
+func HasFinalizerAccess(obj metav1.Object) bool {
+	return slices.Contains(obj.GetFinalizers(), FinalizerAccess)
+}
+
+// AddFinalizerAccess adds FinalizerAccess to obj; it reports whether obj changed.
+func AddFinalizerAccess(obj metav1.Object) bool {
+	if HasFinalizerAccess(obj) {
+		return false
+	}
+	obj.SetFinalizers(append(obj.GetFinalizers(), FinalizerAccess))
+	return true
+}
+
+// RemoveFinalizerAccess removes FinalizerAccess from obj; it reports whether obj changed.
+func RemoveFinalizerAccess(obj metav1.Object) bool {
+	if !HasFinalizerAccess(obj) {
+		return false
+	}
+	obj.SetFinalizers(slices.DeleteFunc(slices.Clone(obj.GetFinalizers()), func(f string) bool { return f == FinalizerAccess }))
+	return true
+}
+
+// ReservedSubjectPrefix starts the user and group names Kubernetes reserves for itself
+// (system:anonymous, system:serviceaccount:…, system:node:…, system:masters, …).
+const ReservedSubjectPrefix = "system:"
+
+// SubjectName is the name of the RBAC User subject of a user named userName, with prefix the
+// operator's --rbac-user-prefix (the API server's --oidc-username-prefix).
+func SubjectName(prefix, userName string) string { return prefix + userName }
+
+// IsReservedSubject reports whether name lies in Kubernetes' reserved "system:" namespace. No binding
+// the operator writes ever names such a subject: with an empty prefix, a SCIM user named
+// system:anonymous would otherwise hand a role's access to every unauthenticated client.
+func IsReservedSubject(name string) bool { return strings.HasPrefix(name, ReservedSubjectPrefix) }
+
+// MemberIDs returns the ids (ScimUser names) of the role's members, in order.
+func (r *ScimRole) MemberIDs() []string {
+	ids := make([]string, len(r.Spec.Members))
+	for i, m := range r.Spec.Members {
+		ids[i] = m.Value
+	}
+	return ids
+}
+
+// RemoveMember removes the member id from the role; it reports whether the role changed.
+func (r *ScimRole) RemoveMember(id string) bool {
+	before := len(r.Spec.Members)
+	r.Spec.Members = slices.DeleteFunc(slices.Clone(r.Spec.Members), func(m Member) bool { return m.Value == id })
+	return len(r.Spec.Members) != before
 }

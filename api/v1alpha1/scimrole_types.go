@@ -20,10 +20,12 @@ type ScimRoleSpec struct {
 	ExternalID string `json:"externalId,omitempty"`
 
 	// members are the users in the role, each named by its ScimUser's SCIM id. Set by the identity
-	// provider; a member without a ScimUser grants nothing.
+	// provider; a member without a ScimUser grants nothing. At most 20,000: what one object holds
+	// within etcd's request limit, and what bounds the admission policies' cost.
 	// +optional
 	// +listType=map
 	// +listMapKey=value
+	// +kubebuilder:validation:MaxItems=20000
 	Members []Member `json:"members,omitempty"`
 
 	// access is what membership in the role grants in this cluster. It is declared with the role
@@ -42,6 +44,7 @@ type Member struct {
 
 	// display is a human-readable name of the member, as the identity provider sent it.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Display string `json:"display,omitempty"`
 }
 

@@ -28,12 +28,7 @@ type Index struct {
 var (
 	// RoleMember indexes ScimRoles by the value (ScimUser name) of each member: member → roles.
 	RoleMember = Index{"spec.members.value", &v1.ScimRole{}, func(o client.Object) []string {
-		role := o.(*v1.ScimRole)
-		values := make([]string, 0, len(role.Spec.Members))
-		for _, m := range role.Spec.Members {
-			values = append(values, m.Value)
-		}
-		return values
+		return o.(*v1.ScimRole).MemberIDs()
 	}}
 	// UserName indexes ScimUsers by their exact spec.userName.
 	UserName = Index{"spec.userName", &v1.ScimUser{}, func(o client.Object) []string {

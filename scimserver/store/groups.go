@@ -55,6 +55,9 @@ func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	out := make([]*Resource, 0, len(list.Items))
 	for i := range list.Items {
+		if v1.IsTerminating(&list.Items[i]) {
+			continue // gone to SCIM
+		}
 		out = append(out, groupResource(&list.Items[i]))
 	}
 	return out, nil
@@ -74,7 +77,7 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	}
 	// Members are marked before the role is written: a failure then leaves no role the client did
 	// not see created (marking is idempotent, a retry completes it).
-	if err := s.users().touch(ctx, w.Provider, MemberIDs(&v1.ScimRole{Spec: *spec})); err != nil {
+	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
@@ -101,7 +104,7 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false, false); err != nil {
 		return nil, err
 	}
-	if err := s.users().touch(ctx, w.Provider, MemberIDs(&v1.ScimRole{Spec: *spec})); err != nil {
+	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
@@ -142,7 +145,7 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 			return err
 		}
 		spec.Members = mergeResolved(spec.Members, added, resolved)
-		added = MemberIDs(&v1.ScimRole{Spec: v1.ScimRoleSpec{Members: resolved}})
+		added = (&v1.ScimRole{Spec: v1.ScimRoleSpec{Members: resolved}}).MemberIDs()
 		// Marked before the role is written, as on create.
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
 			return err
@@ -282,16 +285,6 @@ func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
 		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
 	}
 	return spec, nil
-}
-
-func withoutMember(members []v1.Member, id string) []v1.Member {
-	out := members[:0:0]
-	for _, m := range members {
-		if m.Value != id {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // newMembers returns the ids in after that are not in before.

@@ -5,7 +5,6 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/index"
 )
 
@@ -26,13 +25,4 @@ var (
 func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	return index.Register(ctx, indexer, index.UserNameFolded, index.UserExternalID,
 		index.RoleDisplayNameFolded, index.RoleExternalID, index.RoleMember)
-}
-
-// MemberIDs returns the ids of the role's members.
-func MemberIDs(r *v1.ScimRole) []string {
-	ids := make([]string, 0, len(r.Spec.Members))
-	for _, m := range r.Spec.Members {
-		ids = append(ids, m.Value)
-	}
-	return ids
 }

@@ -18,11 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
@@ -91,7 +93,9 @@ func (s *Store) Users() Resources { return &users{s} }
 // Groups returns the Groups view of the store.
 func (s *Store) Groups() Resources { return &groups{s} }
 
-// get reads obj named id from the cache, falling back to a live read on a miss.
+// get reads obj named id from the cache, falling back to a live read on a miss. An object being
+// deleted is not found: to SCIM it is gone (its finalizer only holds the name until the operator has
+// removed what it granted).
 func (s *Store) get(ctx context.Context, id string, obj client.Object) error {
 	if err := validID(id); err != nil {
 		return err
@@ -101,7 +105,28 @@ func (s *Store) get(ctx context.Context, id string, obj client.Object) error {
 	if apierrors.IsNotFound(err) {
 		err = s.Live.Get(ctx, key, obj)
 	}
+	return notTerminating(err, obj)
+}
+
+// getLive reads obj named id from the API server; an object being deleted is not found, as in get.
+func (s *Store) getLive(ctx context.Context, id string, obj client.Object) error {
+	return notTerminating(s.Live.Get(ctx, client.ObjectKey{Name: id}, obj), obj)
+}
+
+// notTerminating turns a successful read of an object being deleted into NotFound.
+func notTerminating(err error, obj client.Object) error {
+	if err == nil && v1.IsTerminating(obj) {
+		return apierrors.NewNotFound(schemaGroupResource(obj), obj.GetName())
+	}
 	return err
+}
+
+// schemaGroupResource names obj's resource for NotFound errors.
+func schemaGroupResource(obj client.Object) kschema.GroupResource {
+	if _, ok := obj.(*v1.ScimRole); ok {
+		return v1.GroupVersion.WithResource("scimroles").GroupResource()
+	}
+	return v1.GroupVersion.WithResource("scimusers").GroupResource()
 }
 
 // waitForCache waits until the cache holds obj at its resourceVersion or later (deleted: gone), so
@@ -149,7 +174,7 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 		fromCache := !live
 		var err error
 		if live {
-			err = s.Live.Get(ctx, client.ObjectKey{Name: id}, obj)
+			err = s.getLive(ctx, id, obj)
 		} else {
 			err = s.get(ctx, id, obj)
 		}
@@ -194,7 +219,7 @@ func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 		return apiError(err, "Resource "+id)
 	}
 	if checkIfMatch(w.IfMatch, obj) != nil {
-		if err := s.Live.Get(ctx, client.ObjectKey{Name: id}, obj); err != nil {
+		if err := s.getLive(ctx, id, obj); err != nil {
 			return apiError(err, "Resource "+id)
 		}
 		if err := checkIfMatch(w.IfMatch, obj); err != nil {
@@ -222,7 +247,8 @@ func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, va
 		return err
 	}
 	for _, item := range items {
-		if item.(client.Object).GetName() != self {
+		// An object being deleted holds its name no longer: a new one may take it.
+		if obj := item.(client.Object); obj.GetName() != self && !v1.IsTerminating(obj) {
 			return taken
 		}
 	}
@@ -285,7 +311,9 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, key st
 		existing := newObject()
 		err := s.Live.Get(ctx, client.ObjectKey{Name: id}, existing)
 		if err == nil {
-			if sameKey(existing) {
+			// An id held by an object being deleted is probed past like a renamed one: its
+			// finalizer keeps the id until what it granted is gone.
+			if sameKey(existing) && !v1.IsTerminating(existing) {
 				return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", key)
 			}
 			continue
@@ -295,6 +323,7 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, key st
 		}
 		obj := newObject()
 		obj.SetName(id)
+		v1.AddFinalizerAccess(obj)
 		if err := prepare(obj); err != nil {
 			return none, err
 		}

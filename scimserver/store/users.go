@@ -57,6 +57,9 @@ func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	out := make([]*Resource, 0, len(list.Items))
 	for i := range list.Items {
+		if v1.IsTerminating(&list.Items[i]) {
+			continue // gone to SCIM
+		}
 		r, err := s.resource(ctx, &list.Items[i])
 		if err != nil {
 			return nil, err
@@ -192,6 +195,7 @@ func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 	if err := s.Client.List(ctx, list, client.MatchingFields{IndexMember: id}); err != nil {
 		return nil, apiError(err, "Groups")
 	}
+	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	return list.Items, nil
 }
@@ -211,11 +215,15 @@ func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) e
 	}
 	g := &groups{s.Store}
 	for i := range roles {
-		if _, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
-			r.Spec.Members = withoutMember(r.Spec.Members, id)
+		_, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
+			r.RemoveMember(id)
 			v1.MarkManagedBy(r, w.Provider)
 			return nil
-		}); err != nil {
+		})
+		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
+			continue // the role is gone, or being deleted
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -230,7 +238,7 @@ func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, erro
 	}
 	var out []v1.ScimRole
 	for _, r := range list.Items {
-		if slices.Contains(MemberIDs(&r), id) {
+		if slices.Contains(r.MemberIDs(), id) {
 			out = append(out, r)
 		}
 	}

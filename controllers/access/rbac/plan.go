@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
 )
 
@@ -69,14 +70,22 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// subjectsFor returns the User subjects for users (userNames) with prefix, sorted by name.
+// subjectsFor returns the User subjects for users (userNames) with prefix, sorted by name. A name
+// in Kubernetes' reserved system: namespace is never written, whatever the caller passed.
 func subjectsFor(users []string, prefix string) []rbacv1.Subject {
 	subjects := make([]rbacv1.Subject, 0, len(users))
 	for _, u := range users {
-		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: prefix + u})
+		if name := identityv1alpha1.SubjectName(prefix, u); !identityv1alpha1.IsReservedSubject(name) {
+			subjects = append(subjects, userSubject(name))
+		}
 	}
 	slices.SortFunc(subjects, func(a, b rbacv1.Subject) int { return strings.Compare(a.Name, b.Name) })
 	return subjects
+}
+
+// userSubject is the User subject named name.
+func userSubject(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
 }
 
 // usersIn returns the userNames of the User subjects of subjects that carry prefix. Other subjects

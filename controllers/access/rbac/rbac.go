@@ -275,7 +275,7 @@ func (s *System) Holds(ctx context.Context, role *identityv1alpha1.ScimRole, use
 	if err != nil {
 		return access.Holding{}, err
 	}
-	subject := subjectsFor([]string{user}, s.opts.UserPrefix)[0]
+	subject := userSubject(identityv1alpha1.SubjectName(s.opts.UserPrefix, user))
 	held := map[access.Grant]bool{}
 	var h access.Holding
 	for _, b := range owned {
