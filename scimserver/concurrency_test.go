@@ -55,11 +55,40 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 			Expect(k8sClient.List(ctx, list)).To(Succeed())
 			n := 0
 			for _, u := range list.Items {
-				if strings.EqualFold(u.Spec.UserName, name) {
+				if v1.IdentityKey(u.Spec.UserName) == v1.IdentityKey(name) {
 					n++
 				}
 			}
 			Expect(n).To(Equal(1))
+		}
+	})
+
+	It("create no two look-alike userNames", func() {
+		for round := 0; round < 3; round++ {
+			name := unique("sam") + "@example.test"
+			variants := []string{name, longS(name), "\uff33" + name[1:], strings.ToUpper(name)}
+			var wg sync.WaitGroup
+			codes := make(chan int, 8)
+			for i := 0; i < 8; i++ {
+				base := []string{server.URL, second.URL}[i%2]
+				userName := variants[i%len(variants)]
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					codes <- call(base, "generic", "POST", "/Users", userBody(userName, "R", "R")).StatusCode
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			created := 0
+			for c := range codes {
+				Expect(c).To(BeElementOf(http.StatusCreated, http.StatusConflict))
+				if c == http.StatusCreated {
+					created++
+				}
+			}
+			Expect(created).To(Equal(1), "round %d: exactly one of the look-alikes is created", round)
 		}
 	})
 
@@ -70,7 +99,7 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 			Expect(k8sClient.List(ctx, list)).To(Succeed())
 			n := 0
 			for _, r := range list.Items {
-				if strings.EqualFold(r.Spec.DisplayName, name) {
+				if v1.IdentityKey(r.Spec.DisplayName) == v1.IdentityKey(name) {
 					n++
 				}
 			}

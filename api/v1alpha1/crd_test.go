@@ -92,6 +92,9 @@ var _ = Describe("ScimUser CRD", func() {
 		Entry("missing userName", map[string]any{"displayName": "x"}, "spec.userName: Required value"),
 		Entry("empty userName", map[string]any{"userName": ""}, "spec.userName"),
 		Entry("blank userName", map[string]any{"userName": "  \t"}, "userName must not be blank"),
+		Entry("userName with leading white space", map[string]any{"userName": " alice"}, "userName must not begin or end with white space"),
+		Entry("userName with trailing white space", map[string]any{"userName": "alice\t"}, "userName must not begin or end with white space"),
+		Entry("userName with a trailing no-break space", map[string]any{"userName": "alice\u00a0"}, "userName must not begin or end with white space"),
 		Entry("active of the wrong type", map[string]any{"userName": "x", "active": "yes"}, "spec.active"),
 		Entry("emails not a list", map[string]any{"userName": "x", "emails": "a@b"}, "spec.emails"),
 		Entry("unknown field inside name is pruned, wrong type is not", map[string]any{"userName": "x", "name": "Alice"}, "spec.name"),
@@ -146,6 +149,12 @@ var _ = Describe("ScimRole CRD", func() {
 		got := &v1.ScimRole{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(r), got)).To(Succeed())
 		Expect(got.Spec).To(Equal(*want))
+	})
+
+	It("accepts a displayName with surrounding white space: the SCIM uniqueness key trims it", func() {
+		r := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("r")}, Spec: v1.ScimRoleSpec{DisplayName: " Admins "}}
+		Expect(k8sClient.Create(ctx, r)).To(Succeed())
+		Expect(r.Spec.DisplayName).To(Equal(" Admins "))
 	})
 
 	DescribeTable("rejects invalid roles",

@@ -1,9 +1,14 @@
 package v1alpha1
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -178,4 +183,59 @@ func (r *ScimRole) RemoveMember(id string) bool {
 	before := len(r.Spec.Members)
 	r.Spec.Members = slices.DeleteFunc(slices.Clone(r.Spec.Members), func(m Member) bool { return m.Value == id })
 	return len(r.Spec.Members) != before
+}
+
+// IdentityKey returns the key a userName or a role's displayName is unique by: two names are the same
+// name when their keys are equal. Uniqueness checks, the cache indexes, generated ids and `eq` filters
+// on those attributes all compare by this key and by nothing else.
+//
+// The key is Unicode compatibility caseless matching (The Unicode Standard §3.13, D146),
+// NFKC(Fold(NFKC(Fold(NFD(s))))) with full default case folding, with leading and trailing white
+// space trimmed. Compatibility (NFKC) rather than canonical (NFC) normalization is deliberate: a
+// name is an identity, and a second identity must not be squatted under a look-alike of the first.
+// NFKC also unifies what NFC keeps apart: fullwidth forms ("ＳＡＭ" is "sam"), ligatures ("ﬁ" is "fi"),
+// the Kelvin and Ohm signs, superscripts. Wrongly calling two names the same costs a 409 the
+// identity provider reports; wrongly calling them different lets one user hold a name that reads as
+// another's. Full case folding makes "ſ" (long s) "s" and "ß" "ss"; the fold is not Turkic, so "I"
+// is "i" and "ı" (dotless i) stays apart.
+//
+// White space around a name does not tell names apart: a role displayName may carry it (the key
+// ignores it, so "Admins " and "Admins" collide), a userName may not (ValidateUserName). White space
+// inside a name is kept as it is.
+//
+// An ASCII name without surrounding white space gets exactly strings.ToLower(s), the key ids were
+// derived from before, so ids generated for ASCII names do not change.
+func IdentityKey(s string) string {
+	if isASCII(s) {
+		return strings.ToLower(strings.TrimSpace(s))
+	}
+	fold := cases.Fold()
+	key := norm.NFD.String(s)
+	key = norm.NFKC.String(fold.String(key))
+	key = norm.NFKC.String(fold.String(key))
+	return strings.TrimSpace(key)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateUserName returns why userName cannot name a user, or nil: it must not be blank, and it must
+// not begin or end with white space, since it becomes the name of the user's RBAC User subject,
+// which the API server compares exactly. The CRD's rules on spec.userName say the same to kubectl
+// writes; white space is what strings.TrimSpace (and CEL's trim()) removes.
+func ValidateUserName(userName string) error {
+	trimmed := strings.TrimSpace(userName)
+	switch {
+	case trimmed == "":
+		return errors.New("userName is required and must not be blank")
+	case trimmed != userName:
+		return fmt.Errorf("userName %q must not begin or end with white space: it is the name of the user's RBAC subject", userName)
+	}
+	return nil
 }

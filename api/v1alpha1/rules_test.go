@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,5 +90,110 @@ func TestTouchByProvider(t *testing.T) {
 	r := &ScimRole{}
 	if !MarkManagedBy(r, "generic") || MarkManagedBy(r, "generic") || ManagedBy(r) != "generic" {
 		t.Error("MarkManagedBy must mark once and report no change the second time")
+	}
+}
+
+func TestIdentityKey(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"ASCII is lower-cased", "Alice@Example.COM", "alice@example.com"},
+		{"long s (U+017F) folds to s", "\u017fam@example.com", "sam@example.com"},
+		{"Kelvin sign (U+212A) is k", "\u212aelvin", "kelvin"},
+		{"Ohm sign (U+2126) is omega", "\u2126", "\u03c9"},
+		{"fullwidth letters are ASCII", "\uff33\uff21\uff2d", "sam"},
+		{"fullwidth commercial at is @", "sam\uff20example.com", "sam@example.com"},
+		{"ligature fi (U+FB01) is fi", "\ufb01nance", "finance"},
+		{"sharp s folds to ss", "Stra\u00dfe", "strasse"},
+		{"capital sharp s (U+1E9E) folds to ss", "STRA\u1e9eE", "strasse"},
+		{"final sigma folds to sigma", "\u039f\u03b4\u03bf\u03c2", "\u03bf\u03b4\u03bf\u03c3"},
+		{"decomposed e-acute composes", "Rene\u0301", "ren\u00e9"},
+		{"precomposed e-acute stays", "REN\u00c9", "ren\u00e9"},
+		{"superscript two is 2", "x\u00b2", "x2"},
+		{"dotted capital I folds to i with a dot above (not Turkic)", "\u0130", "i\u0307"},
+		{"dotless i is kept apart", "\u0131", "\u0131"},
+		{"surrounding ASCII white space is trimmed", " \tAdmins \n", "admins"},
+		{"surrounding Unicode white space is trimmed", "\u3000Admins\u00a0", "admins"},
+		{"white space inside is kept", "Platform  Admins", "platform  admins"},
+		{"white space only is empty", " \u2003 ", ""},
+		{"empty is empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := IdentityKey(tt.in)
+			if got != tt.want {
+				t.Errorf("IdentityKey(%+q) = %+q, want %+q", tt.in, got, tt.want)
+			}
+			if again := IdentityKey(got); again != got {
+				t.Errorf("IdentityKey is not idempotent on %+q: %+q", got, again)
+			}
+		})
+	}
+}
+
+func TestIdentityKeyDistinguishes(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"i", "\u0131"},       // dotless i is another letter
+		{"alice", "alice2"},   // a suffix
+		{"a b", "ab"},         // inner white space counts
+		{"a b", "a  b"},       // and so does how much of it
+		{"rene", "ren\u00e9"}, // an accent counts
+		{"o", "\u00f8"},       // o with stroke has no decomposition
+		{"\u0430", "a"},       // Cyrillic a is not Latin a: confusables are out of scope
+	} {
+		if IdentityKey(pair[0]) == IdentityKey(pair[1]) {
+			t.Errorf("%+q and %+q must have different keys, both have %+q", pair[0], pair[1], IdentityKey(pair[0]))
+		}
+	}
+}
+
+// TestIdentityKeyOfASCII pins the keys of ASCII names to strings.ToLower, which ids were derived
+// from before IdentityKey: the ids of existing ASCII names do not move. The non-ASCII suffix makes
+// the ASCII part go through the Unicode path too.
+func TestIdentityKeyOfASCII(t *testing.T) {
+	for b := byte(0x21); b < 0x7f; b++ {
+		s := "x" + string(b) + "Y"
+		if got, want := IdentityKey(s), strings.ToLower(s); got != want {
+			t.Errorf("IdentityKey(%q) = %q, want strings.ToLower's %q", s, got, want)
+		}
+		if got, want := IdentityKey(s+"\u00e9"), strings.ToLower(s)+"\u00e9"; got != want {
+			t.Errorf("IdentityKey(%q) = %q, want %q", s+"\u00e9", got, want)
+		}
+	}
+}
+
+func FuzzIdentityKey(f *testing.F) {
+	for _, s := range []string{"Alice@Example.com", "\u017fam", "\u212a", "\ufb01", " Admins ", "\u0130", "\u00a8x", "e\u0301\u0301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		key := IdentityKey(s)
+		if IdentityKey(key) != key {
+			t.Errorf("not idempotent: %+q -> %+q -> %+q", s, key, IdentityKey(key))
+		}
+		if strings.TrimSpace(key) != key {
+			t.Errorf("key %+q of %+q has surrounding white space", key, s)
+		}
+		if isASCII(s) && strings.TrimSpace(s) == s && key != strings.ToLower(s) {
+			t.Errorf("ASCII %q: key %q, want strings.ToLower's %q", s, key, strings.ToLower(s))
+		}
+	})
+}
+
+func TestValidateUserName(t *testing.T) {
+	for _, ok := range []string{"alice", "alice@example.com", "Alice Liddell", "\u017fam"} {
+		if err := ValidateUserName(ok); err != nil {
+			t.Errorf("ValidateUserName(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"", " ", "\t\n", " alice", "alice ", "alice\t", "\u00a0alice", "alice\u3000", "alice\u2028"} {
+		if err := ValidateUserName(bad); err == nil {
+			t.Errorf("ValidateUserName(%+q) = nil, want an error", bad)
+		}
+	}
+	if err := ValidateUserName(" alice"); err == nil || !strings.Contains(err.Error(), "must not begin or end with white space") {
+		t.Errorf("ValidateUserName(\" alice\") = %v, want the white space message", err)
 	}
 }

@@ -6,8 +6,8 @@ import (
 
 // ScimRoleSpec is a SCIM 2.0 Group (RFC 7643 §4.2) and what membership in it grants.
 type ScimRoleSpec struct {
-	// displayName is the name of the role. It is unique across all ScimRoles, compared
-	// case-insensitively.
+	// displayName is the name of the role. It is unique across all ScimRoles, compared without regard
+	// to case, Unicode compatibility forms (fullwidth letters, ligatures) or surrounding white space.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024

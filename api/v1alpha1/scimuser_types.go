@@ -9,11 +9,13 @@ import (
 type ScimUserSpec struct {
 	// userName is the unique identifier of the user, typically used to sign in, and the name of the
 	// Kubernetes User subject in the bindings of the user's roles. It is unique across all ScimUsers,
-	// compared case-insensitively.
+	// compared without regard to case or Unicode compatibility forms (fullwidth letters, ligatures),
+	// and must not begin or end with white space.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('\\\\S')",message="userName must not be blank"
+	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="userName must not begin or end with white space"
 	UserName string `json:"userName"`
 
 	// externalId is the identifier of the user in its identity provider.

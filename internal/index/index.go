@@ -6,7 +6,6 @@ package index
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,17 +33,19 @@ var (
 	UserName = Index{"spec.userName", &v1.ScimUser{}, func(o client.Object) []string {
 		return []string{o.(*v1.ScimUser).Spec.UserName}
 	}}
-	// UserNameFolded indexes ScimUsers by lower-cased spec.userName, which is unique.
+	// UserNameFolded indexes ScimUsers by the identity key (v1.IdentityKey) of spec.userName, which
+	// is unique.
 	UserNameFolded = Index{"scim.userName", &v1.ScimUser{}, func(o client.Object) []string {
-		return []string{strings.ToLower(o.(*v1.ScimUser).Spec.UserName)}
+		return []string{v1.IdentityKey(o.(*v1.ScimUser).Spec.UserName)}
 	}}
 	// UserExternalID indexes ScimUsers by spec.externalId.
 	UserExternalID = Index{"scim.externalId", &v1.ScimUser{}, func(o client.Object) []string {
 		return nonEmpty(o.(*v1.ScimUser).Spec.ExternalID)
 	}}
-	// RoleDisplayNameFolded indexes ScimRoles by lower-cased spec.displayName, which is unique.
+	// RoleDisplayNameFolded indexes ScimRoles by the identity key (v1.IdentityKey) of
+	// spec.displayName, which is unique.
 	RoleDisplayNameFolded = Index{"scim.displayName", &v1.ScimRole{}, func(o client.Object) []string {
-		return []string{strings.ToLower(o.(*v1.ScimRole).Spec.DisplayName)}
+		return []string{v1.IdentityKey(o.(*v1.ScimRole).Spec.DisplayName)}
 	}}
 	// RoleExternalID indexes ScimRoles by spec.externalId.
 	RoleExternalID = Index{"scim.externalId", &v1.ScimRole{}, func(o client.Object) []string {

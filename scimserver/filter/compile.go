@@ -266,10 +266,14 @@ func stringOperand(ref attrRef, value any) (string, error) {
 	return s, nil
 }
 
-// foldCase returns s lower-cased unless the attribute is case-exact.
+// foldCase returns s in the form the attribute compares strings in: as is when it is case-exact, its
+// key when it has one (userName, a Group's displayName), lower-cased otherwise.
 func foldCase(attr *schema.Attribute, s string) string {
-	if attr.CaseExact {
+	switch {
+	case attr.CaseExact:
 		return s
+	case attr.Key != nil:
+		return attr.Key(s)
 	}
 	return strings.ToLower(s)
 }

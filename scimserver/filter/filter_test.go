@@ -66,6 +66,15 @@ func TestMatchUser(t *testing.T) {
 		{`id eq "A-0001"`, false},
 		{`externalId eq "Ext-1"`, true},
 		{`externalId eq "ext-1"`, false},
+		// userName compares by its identity key, as uniqueness does: full case folding and
+		// compatibility normalization. The User's displayName is not unique: it is only lower-cased.
+		{`userName eq " ALICE@EXAMPLE.COM "`, true},
+		{`userName eq "alice@example.co"`, false},
+		{`userName eq "\uff21lice@example.com"`, true},
+		{`userName eq "alice\uff20example.com"`, true},
+		{`userName eq "ALICE@EXAMPLE.COM" and active eq true`, true},
+		{`userName ne "\uff21lice@example.com"`, false},
+		{`displayName eq "\uff21lice glick"`, false},
 		// Attribute names and operators are case-insensitive.
 		{`USERNAME EQ "alice@example.com"`, true},
 		{`DisplayName eq "Alice Glick"`, true},
@@ -191,6 +200,14 @@ func TestMatchGroup(t *testing.T) {
 	}{
 		{`displayName eq "admins"`, true},
 		{`displayName eq "myRole"`, false},
+		// displayName compares by its identity key, as uniqueness does: long s, fullwidth and
+		// surrounding white space make no difference; inner white space does.
+		{`displayName eq "admin\u017f"`, true},
+		{`displayName eq "\uff21dmins"`, true},
+		{`displayName eq " Admins\t"`, true},
+		{`displayName eq "Ad mins"`, false},
+		{`displayName sw "ADMIN\u017f"`, true},
+		{`members.display eq "\uff22ob"`, false},
 		{`members[value eq "a-0001"]`, true},
 		{`members[value eq "A-0001"]`, false},
 		{`members.value eq "a-0002"`, true},

@@ -1,5 +1,7 @@
 package schema
 
+import v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+
 // str returns a readWrite, default-returned, non-unique, case-insensitive string attribute.
 func str(name, desc string) *Attribute {
 	return &Attribute{Name: name, Type: String, Description: desc, Mutability: ReadWrite,
@@ -57,7 +59,8 @@ var User = &Schema{
 	Description: "User Account",
 	Attributes: []*Attribute{
 		{Name: "userName", Type: String, Required: true, Mutability: ReadWrite, Returned: ReturnedAlways,
-			Uniqueness: UniquenessServer, Description: "Unique identifier for the User, typically used to sign in. Unique, compared case-insensitively."},
+			Uniqueness: UniquenessServer, Key: v1.IdentityKey,
+			Description: "Unique identifier for the User, typically used to sign in. Unique, compared case-insensitively after Unicode compatibility normalization (NFKC); must not begin or end with white space."},
 		complexAttr("name", "The components of the user's real name.", false,
 			str("formatted", "The full name, formatted for display."),
 			str("familyName", "The family name of the User."),
@@ -128,7 +131,8 @@ var Group = &Schema{
 	Description: "Group (a role)",
 	Attributes: []*Attribute{
 		{Name: "displayName", Type: String, Required: true, Mutability: ReadWrite, Returned: ReturnedDefault,
-			Uniqueness: UniquenessServer, Description: "A human-readable name for the Group. Unique, compared case-insensitively."},
+			Uniqueness: UniquenessServer, Key: v1.IdentityKey,
+			Description: "A human-readable name for the Group. Unique, compared case-insensitively after Unicode compatibility normalization (NFKC) and without surrounding white space."},
 		{Name: "members", Type: Complex, MultiValued: true, Mutability: ReadWrite, Returned: ReturnedDefault,
 			Uniqueness: UniquenessNone, Description: "The members of the Group: Users, by id.",
 			SubAttributes: []*Attribute{

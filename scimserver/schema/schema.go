@@ -73,6 +73,11 @@ type Attribute struct {
 	Required bool
 	// CaseExact is true when string comparisons of the attribute are case-sensitive.
 	CaseExact bool
+	// Key, when set, is the form string values of an attribute that is not case-exact are compared
+	// and sorted in, instead of lower-cased: userName and a Group's displayName compare by their
+	// identity key, so that a filter finds exactly the names uniqueness considers equal. co, sw and
+	// ew compare keys too, so white space at the ends of their operand is ignored as well.
+	Key func(string) string
 	// Mutability is one of ReadOnly, ReadWrite, Immutable, WriteOnly.
 	Mutability string
 	// Returned is one of ReturnedAlways, ReturnedNever, ReturnedDefault, ReturnedRequest.

@@ -35,7 +35,7 @@ func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	if eq != nil {
 		switch eq.Attribute {
 		case "displayName":
-			opts = append(opts, client.MatchingFields{IndexDisplayName: strings.ToLower(eq.Value)})
+			opts = append(opts, client.MatchingFields{IndexDisplayName: v1.IdentityKey(eq.Value)})
 		case "externalId":
 			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
 		case "id":
@@ -81,9 +81,7 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
-		func(existing *v1.ScimRole) bool {
-			return strings.EqualFold(existing.Spec.DisplayName, spec.DisplayName)
-		},
+		func(existing *v1.ScimRole) string { return existing.Spec.DisplayName },
 		func(r *v1.ScimRole) error {
 			r.Spec = *spec.DeepCopy()
 			v1.MarkManagedBy(r, w.Provider)
@@ -161,14 +159,14 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 }
 
 // update applies mutate to role id and writes it (see updateObject); a changed displayName must be
-// free.
+// free unless it keeps its identity key.
 func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
 	r := &v1.ScimRole{}
 	err := updateObject(ctx, s.Store, w, id, r, mutate, func(before, after *v1.ScimRole) error {
 		if strings.TrimSpace(after.Spec.DisplayName) == "" {
 			return errEmptyDisplayName
 		}
-		if strings.EqualFold(before.Spec.DisplayName, after.Spec.DisplayName) {
+		if v1.IdentityKey(before.Spec.DisplayName) == v1.IdentityKey(after.Spec.DisplayName) {
 			return nil
 		}
 		return s.checkDisplayNameFree(ctx, after.Spec.DisplayName, id)
@@ -220,7 +218,7 @@ func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignore
 }
 
 func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
-	return s.checkFree(ctx, &v1.ScimRoleList{}, IndexDisplayName, strings.ToLower(displayName), self, errDisplayNameTaken(displayName))
+	return s.checkFree(ctx, &v1.ScimRoleList{}, IndexDisplayName, displayName, self, errDisplayNameTaken(displayName))
 }
 
 var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")

@@ -10,11 +10,11 @@ import (
 
 // Field indexes over the informer cache that serve SCIM reads without an API call.
 var (
-	// IndexUserName selects ScimUsers by lower-cased userName.
+	// IndexUserName selects ScimUsers by the identity key of userName (v1.IdentityKey).
 	IndexUserName = index.UserNameFolded.Name
 	// IndexExternalID selects ScimUsers and ScimRoles by externalId.
 	IndexExternalID = index.UserExternalID.Name
-	// IndexDisplayName selects ScimRoles by lower-cased displayName.
+	// IndexDisplayName selects ScimRoles by the identity key of displayName (v1.IdentityKey).
 	IndexDisplayName = index.RoleDisplayNameFolded.Name
 	// IndexMember selects ScimRoles by the ids of their members: member → roles.
 	IndexMember = index.RoleMember.Name

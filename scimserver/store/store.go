@@ -237,9 +237,10 @@ func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 	return nil
 }
 
-// checkFree returns taken when an object other than self holds value in the unique index field.
-func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, value, self string, taken error) error {
-	if err := s.Client.List(ctx, list, client.MatchingFields{field: value}); err != nil {
+// checkFree returns taken when an object other than self has name's identity key in the unique
+// index field.
+func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, name, self string, taken error) error {
+	if err := s.Client.List(ctx, list, client.MatchingFields{field: v1.IdentityKey(name)}); err != nil {
 		return apiError(err, "the list")
 	}
 	items, err := apimeta.ExtractList(list)
@@ -283,12 +284,13 @@ func validID(id string) error {
 	return nil
 }
 
-// deterministicID returns the id a new resource named key gets on attempt n: prefix + 16 hex digits
-// of a hash of the lower-cased key. Replicas racing to create the same userName (or role
-// displayName) compute the same id, so the API server admits only one of them; attempt n > 0 probes
-// past an id taken by a resource that has since been renamed.
-func deterministicID(prefix, key string, n int) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", strings.ToLower(key), n)))
+// deterministicID returns the id a new resource named name gets on attempt n: prefix + 16 hex digits
+// of a hash of the name's identity key (v1.IdentityKey). Replicas racing to create the same userName
+// (or role displayName), in whatever case or compatibility form, compute the same id, so the API
+// server admits only one of them; attempt n > 0 probes past an id taken by a resource that has since
+// been renamed.
+func deterministicID(prefix, name string, n int) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", v1.IdentityKey(name), n)))
 	return prefix + hex.EncodeToString(h[:8])
 }
 
@@ -299,22 +301,23 @@ var conflictBackoff = wait.Backoff{Steps: 40, Duration: 5 * time.Millisecond, Fa
 // maxIDProbes bounds deterministicID's probing.
 const maxIDProbes = 16
 
-// createWithID creates a new object under the first id of key's deterministic sequence that is free.
-// An id held by an object with the same key (compared by sameKey) means the key is taken: a
-// concurrent create on another replica, or a plain duplicate; an id held by another key (renamed
-// since) is probed past. prepare fills the object in once its id is known to be free.
-func createWithID[T client.Object](ctx context.Context, s *Store, prefix, key string, newObject func() T,
-	sameKey func(existing T) bool, prepare func(obj T) error) (T, error) {
+// createWithID creates a new object under the first id of name's deterministic sequence that is
+// free. An id held by an object whose name (nameOf) has the same identity key means the name is
+// taken: a concurrent create on another replica, or a plain duplicate; an id held by another name
+// (renamed since) is probed past. prepare fills the object in once its id is known to be free.
+func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name string, newObject func() T,
+	nameOf func(existing T) string, prepare func(obj T) error) (T, error) {
 	var none T
+	key := v1.IdentityKey(name)
 	for n := 0; n < maxIDProbes; n++ {
-		id := deterministicID(prefix, key, n)
+		id := deterministicID(prefix, name, n)
 		existing := newObject()
 		err := s.Live.Get(ctx, client.ObjectKey{Name: id}, existing)
 		if err == nil {
 			// An id held by an object being deleted is probed past like a renamed one: its
 			// finalizer keeps the id until what it granted is gone.
-			if sameKey(existing) && !v1.IsTerminating(existing) {
-				return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", key)
+			if v1.IdentityKey(nameOf(existing)) == key && !v1.IsTerminating(existing) {
+				return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", name)
 			}
 			continue
 		}
@@ -338,7 +341,7 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, key st
 		s.waitForCache(ctx, obj, false)
 		return obj, nil
 	}
-	return none, scimerror.Conflict("no free id for %q", key)
+	return none, scimerror.Conflict("no free id for %q", name)
 }
 
 // apiError maps an error from the API server to a SCIM error: client mistakes the API server found

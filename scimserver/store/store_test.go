@@ -28,6 +28,38 @@ func TestDeterministicID(t *testing.T) {
 	}
 }
 
+// TestDeterministicIDOfASCIINames pins the ids of ASCII names to those derived from the lower-cased
+// name before the identity key: existing ids stay where they are.
+func TestDeterministicIDOfASCIINames(t *testing.T) {
+	for _, tt := range []struct {
+		prefix, name string
+		n            int
+		want         string
+	}{
+		{userPrefix, "Alice@Example.com", 0, "a-474dfefb47e6ab4b"},
+		{userPrefix, "Alice@Example.com", 1, "a-15a4c67cbd6bb335"},
+		{rolePrefix, "Platform Admins", 0, "r-b82217a5e0c98ad1"},
+	} {
+		if got := deterministicID(tt.prefix, tt.name, tt.n); got != tt.want {
+			t.Errorf("deterministicID(%q, %q, %d) = %s, want %s", tt.prefix, tt.name, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestDeterministicIDOfLookAlikes checks that names with the same identity key get the same id, so
+// that replicas racing to create look-alikes collide at the API server.
+func TestDeterministicIDOfLookAlikes(t *testing.T) {
+	want := deterministicID(userPrefix, "sam@example.com", 0)
+	for _, name := range []string{"\u017fam@example.com", "\uff33\uff21\uff2d@example.com", "SAM@EXAMPLE.COM"} {
+		if got := deterministicID(userPrefix, name, 0); got != want {
+			t.Errorf("deterministicID(%+q) = %s, want %s (that of sam@example.com)", name, got, want)
+		}
+	}
+	if deterministicID(rolePrefix, "Admins ", 0) != deterministicID(rolePrefix, "admins", 0) {
+		t.Error("a role displayName's surrounding white space must not change its id")
+	}
+}
+
 func TestUserDocRoundTrip(t *testing.T) {
 	u := &v1.ScimUser{
 		ObjectMeta: metav1.ObjectMeta{Name: "a-1"},

@@ -37,7 +37,7 @@ func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	if eq != nil {
 		switch eq.Attribute {
 		case "userName":
-			opts = append(opts, client.MatchingFields{IndexUserName: strings.ToLower(eq.Value)})
+			opts = append(opts, client.MatchingFields{IndexUserName: v1.IdentityKey(eq.Value)})
 		case "externalId":
 			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
 		case "id":
@@ -74,12 +74,15 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 	if err != nil {
 		return nil, err
 	}
+	if err := validUserName(spec.UserName); err != nil {
+		return nil, err
+	}
 	deriveUserDefaults(spec)
 	if err := s.checkUserNameFree(ctx, spec.UserName, ""); err != nil {
 		return nil, err
 	}
 	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
-		func(existing *v1.ScimUser) bool { return strings.EqualFold(existing.Spec.UserName, spec.UserName) },
+		func(existing *v1.ScimUser) string { return existing.Spec.UserName },
 		func(u *v1.ScimUser) error {
 			u.Spec = *spec.DeepCopy()
 			u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
@@ -143,14 +146,23 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error { return s.leaveRoles(ctx, w, id, true) })
 }
 
-// update applies mutate to user id and writes it (see updateObject); a changed userName must be free.
+// update applies mutate to user id and writes it (see updateObject); a changed userName must be valid,
+// and free unless it keeps its identity key.
 func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) error) (*Resource, error) {
 	u := &v1.ScimUser{}
 	err := updateObject(ctx, s.Store, w, id, u, mutate, func(before, after *v1.ScimUser) error {
 		if err := validateUser(after); err != nil {
 			return err
 		}
-		if strings.EqualFold(before.Spec.UserName, after.Spec.UserName) {
+		if before.Spec.UserName == after.Spec.UserName {
+			// Unchanged, it is not checked again: a userName stored before the white space rule
+			// (by kubectl) must not stop the provider from suspending or updating its user.
+			return nil
+		}
+		if err := validUserName(after.Spec.UserName); err != nil {
+			return err
+		}
+		if v1.IdentityKey(before.Spec.UserName) == v1.IdentityKey(after.Spec.UserName) {
 			return nil
 		}
 		return s.checkUserNameFree(ctx, after.Spec.UserName, id)
@@ -183,7 +195,7 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 }
 
 func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
-	return s.checkFree(ctx, &v1.ScimUserList{}, IndexUserName, strings.ToLower(userName), self, errUserNameTaken(userName))
+	return s.checkFree(ctx, &v1.ScimUserList{}, IndexUserName, userName, self, errUserNameTaken(userName))
 }
 
 func errUserNameTaken(userName string) error {
@@ -315,6 +327,14 @@ func userSpec(doc map[string]any) (*v1.ScimUserSpec, error) {
 		return nil, scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
 	}
 	return spec, nil
+}
+
+// validUserName returns a 400 invalidValue for a userName a user cannot be given (v1.ValidateUserName).
+func validUserName(userName string) error {
+	if err := v1.ValidateUserName(userName); err != nil {
+		return scimerror.BadRequest(scimerror.InvalidValue, "%v", err)
+	}
+	return nil
 }
 
 func validateUser(u *v1.ScimUser) error {
