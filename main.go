@@ -66,7 +66,7 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
-	flag.StringVar(&controllerOpts.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings, to match the API server's --oidc-username-prefix.")
+	flag.StringVar(&controllerOpts.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
 	flag.IntVar(&controllerOpts.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
 	flag.IntVar(&controllerOpts.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
 	flag.StringVar(&scimOpts.Addr, "scim-bind-address", ":8080", "The address the SCIM server binds to.")
@@ -116,6 +116,9 @@ func main() {
 	if _, err := scimserver.SetupWithManager(ctx, mgr, scimOpts); err != nil {
 		setupLog.Error(err, "unable to set up the SCIM server")
 		os.Exit(1)
+	}
+	if controllerOpts.RBACUserPrefix == "" {
+		setupLog.Info("--rbac-user-prefix is empty: bindings name users by bare userName; set it to the API server's --oidc-username-prefix so that SCIM users cannot collide with other identities")
 	}
 	if err := controllers.Setup(mgr, controllerOpts); err != nil {
 		setupLog.Error(err, "unable to set up controllers")

@@ -59,6 +59,9 @@ func run(binDir, manager, providers string) (err error) {
 	binDir, _ = filepath.Abs(binDir)
 	manager, _ = filepath.Abs(manager)
 	addr := envOr("SCIM_ADDR", "127.0.0.1:8080")
+	// As a production install should: bindings name users as the API server's OIDC authenticator
+	// would (--oidc-username-prefix), never a bare userName that could be a system: identity.
+	userPrefix := envOr("RBAC_USER_PREFIX", "oidc:")
 	token := os.Getenv("SCIM_TOKEN")
 	if token == "" {
 		token = randomToken()
@@ -105,7 +108,7 @@ func run(binDir, manager, providers string) (err error) {
 		return err
 	}
 
-	printBanner(kubeconfig, addr, providers, token)
+	printBanner(kubeconfig, addr, providers, token, userPrefix)
 
 	cmd := exec.Command(manager,
 		"--kubeconfig", operatorKubeconfig,
@@ -115,6 +118,7 @@ func run(binDir, manager, providers string) (err error) {
 		"--scim-token-namespace", namespace,
 		"--health-probe-bind-address", "127.0.0.1:0",
 		"--leader-elect=false",
+		"--rbac-user-prefix", userPrefix,
 	)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// The manager dies with this program even if it is killed without a chance to clean up.
@@ -192,7 +196,7 @@ func ensureTokenSecret(ctx context.Context, cs kubernetes.Interface, providers [
 	return nil
 }
 
-func printBanner(kubeconfig, addr, providers, token string) {
+func printBanner(kubeconfig, addr, providers, token, userPrefix string) {
 	fmt.Println()
 	fmt.Println("dev: control plane is up; kubectl with:")
 	fmt.Printf("       bin/kubectl --kubeconfig %s get scimusers,scimroles\n", relative(kubeconfig))
@@ -201,6 +205,8 @@ func printBanner(kubeconfig, addr, providers, token string) {
 		fmt.Printf("       http://%s/provisioning/%s/v2\n", addr, strings.TrimSpace(p))
 	}
 	fmt.Printf("dev: bearer token (every provider): %s\n", token)
+	fmt.Printf("dev: bindings name users %q + userName (--rbac-user-prefix, RBAC_USER_PREFIX); in production set it to\n", userPrefix)
+	fmt.Println("       the API server's --oidc-username-prefix")
 	fmt.Println("dev: Ctrl-C stops the manager and the control plane")
 	fmt.Println()
 }
