@@ -22,7 +22,7 @@ func (r *Request) Apply(rt *schema.ResourceType, doc map[string]any) (changed bo
 	if doc == nil {
 		return false, errors.New("patch: no document to apply the request to")
 	}
-	p := &patcher{rt: rt, opts: r.opts, doc: deepCopy(doc).(map[string]any)}
+	p := &patcher{rt: rt, opts: r.opts, doc: deepCopy(doc).(map[string]any), indexes: map[string]*valueIndex{}}
 	for i, op := range r.Operations {
 		if err := p.apply(op); err != nil {
 			return false, prefixed(fmt.Sprintf("Operations[%d] (%s)", i, op), err)
@@ -50,6 +50,9 @@ type patcher struct {
 	rt   *schema.ResourceType
 	opts Options
 	doc  map[string]any
+	// indexes are the identity indexes of the multi-valued attributes an add wrote last, by
+	// attribute name (see attrName). Every other write of an attribute drops its index.
+	indexes map[string]*valueIndex
 }
 
 func (p *patcher) apply(op Operation) error {
@@ -147,6 +150,7 @@ func (p *patcher) applySchema(op Operation, s *schema.Schema) error {
 		return scimerror.BadRequest(scimerror.InvalidPath, "the core schema %s cannot be removed", s.ID)
 	}
 	delete(p.doc, s.ID)
+	clear(p.indexes)
 	return nil
 }
 
