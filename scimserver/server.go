@@ -33,12 +33,22 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxResults caps a list's count, and is advertised as filter.maxResults.
 	MaxResults int
+	// MaxPatchOperations is the most operations one PATCH request may hold; more are 400, checked
+	// before any is applied.
+	MaxPatchOperations int
+	// MaxMultiValues is the most values one multi-valued attribute of a User (emails,
+	// phoneNumbers, …) may hold after a POST, PUT or PATCH; more are 400. Group members are not
+	// bounded by it: groups hold thousands of members, and are bounded apart. The ScimUser CRD
+	// allows at most 256 whatever it is.
+	MaxMultiValues int
 }
 
 // Defaults for Options.
 const (
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultMaxResults   = 1000
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxResults         = 1000
+	DefaultMaxPatchOperations = 1000
+	DefaultMaxMultiValues     = 100
 )
 
 // Server is the SCIM server. It is a manager runnable that runs on every replica.
@@ -59,6 +69,12 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	}
 	if opts.MaxResults <= 0 {
 		opts.MaxResults = DefaultMaxResults
+	}
+	if opts.MaxPatchOperations <= 0 {
+		opts.MaxPatchOperations = DefaultMaxPatchOperations
+	}
+	if opts.MaxMultiValues <= 0 {
+		opts.MaxMultiValues = DefaultMaxMultiValues
 	}
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
