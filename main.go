@@ -75,6 +75,10 @@ func main() {
 	flag.StringVar(&tokenSecret.Namespace, "scim-token-namespace", envOr("POD_NAMESPACE", "scim-operator-system"), "The namespace of the token Secret (default: the pod's namespace).")
 	flag.Int64Var(&scimOpts.MaxBodyBytes, "scim-max-body-bytes", scimserver.DefaultMaxBodyBytes, "The largest SCIM request body accepted; larger ones are 413.")
 	flag.IntVar(&scimOpts.MaxResults, "scim-max-results", scimserver.DefaultMaxResults, "The most resources one list response returns (filter.maxResults).")
+	flag.IntVar(&scimOpts.MaxPatchOperations, "scim-max-patch-operations", scimserver.DefaultMaxPatchOperations, "The most operations one SCIM PATCH request may hold; more are 400.")
+	flag.IntVar(&scimOpts.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
+	flag.StringVar(&scimOpts.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
+	flag.BoolVar(&scimOpts.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set. Only behind an Ingress you control that sets these headers and drops a client's.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -198,8 +198,9 @@ var _ = Describe("An unreachable API server", func() {
 		Expect(err).NotTo(HaveOccurred())
 		st := &store.Store{Client: c, Live: c}
 		// Tokens still come from the live API server, so that authentication succeeds.
-		srv := scimserver.New(scimserver.Options{Providers: []string{"generic"},
+		srv, err := scimserver.New(scimserver.Options{Providers: []string{"generic"},
 			TokenSecret: types.NamespacedName{Namespace: tokenNamespace, Name: tokenName}}, st, k8sClient, logf.Log)
+		Expect(err).NotTo(HaveOccurred())
 		ts := httptest.NewServer(srv.Handler())
 		defer ts.Close()
 

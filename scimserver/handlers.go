@@ -141,13 +141,21 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			return
 		}
 		req, err := patch.Parse(body, r.quirks.Patch)
+		if err == nil {
+			err = s.checkOperations(req)
+		}
 		if err != nil {
 			s.writeError(w, r.Request, err)
 			return
 		}
 		rt := resources.Type()
 		res, changed, err := resources.Patch(ctx, r.write(), id, func(doc map[string]any) (bool, error) {
-			return req.Apply(rt, doc)
+			before := valueCounts(rt, doc)
+			changed, err := req.Apply(rt, doc)
+			if err != nil || !changed {
+				return changed, err
+			}
+			return true, s.checkValues(rt, doc, before)
 		})
 		if err != nil {
 			s.writeError(w, r.Request, err)
@@ -192,7 +200,8 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 	return body, nil
 }
 
-// readResource reads and canonicalizes a User or Group body of a POST or PUT.
+// readResource reads and canonicalizes a User or Group body of a POST or PUT, within the limits
+// on multi-valued attributes.
 func (s *Server) readResource(r *request, rt *schema.ResourceType) (map[string]any, error) {
 	body, err := s.readBody(r)
 	if err != nil {
@@ -208,6 +217,9 @@ func (s *Server) readResource(r *request, rt *schema.ResourceType) (map[string]a
 	}
 	if !listsSchema(doc, rt.Schema.ID) {
 		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must include %s", rt.Schema.ID)
+	}
+	if err := s.checkValues(rt, doc, nil); err != nil {
+		return nil, err
 	}
 	// id is read-only and was dropped; keep it for PUT's consistency check.
 	for k, v := range obj {

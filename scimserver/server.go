@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,12 +34,33 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxResults caps a list's count, and is advertised as filter.maxResults.
 	MaxResults int
+	// MaxPatchOperations is the most operations one PATCH request may hold; more are 400, checked
+	// before any is applied.
+	MaxPatchOperations int
+	// MaxMultiValues is the most values one multi-valued attribute of a User (emails,
+	// phoneNumbers, …) may hold after a POST, PUT or PATCH; more are 400. Group members are not
+	// bounded by it: groups hold thousands of members, and are bounded apart. The ScimUser CRD
+	// allows at most 256 whatever it is.
+	MaxMultiValues int
+	// ExternalURL is the URL clients reach the server at, such as https://scim.example.com, or
+	// https://example.com/scim behind a proxy that strips /scim: the Location headers of created
+	// resources start with it. When empty they are built from the connection (see
+	// TrustForwardedHeaders), never from the request's Host. It must be an absolute http or https
+	// URL without credentials, query or fragment.
+	ExternalURL string
+	// TrustForwardedHeaders builds Location headers, when ExternalURL is empty, from the
+	// X-Forwarded-Proto and X-Forwarded-Host headers. Enable it only behind a proxy you control (an
+	// Ingress) that sets them and drops any a client sends: otherwise a client chooses the host the
+	// server names.
+	TrustForwardedHeaders bool
 }
 
 // Defaults for Options.
 const (
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultMaxResults   = 1000
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxResults         = 1000
+	DefaultMaxPatchOperations = 1000
+	DefaultMaxMultiValues     = 100
 )
 
 // Server is the SCIM server. It is a manager runnable that runs on every replica.
@@ -49,16 +71,29 @@ type Server struct {
 	providers map[string]Quirks
 	log       logr.Logger
 	ready     func(context.Context) bool
+	// external is Options.ExternalURL without a trailing slash, or "".
+	external string
 }
 
 // New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache);
-// ready, when set, reports whether the caches have synced, and Start waits for it.
-func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) *Server {
+// ready, when set, reports whether the caches have synced, and Start waits for it. Invalid options
+// (an ExternalURL that is not an absolute http or https URL) are an error.
+func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) (*Server, error) {
+	external, err := externalURL(opts.ExternalURL)
+	if err != nil {
+		return nil, err
+	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.MaxResults <= 0 {
 		opts.MaxResults = DefaultMaxResults
+	}
+	if opts.MaxPatchOperations <= 0 {
+		opts.MaxPatchOperations = DefaultMaxPatchOperations
+	}
+	if opts.MaxMultiValues <= 0 {
+		opts.MaxMultiValues = DefaultMaxMultiValues
 	}
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
@@ -67,7 +102,7 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 		}
 	}
 	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
-		providers: providers, log: log}
+		providers: providers, log: log, external: external}, nil
 }
 
 // NeedLeaderElection is false: every replica serves SCIM.
@@ -88,7 +123,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
 	}
-	s.log.Info("serving SCIM", "addr", ln.Addr().String(), "providers", s.opts.Providers)
+	s.log.Info("serving SCIM", "addr", ln.Addr().String(), "providers", s.opts.Providers,
+		"externalURL", s.external, "trustForwardedHeaders", s.opts.TrustForwardedHeaders)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -134,7 +170,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	}
-	req := &request{Request: r, provider: provider, quirks: quirks, base: baseURL(r, provider)}
+	req := &request{Request: r, provider: provider, quirks: quirks, base: s.baseURL(r, provider)}
 	s.route(w, req, segments)
 }
 
@@ -159,14 +195,75 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(token)
 }
 
-// baseURL is the absolute base URL of the provider's endpoints, for Location headers.
-func baseURL(r *http.Request, provider string) string {
-	scheme := "http"
+// baseURL is the absolute base URL of the provider's endpoints, for Location headers: the external
+// URL when one is configured, else the scheme and host of the connection, or with
+// TrustForwardedHeaders those the proxy in front forwards. It never comes from the request's Host:
+// a client could then make the server name any host, and an IdP following the Location would send
+// its next request, bearer token included, there.
+func (s *Server) baseURL(r *http.Request, provider string) string {
+	path := "/provisioning/" + provider + "/v2/"
+	if s.external != "" {
+		return s.external + path
+	}
+	scheme, host := connectionOrigin(r)
+	if s.opts.TrustForwardedHeaders {
+		// Through several proxies the first value is the one the client-facing proxy set.
+		if p := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); p == "https" || p == "http" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); validHost(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + host + path
+}
+
+// connectionOrigin returns the scheme and host of the connection r arrived on: https with TLS, and
+// the local address the client connected to.
+func connectionOrigin(r *http.Request) (scheme, host string) {
+	scheme = "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
+	host = "localhost" // a request served without a connection, as by a test's recorder
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		host = addr.String()
 	}
-	return fmt.Sprintf("%s://%s/provisioning/%s/v2/", scheme, r.Host, provider)
+	return scheme, host
+}
+
+func firstValue(header string) string {
+	first, _, _ := strings.Cut(header, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost reports whether h is a host with an optional port and nothing else: no path,
+// credentials, query or spaces that would turn a Location into another URL.
+func validHost(h string) bool {
+	if h == "" || strings.ContainsAny(h, "/\\@?# \t") {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.Hostname() != ""
+}
+
+// externalURL validates Options.ExternalURL and returns it without a trailing slash.
+func externalURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("external URL %q: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("external URL %q: must be an absolute http or https URL", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("external URL %q: has no host", raw)
+	case u.User != nil:
+		return "", fmt.Errorf("external URL %q: must not hold credentials", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", fmt.Errorf("external URL %q: must not have a query or fragment", raw)
+	}
+	return strings.TrimSuffix(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }

@@ -32,11 +32,14 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 // SetupWithManager registers the store's field indexes and adds the SCIM server to mgr as a
 // runnable of every replica. The manager must have been created with CacheByObject.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
+	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
+	srv, err := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
+	if err != nil {
+		return nil, fmt.Errorf("SCIM server options: %w", err)
+	}
 	if err := store.RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("register SCIM indexes: %w", err)
 	}
-	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
-	srv := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
 	if err := mgr.Add(srv); err != nil {
 		return nil, fmt.Errorf("add SCIM server: %w", err)
 	}

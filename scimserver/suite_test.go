@@ -150,8 +150,10 @@ func startInstance() *httptest.Server {
 	return startInstanceWith(operatorCfg)
 }
 
-// startInstanceWith is startInstance with the manager talking to the API server through config.
-func startInstanceWith(config *rest.Config) *httptest.Server {
+// startInstanceWith is startInstance with the manager talking to the API server through config, and
+// the SCIM options changed by each of configure. The limits on one request are the defaults, but
+// for a smaller body.
+func startInstanceWith(config *rest.Config, configure ...func(*scimserver.Options)) *httptest.Server {
 	GinkgoHelper()
 	secret := types.NamespacedName{Namespace: tokenNamespace, Name: tokenName}
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
@@ -161,13 +163,17 @@ func startInstanceWith(config *rest.Config) *httptest.Server {
 		Cache:                  cache.Options{ByObject: scimserver.CacheByObject(secret)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	srv, err := scimserver.SetupWithManager(ctx, mgr, scimserver.Options{
+	opts := scimserver.Options{
 		Addr:         "127.0.0.1:0",
 		Providers:    []string{"generic", "okta", "azure"},
 		TokenSecret:  secret,
 		MaxBodyBytes: 64 << 10,
 		MaxResults:   100,
-	})
+	}
+	for _, c := range configure {
+		c(&opts)
+	}
+	srv, err := scimserver.SetupWithManager(ctx, mgr, opts)
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
 		defer GinkgoRecover()
@@ -198,6 +204,10 @@ func call(base, provider, method, path, body string, headers ...string) *respons
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], "Host") {
+			req.Host = headers[i+1] // Go sends req.Host, ignoring a Host header
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

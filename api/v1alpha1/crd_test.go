@@ -31,6 +31,15 @@ func unstructuredOf(kind string, spec map[string]any) *unstructured.Unstructured
 	return u
 }
 
+// values returns n distinct values of a multi-valued attribute.
+func values(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{"value": fmt.Sprintf("v%d", i), "type": "work"}
+	}
+	return out
+}
+
 // expectInvalid asserts that creating obj fails as Invalid with a message that contains each of want.
 func expectInvalid(obj client.Object, want ...string) {
 	err := k8sClient.Create(ctx, obj)
@@ -98,6 +107,8 @@ var _ = Describe("ScimUser CRD", func() {
 		Entry("active of the wrong type", map[string]any{"userName": "x", "active": "yes"}, "spec.active"),
 		Entry("emails not a list", map[string]any{"userName": "x", "emails": "a@b"}, "spec.emails"),
 		Entry("unknown field inside name is pruned, wrong type is not", map[string]any{"userName": "x", "name": "Alice"}, "spec.name"),
+		Entry("more than 256 emails", map[string]any{"userName": "x", "emails": values(257)}, "spec.emails: Too many: 257"),
+		Entry("more than 256 addresses", map[string]any{"userName": "x", "addresses": values(257)}, "spec.addresses: Too many: 257"),
 	)
 
 	It("has a status subresource: status is not written through the main resource", func() {

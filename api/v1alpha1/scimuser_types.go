@@ -68,42 +68,50 @@ type ScimUserSpec struct {
 	// emails are the user's e-mail addresses.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	Emails []MultiValuedAttribute `json:"emails,omitempty"`
 
 	// phoneNumbers are the user's phone numbers.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	PhoneNumbers []MultiValuedAttribute `json:"phoneNumbers,omitempty"`
 
 	// ims are the user's instant messaging addresses.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	IMs []MultiValuedAttribute `json:"ims,omitempty"`
 
 	// photos are URLs of images of the user.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	Photos []MultiValuedAttribute `json:"photos,omitempty"`
 
 	// addresses are the user's physical mailing addresses.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	Addresses []Address `json:"addresses,omitempty"`
 
 	// entitlements are things the user has, as the identity provider names them.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	Entitlements []MultiValuedAttribute `json:"entitlements,omitempty"`
 
 	// roles are the user's roles as the identity provider names them. They grant nothing in the
 	// cluster; ScimRole membership does.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	Roles []MultiValuedAttribute `json:"roles,omitempty"`
 
 	// x509Certificates are the user's X.509 certificates, DER-encoded and base64-encoded.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
 	X509Certificates []MultiValuedAttribute `json:"x509Certificates,omitempty"`
 
 	// enterprise holds the attributes of the enterprise user extension

@@ -22,7 +22,8 @@ func (r *Request) Apply(rt *schema.ResourceType, doc map[string]any) (changed bo
 	if doc == nil {
 		return false, errors.New("patch: no document to apply the request to")
 	}
-	p := &patcher{rt: rt, opts: r.opts, doc: deepCopy(doc).(map[string]any)}
+	p := &patcher{rt: rt, opts: r.opts, doc: deepCopy(doc).(map[string]any),
+		paths: map[string]*filter.Path{}, indexes: map[string]*valueIndex{}}
 	for i, op := range r.Operations {
 		if err := p.apply(op); err != nil {
 			return false, prefixed(fmt.Sprintf("Operations[%d] (%s)", i, op), err)
@@ -50,6 +51,11 @@ type patcher struct {
 	rt   *schema.ResourceType
 	opts Options
 	doc  map[string]any
+	// paths are the paths parsed so far, by their text.
+	paths map[string]*filter.Path
+	// indexes are the identity indexes of the multi-valued attributes an add wrote last, by
+	// attribute name (see attrName). Every other write of an attribute drops its index.
+	indexes map[string]*valueIndex
 }
 
 func (p *patcher) apply(op Operation) error {
@@ -62,11 +68,24 @@ func (p *patcher) apply(op Operation) error {
 	if s := p.schemaNamed(op.Path); s != nil {
 		return p.applySchema(op, s)
 	}
-	path, err := filter.ParsePath(p.rt, op.Path)
+	path, err := p.parsePath(op.Path)
 	if err != nil {
 		return err
 	}
 	return p.applyPath(op.Op, path, op.Value, op.hasValue)
+}
+
+// parsePath parses a path once for all the operations of the request that name it: IdPs repeat
+// the same path ("members") in each operation, and parsing one costs more than applying most.
+func (p *patcher) parsePath(s string) (*filter.Path, error) {
+	if path, ok := p.paths[s]; ok {
+		return path, nil
+	}
+	path, err := filter.ParsePath(p.rt, s)
+	if err == nil {
+		p.paths[s] = path
+	}
+	return path, err
 }
 
 // schemaNamed returns the resource type's schema whose URN is name, or nil.
@@ -123,7 +142,7 @@ func (p *patcher) applySchemaObject(op Op, s *schema.Schema, value any, seen map
 
 // applyKey applies one member of a no-path value as an operation with the key as its path.
 func (p *patcher) applyKey(op Op, key string, value any, seen map[string]bool) error {
-	path, err := filter.ParsePath(p.rt, key)
+	path, err := p.parsePath(key)
 	if err != nil {
 		return prefixed(fmt.Sprintf("value member %q", key), err)
 	}
@@ -147,6 +166,7 @@ func (p *patcher) applySchema(op Operation, s *schema.Schema) error {
 		return scimerror.BadRequest(scimerror.InvalidPath, "the core schema %s cannot be removed", s.ID)
 	}
 	delete(p.doc, s.ID)
+	clear(p.indexes)
 	return nil
 }
 

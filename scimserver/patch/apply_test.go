@@ -711,3 +711,69 @@ func TestApplyNilDocument(t *testing.T) {
 		t.Error("Apply(nil) succeeded")
 	}
 }
+
+// TestAddsAfterOtherWrites covers requests that add to a multi-valued attribute after other
+// operations wrote it: the identity index an add keeps for the next one must never outlive a
+// write that changed the values.
+func TestAddsAfterOtherWrites(t *testing.T) {
+	alice := M{"primary": true, "value": "alice.glick@strongdm.com"}
+	runApplyTests(t, []applyTest{
+		{name: "a value removed by a filter is added again",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"remove","path":"emails[value eq \"a@x.org\"]"}`,
+				`{"op":"add","path":"emails","value":[{"value":"a@x.org","type":"work"}]}`),
+			want: func(d M) { d["emails"] = A{alice, M{"value": "a@x.org", "type": "work"}} }},
+		{name: "adds after a replace of all values",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"replace","path":"emails","value":[{"value":"b@x.org"}]}`,
+				`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"add","path":"emails","value":[{"value":"B@X.ORG","type":"home"}]}`),
+			want: func(d M) { d["emails"] = A{M{"value": "b@x.org", "type": "home"}, M{"value": "a@x.org"}} }},
+		{name: "an add after a sub-attribute of every value was set",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"replace","path":"emails.type","value":"other"}`,
+				`{"op":"add","path":"emails","value":[{"value":"A@x.org","display":"A"}]}`),
+			want: func(d M) {
+				d["emails"] = A{M{"primary": true, "value": "alice.glick@strongdm.com", "type": "other"},
+					M{"value": "a@x.org", "type": "other", "display": "A"}}
+			}},
+		{name: "an add after a sub-attribute was removed",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org","type":"work"}]}`,
+				`{"op":"remove","path":"emails.type"}`,
+				`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`),
+			want: func(d M) { d["emails"] = A{alice, M{"value": "a@x.org"}} }},
+		{name: "adds to two attributes in turn",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"add","path":"phoneNumbers","value":[{"value":"+1 555"}]}`,
+				`{"op":"add","path":"emails","value":[{"value":"A@X.ORG","type":"work"}]}`,
+				`{"op":"add","path":"phoneNumbers","value":[{"value":"+1 555","type":"mobile"}]}`),
+			want: func(d M) {
+				d["emails"] = A{alice, M{"value": "a@x.org", "type": "work"}}
+				d["phoneNumbers"] = A{M{"value": "+1 555", "type": "mobile"}}
+			}},
+		{name: "an add after the attribute was removed",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`,
+				`{"op":"remove","path":"emails"}`,
+				`{"op":"add","path":"emails","value":[{"value":"a@x.org"}]}`),
+			want: func(d M) { d["emails"] = A{M{"value": "a@x.org"}} }},
+		{name: "an add after an empty value was dropped",
+			body: body(`{"op":"add","path":"emails","value":[{"value":"a@x.org"},{"display":null}]}`,
+				`{"op":"add","path":"emails","value":[{"value":"a@x.org","type":"work"}]}`),
+			want: func(d M) { d["emails"] = A{alice, M{"value": "a@x.org", "type": "work"}} }},
+		{name: "values identified as a whole, after a sub-attribute of them was removed",
+			body: body(`{"op":"add","path":"addresses","value":[{"locality":"Oxford","type":"work"}]}`,
+				`{"op":"remove","path":"addresses.type"}`,
+				`{"op":"add","path":"addresses","value":[{"locality":"Oxford"}]}`),
+			want: func(d M) { d["addresses"] = A{M{"locality": "Oxford"}} }},
+		{name: "values identified as a whole, after a sub-attribute of them was set",
+			body: body(`{"op":"add","path":"addresses","value":[{"locality":"Oxford"}]}`,
+				`{"op":"replace","path":"addresses.type","value":"home"}`,
+				`{"op":"add","path":"addresses","value":[{"locality":"Oxford","type":"home"}]}`),
+			want: func(d M) { d["addresses"] = A{M{"locality": "Oxford", "type": "home"}} }},
+		{name: "a value with null sub-attributes is the value without them",
+			body: body(`{"op":"add","path":"addresses","value":[{"locality":"Oxford","region":null}]}`,
+				`{"op":"add","path":"addresses","value":[{"locality":"Oxford"}]}`,
+				`{"op":"add","path":"addresses","value":[{"locality":"Oxford","country":null}]}`),
+			want: func(d M) { d["addresses"] = A{M{"locality": "Oxford"}} }},
+	})
+}

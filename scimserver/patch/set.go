@@ -95,7 +95,7 @@ func (p *patcher) setValues(op Op, path *filter.Path, value any) error {
 	if op == Add {
 		list = currentValues(container, path.Attr)
 	}
-	index := indexValues(path.Attr, list)
+	index := p.indexOf(path.Attr, n, list)
 	written := make([]int, 0, len(values))
 	for _, v := range values {
 		key := identity(path.Attr, v)
@@ -113,7 +113,40 @@ func (p *patcher) setValues(op Op, path *filter.Path, value any) error {
 		}
 		written = append(written, i)
 	}
-	return p.storeValues(container, path.Attr, n, list, written)
+	if err := p.storeValues(container, path.Attr, n, list, written); err != nil {
+		return err
+	}
+	// The index still describes the stored values unless storing dropped some: keep it for the
+	// request's next add.
+	if stored := currentValues(container, path.Attr); len(stored) == len(list) {
+		p.indexes[n] = &valueIndex{values: stored, index: index}
+	}
+	return nil
+}
+
+// valueIndex maps the identities of a multi-valued attribute's values to their positions, as
+// indexValues does. The patcher keeps the index of an attribute that an add just wrote so that a
+// request of many adds to one attribute does not index all of its values again for each of them:
+// 14,000 one-value adds to emails took 12 s that way.
+type valueIndex struct {
+	// values are the values indexed, as stored in the document.
+	values []any
+	index  map[string]int
+}
+
+// indexOf returns the identity index of list, the values of attr (named n): the one an earlier add
+// of this request left, when it still describes list, or a new one. The caller may change it.
+func (p *patcher) indexOf(attr *schema.Attribute, n string, list []any) map[string]int {
+	if kept := p.indexes[n]; kept != nil && sameSlice(kept.values, list) {
+		delete(p.indexes, n)
+		return kept.index
+	}
+	return indexValues(attr, list)
+}
+
+// sameSlice reports whether a and b are the same slice: same length, same first element.
+func sameSlice(a, b []any) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // setSubOfAll sets a sub-attribute of every value of a multi-valued attribute ("emails.type"),
@@ -233,6 +266,7 @@ func (p *patcher) sameValues(path *filter.Path, list []any, value any) ([]int, e
 // removeValues removes the values of list at the given indexes, or with a path ending at a
 // sub-attribute that sub-attribute of them, and stores the list.
 func (p *patcher) removeValues(container map[string]any, path *filter.Path, list []any, indexes []int) error {
+	delete(p.indexes, attrName(p.rt, path))
 	for _, i := range indexes {
 		if path.Sub == nil {
 			list[i] = nil
@@ -240,14 +274,15 @@ func (p *patcher) removeValues(container map[string]any, path *filter.Path, list
 			delete(m, path.Sub.Name)
 		}
 	}
-	store(container, path.Attr.Name, slices.DeleteFunc(list, func(v any) bool { return !assigned(v) }))
+	store(container, path.Attr.Name, withoutEmpty(list, indexes))
 	return nil
 }
 
 // storeValues stores the values of a multi-valued attribute after the values at the indexes
 // written were written: when one of those is primary, the others no longer are (RFC 7643 §2.4).
-// Values left empty are dropped.
+// Written values left empty are dropped.
 func (p *patcher) storeValues(container map[string]any, attr *schema.Attribute, n string, list []any, written []int) error {
+	delete(p.indexes, n)
 	if attr.SubAttribute("primary") != nil {
 		primary := -1
 		for _, i := range written {
@@ -264,8 +299,33 @@ func (p *patcher) storeValues(container map[string]any, attr *schema.Attribute, 
 			}
 		}
 	}
-	store(container, attr.Name, slices.DeleteFunc(list, func(v any) bool { return !assigned(v) }))
+	store(container, attr.Name, withoutEmpty(list, written))
 	return nil
+}
+
+// withoutEmpty drops from list the values at the given indexes that are unassigned. Only those are
+// looked at, so that an operation costs what it wrote rather than what the attribute holds; the
+// list is copied only when something is dropped.
+func withoutEmpty(list []any, indexes []int) []any {
+	var drop map[int]bool
+	for _, i := range indexes {
+		if !assigned(list[i]) {
+			if drop == nil {
+				drop = map[int]bool{}
+			}
+			drop[i] = true
+		}
+	}
+	if drop == nil {
+		return list
+	}
+	kept := make([]any, 0, len(list)-len(drop))
+	for i, v := range list {
+		if !drop[i] {
+			kept = append(kept, v)
+		}
+	}
+	return kept
 }
 
 func isPrimary(v any) bool {
@@ -274,6 +334,7 @@ func isPrimary(v any) bool {
 }
 
 func (p *patcher) unassign(path schema.Path) {
+	delete(p.indexes, pathName(p.rt, schema.Path{Schema: path.Schema, Attr: path.Attr}))
 	if container := p.container(path, false); container != nil {
 		delete(container, path.Attr.Name)
 	}
@@ -316,12 +377,27 @@ func identity(attr *schema.Attribute, v any) string {
 			}
 			return "value:" + s
 		}
+		// A null sub-attribute is an absent one (RFC 7643 §2.5), so that a value has the same
+		// identity before and after it is merged, which drops its nulls.
+		v = withoutNulls(m)
 	}
 	b, err := json.Marshal(v) // objects marshal with sorted keys
 	if err != nil {
 		return fmt.Sprintf("go:%#v", v)
 	}
 	return "json:" + string(b)
+}
+
+// withoutNulls returns m without its null members, copied only when it has some.
+func withoutNulls(m map[string]any) map[string]any {
+	for _, v := range m {
+		if v == nil {
+			clean := maps.Clone(m)
+			maps.DeleteFunc(clean, func(_ string, v any) bool { return v == nil })
+			return clean
+		}
+	}
+	return m
 }
 
 // indexValues maps the identity of each value of list to its index, the first one's for values
