@@ -10,7 +10,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -24,25 +23,7 @@ var _ = Describe("Escalation through ScimUsers and ScimRoles", func() {
 	var mallory client.Client
 
 	BeforeEach(func(ctx SpecContext) {
-		name := unique("mallory")
-		cfg := rest.CopyConfig(testEnv.Config)
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: name}
-		var err error
-		mallory, err = client.New(cfg, client.Options{Scheme: scheme})
-		Expect(err).NotTo(HaveOccurred())
-		for _, file := range []string{"scimuser_editor_role.yaml", "scimrole_editor_role.yaml"} {
-			role := loadClusterRole(configPath("rbac", file))
-			role.Name = unique("editor")
-			create(ctx, admin, role, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-				Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
-			})
-		}
-		// RBAC is cached by the authorizer: wait until mallory's permissions are in force.
-		Eventually(func() error {
-			return mallory.List(ctx, &identityv1alpha1.ScimRoleList{}, client.Limit(1))
-		}).Should(Succeed())
+		mallory, _ = userWith(ctx, "mallory", editorRole("scimuser_editor_role.yaml"), editorRole("scimrole_editor_role.yaml"))
 	})
 
 	// edit is granted by the role under attack: the operator may bind it, and the suite gives it rules.
@@ -281,26 +262,7 @@ var _ = Describe("Admission at the CRD's maximum sizes", func() {
 	})
 
 	It("checks each entry a grantor adds, up to 16 in one change, and says so past that", func(ctx SpecContext) {
-		name := unique("grantor")
-		cfg := rest.CopyConfig(testEnv.Config)
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: name}
-		grantor, err := client.New(cfg, client.Options{Scheme: scheme})
-		Expect(err).NotTo(HaveOccurred())
-		editor := loadClusterRole(configPath("rbac", "scimrole_editor_role.yaml"))
-		editor.Name = unique("scimrole-editor")
-		bindView := &rbacv1.ClusterRole{
-			ObjectMeta: metav1.ObjectMeta{Name: unique("bind-view")},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"bind"}, ResourceNames: []string{"view"}}},
-		}
-		create(ctx, admin, editor, bindView)
-		for _, r := range []string{editor.Name, bindView.Name} {
-			create(ctx, admin, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r},
-				Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
-			})
-		}
+		grantor, _ := userWith(ctx, "grantor", editorRole("scimrole_editor_role.yaml"), mayBind("view"))
 		ns := namespaces(ctx, 40)
 		views := func(from, to int) []identityv1alpha1.NamespacedAccess {
 			var out []identityv1alpha1.NamespacedAccess
@@ -319,7 +281,7 @@ var _ = Describe("Admission at the CRD's maximum sizes", func() {
 		Expect(writeAs(ctx, grantor, role, func() { role.Spec.Access.Namespaced = views(0, 18) })).To(Succeed())
 
 		By("seventeen more in one change: denied, saying why")
-		err = writeAs(ctx, grantor, role, func() { role.Spec.Access.Namespaced = views(0, 35) })
+		err := writeAs(ctx, grantor, role, func() { role.Spec.Access.Namespaced = views(0, 35) })
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("adds 17 access entries to ScimRole " + role.Name + ": one change may add at most 16"))
 

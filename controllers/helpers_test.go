@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -135,4 +136,43 @@ func eventsAbout(ctx context.Context, g Gomega, name string) []eventsv1.Event {
 		}
 	}
 	return out
+}
+
+// userWith returns a client that acts, by impersonation, as a new user whose name starts with
+// prefix and who holds exactly the given ClusterRoles (created here), and the user's name. It waits
+// until the authorizer knows the user's permissions.
+func userWith(ctx context.Context, prefix string, roles ...*rbacv1.ClusterRole) (client.Client, string) {
+	GinkgoHelper()
+	name := unique(prefix)
+	cfg := rest.CopyConfig(testEnv.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: name}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	for _, role := range roles {
+		create(ctx, admin, role, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
+		})
+	}
+	Eventually(func() error { return c.List(ctx, &identityv1alpha1.ScimRoleList{}, client.Limit(1)) }).Should(Succeed())
+	return c, name
+}
+
+// editorRole is config/rbac's editor ClusterRole of file (scimuser_editor_role.yaml,
+// scimrole_editor_role.yaml), under a unique name.
+func editorRole(file string) *rbacv1.ClusterRole {
+	GinkgoHelper()
+	role := loadClusterRole(configPath("rbac", file))
+	role.Name = unique("editor")
+	return role
+}
+
+// mayBind is a ClusterRole that allows binding the named ClusterRoles.
+func mayBind(clusterRoles ...string) *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: unique("bind")},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
+			Verbs: []string{"bind"}, ResourceNames: clusterRoles}},
+	}
 }

@@ -11,9 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -109,28 +107,8 @@ var _ = Describe("Admission policies", func() {
 		var member *identityv1alpha1.ScimUser
 
 		BeforeEach(func(ctx SpecContext) {
-			name := unique("grantor")
-			user, err := testEnv.AddUser(envtest.User{Name: name}, nil)
-			Expect(err).NotTo(HaveOccurred())
-			grantor, err = client.New(user.Config(), client.Options{Scheme: scheme})
-			Expect(err).NotTo(HaveOccurred())
-
 			// The grantor administers roles (config/rbac's editor role) and may bind view.
-			editor := loadClusterRole(configPath("rbac", "scimrole_editor_role.yaml"))
-			editor.Name = unique("scimrole-editor")
-			bindView := &rbacv1.ClusterRole{
-				ObjectMeta: metav1.ObjectMeta{Name: unique("bind-view")},
-				Rules: []rbacv1.PolicyRule{{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-					Verbs: []string{"bind"}, ResourceNames: []string{"view"}}},
-			}
-			create(ctx, admin, editor, bindView)
-			for _, role := range []string{editor.Name, bindView.Name} {
-				create(ctx, admin, &rbacv1.ClusterRoleBinding{
-					ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
-					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-					Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
-				})
-			}
+			grantor, _ = userWith(ctx, "grantor", editorRole("scimrole_editor_role.yaml"), mayBind("view"))
 			member = newUser("member")
 			create(ctx, admin, member)
 		})
@@ -188,23 +166,11 @@ var _ = Describe("Admission policies", func() {
 		})
 
 		It("denies renaming a user to someone who may not bind every ClusterRole", func(ctx SpecContext) {
-			name := unique("identity-editor")
-			u, err := testEnv.AddUser(envtest.User{Name: name}, nil)
-			Expect(err).NotTo(HaveOccurred())
-			editor, err := client.New(u.Config(), client.Options{Scheme: scheme})
-			Expect(err).NotTo(HaveOccurred())
-			role := loadClusterRole(configPath("rbac", "scimuser_editor_role.yaml"))
-			role.Name = unique("scimuser-editor")
-			create(ctx, admin, role, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: unique(name)},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-				Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
-			})
-
+			editor, _ := userWith(ctx, "identity-editor", editorRole("scimuser_editor_role.yaml"))
 			Eventually(func() error {
 				return writeAs(ctx, editor, member, func() { member.Spec.Title = "edited" })
 			}).Should(Succeed(), "an identity editor may edit an unmarked user")
-			err = writeAs(ctx, editor, member, func() { member.Spec.UserName = "someone-else@example.com" })
+			err := writeAs(ctx, editor, member, func() { member.Spec.UserName = "someone-else@example.com" })
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("renaming it needs the bind verb on all ClusterRoles and Roles"))
 

@@ -75,7 +75,7 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	if identityv1alpha1.IsTerminating(role) {
 		return ctrl.Result{}, r.reconcileDelete(ctx, role)
 	}
-	if err := r.addFinalizer(ctx, role); err != nil {
+	if err := addFinalizer(ctx, r.Client, role); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -92,19 +92,6 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	return r.reconcileStatus(role, members, applied, applyErr)
 }
 
-// addFinalizer adds FinalizerAccess to a role that lacks it: roles created through SCIM carry it
-// from the start, those declared with GitOps or kubectl get it here.
-func (r *ScimRoleReconciler) addFinalizer(ctx context.Context, role *identityv1alpha1.ScimRole) error {
-	before := role.DeepCopy()
-	if !identityv1alpha1.AddFinalizerAccess(role) {
-		return nil
-	}
-	if err := r.Patch(ctx, role, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add finalizer to role %s: %w", role.Name, err)
-	}
-	return nil
-}
-
 // reconcileDelete revokes what a deleted role granted, then lets the deletion complete by removing
 // FinalizerAccess: until then no new role can take the name and, with it, the old role's bindings.
 // The owner references would let the garbage collector do it too, but later, or without
@@ -113,14 +100,7 @@ func (r *ScimRoleReconciler) reconcileDelete(ctx context.Context, role *identity
 	if err := r.revoke(ctx, role.Name); err != nil {
 		return err
 	}
-	before := role.DeepCopy()
-	if !identityv1alpha1.RemoveFinalizerAccess(role) {
-		return nil
-	}
-	if err := r.Patch(ctx, role, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("remove finalizer of deleted role %s: %w", role.Name, err)
-	}
-	return nil
+	return releaseFinalizer(ctx, r.Client, role)
 }
 
 // revoke removes everything the access system holds for the role named name.

@@ -71,7 +71,7 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	if identityv1alpha1.IsTerminating(user) {
 		return ctrl.Result{}, r.reconcileDelete(ctx, user)
 	}
-	if err := r.addFinalizer(ctx, user); err != nil {
+	if err := addFinalizer(ctx, r.Client, user); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeSuspension(ctx, user); err != nil {
@@ -87,19 +87,6 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	return ctrl.Result{}, r.reconcileNormal(ctx, user)
 }
 
-// addFinalizer adds FinalizerAccess to a user that lacks it: users created through SCIM carry it
-// from the start, those created with kubectl get it here.
-func (r *ScimUserReconciler) addFinalizer(ctx context.Context, user *identityv1alpha1.ScimUser) error {
-	before := user.DeepCopy()
-	if !identityv1alpha1.AddFinalizerAccess(user) {
-		return nil
-	}
-	if err := r.Patch(ctx, user, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add finalizer to user %s: %w", user.Name, err)
-	}
-	return nil
-}
-
 // reconcileDelete removes a deleted user from the members of every role, then lets the deletion
 // complete by removing FinalizerAccess: until then the name cannot be reused, so no new user of
 // that name inherits the memberships, however long the clean-up takes.
@@ -110,10 +97,8 @@ func (r *ScimUserReconciler) reconcileDelete(ctx context.Context, user *identity
 	if err := r.leaveRoles(ctx, user.Name); err != nil {
 		return err
 	}
-	before := user.DeepCopy()
-	identityv1alpha1.RemoveFinalizerAccess(user)
-	if err := r.Patch(ctx, user, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("remove finalizer of deleted user %s: %w", user.Name, err)
+	if err := releaseFinalizer(ctx, r.Client, user); err != nil {
+		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleted user left its roles")
 	return nil

@@ -24,33 +24,38 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 	BeforeAll(func() { second = startInstance() })
 	AfterAll(func() { second.Close() })
 
+	// raceCreates sends 8 POSTs of /Users at once, alternating between the two replicas, the i-th
+	// with the userName nameOf(i), and returns how many were created; every other must be a 409.
+	raceCreates := func(nameOf func(i int) string) int {
+		GinkgoHelper()
+		var wg sync.WaitGroup
+		codes := make(chan int, 8)
+		for i := 0; i < 8; i++ {
+			base := []string{server.URL, second.URL}[i%2]
+			userName := nameOf(i)
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				codes <- call(base, "generic", "POST", "/Users", userBody(userName, "R", "R")).StatusCode
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		created := 0
+		for c := range codes {
+			Expect(c).To(BeElementOf(http.StatusCreated, http.StatusConflict))
+			if c == http.StatusCreated {
+				created++
+			}
+		}
+		return created
+	}
+
 	It("create no duplicate userName", func() {
 		for round := 0; round < 5; round++ {
 			name := unique("race") + "@example.test"
-			var wg sync.WaitGroup
-			codes := make(chan int, 8)
-			for i := 0; i < 8; i++ {
-				base := server.URL
-				if i%2 == 1 {
-					base = second.URL
-				}
-				wg.Add(1)
-				go func() {
-					defer GinkgoRecover()
-					defer wg.Done()
-					codes <- call(base, "generic", "POST", "/Users", userBody(name, "R", "R")).StatusCode
-				}()
-			}
-			wg.Wait()
-			close(codes)
-			created := 0
-			for c := range codes {
-				Expect(c).To(BeElementOf(http.StatusCreated, http.StatusConflict))
-				if c == http.StatusCreated {
-					created++
-				}
-			}
-			Expect(created).To(Equal(1), "round %d: exactly one create wins", round)
+			Expect(raceCreates(func(int) string { return name })).To(Equal(1), "round %d: exactly one create wins", round)
 			list := &v1.ScimUserList{}
 			Expect(k8sClient.List(ctx, list)).To(Succeed())
 			n := 0
@@ -67,28 +72,8 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 		for round := 0; round < 3; round++ {
 			name := unique("sam") + "@example.test"
 			variants := []string{name, longS(name), "\uff33" + name[1:], strings.ToUpper(name)}
-			var wg sync.WaitGroup
-			codes := make(chan int, 8)
-			for i := 0; i < 8; i++ {
-				base := []string{server.URL, second.URL}[i%2]
-				userName := variants[i%len(variants)]
-				wg.Add(1)
-				go func() {
-					defer GinkgoRecover()
-					defer wg.Done()
-					codes <- call(base, "generic", "POST", "/Users", userBody(userName, "R", "R")).StatusCode
-				}()
-			}
-			wg.Wait()
-			close(codes)
-			created := 0
-			for c := range codes {
-				Expect(c).To(BeElementOf(http.StatusCreated, http.StatusConflict))
-				if c == http.StatusCreated {
-					created++
-				}
-			}
-			Expect(created).To(Equal(1), "round %d: exactly one of the look-alikes is created", round)
+			Expect(raceCreates(func(i int) string { return variants[i%len(variants)] })).To(Equal(1),
+				"round %d: exactly one of the look-alikes is created", round)
 		}
 	})
 

@@ -8,8 +8,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -192,12 +194,46 @@ var _ = Describe("Users", func() {
 		scim("DELETE", "/Users/"+id, "").expectError(http.StatusNotFound, "")
 	})
 
+	It("treats a user whose deletion waits on its finalizer as gone, and creates its userName anew", func() {
+		name := unique("terminating")
+		id := createUser(name)
+		Expect(getUser(id).Finalizers).To(ContainElement(v1.FinalizerAccess), "set by the store on create")
+		// A second finalizer holds the object as the operator's clean-up would while it runs.
+		held := getUser(id)
+		held.Finalizers = append(held.Finalizers, "example.com/hold")
+		Expect(k8sClient.Update(ctx, held)).To(Succeed())
+		DeferCleanup(func() {
+			u := &v1.ScimUser{}
+			if k8sClient.Get(ctx, client.ObjectKey{Name: id}, u) == nil {
+				u.Finalizers = nil
+				Expect(client.IgnoreNotFound(k8sClient.Update(ctx, u))).To(Succeed())
+			}
+		})
+		group := createGroup(unique("terminating"))
+
+		scim("DELETE", "/Users/"+id, "").expectStatus(http.StatusNoContent)
+		Expect(getUser(id).DeletionTimestamp).NotTo(BeNil(), "still stored, being deleted")
+		scim("GET", "/Users/"+id, "").expectError(http.StatusNotFound, "")
+		scim("DELETE", "/Users/"+id, "").expectError(http.StatusNotFound, "")
+		scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"title":"x"}}]}`).
+			expectError(http.StatusNotFound, "")
+		Expect(scim("GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", name)), "").body["totalResults"]).To(BeEquivalentTo(0))
+		scim("PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, id))).
+			expectError(http.StatusNotFound, "")
+
+		again := createUser(name)
+		Expect(again).NotTo(Equal(id), "the next id of the userName's sequence")
+		scim("GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", name)), "").expectStatus(http.StatusOK)
+	})
+
 	It("does not let a re-created user inherit the roles of one deleted with kubectl", func() {
 		name := unique("recreated")
 		id := createUser(name)
 		group := createGroup(unique("inherit"), id)
 		Expect(k8sClient.Delete(ctx, getUser(id))).To(Succeed()) // kubectl: the role keeps the id
-		Eventually(func() int { return scim("GET", "/Users/"+id, "").StatusCode }).Should(Equal(http.StatusNotFound))
+		// This suite's stand-in for the controllers releases the finalizer without the clean-up.
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Name: id}, &v1.ScimUser{}) }).Should(
+			Satisfy(apierrors.IsNotFound), "the deletion completes")
 		Expect(createUser(name)).To(Equal(id), "ids derive from userName")
 		Expect(getRole(group).Spec.Members).To(BeEmpty())
 		Expect(scim("GET", "/Users/"+id, "").body["groups"]).To(BeEmpty())
