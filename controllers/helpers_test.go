@@ -140,7 +140,7 @@ func eventsAbout(ctx context.Context, g Gomega, name string) []eventsv1.Event {
 
 // userWith returns a client that acts, by impersonation, as a new user whose name starts with
 // prefix and who holds exactly the given ClusterRoles (created here), and the user's name. It waits
-// until the authorizer knows the user's permissions.
+// until the user may list ScimUsers or ScimRoles, i.e. the authorizer knows its permissions.
 func userWith(ctx context.Context, prefix string, roles ...*rbacv1.ClusterRole) (client.Client, string) {
 	GinkgoHelper()
 	name := unique(prefix)
@@ -155,7 +155,13 @@ func userWith(ctx context.Context, prefix string, roles ...*rbacv1.ClusterRole) 
 			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: name}},
 		})
 	}
-	Eventually(func() error { return c.List(ctx, &identityv1alpha1.ScimRoleList{}, client.Limit(1)) }).Should(Succeed())
+	// Every role the suite gives lets its holder list ScimUsers or ScimRoles.
+	Eventually(func() error {
+		if err := c.List(ctx, &identityv1alpha1.ScimRoleList{}, client.Limit(1)); err == nil {
+			return nil
+		}
+		return c.List(ctx, &identityv1alpha1.ScimUserList{}, client.Limit(1))
+	}).Should(Succeed())
 	return c, name
 }
 
