@@ -11,6 +11,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 
 # The control plane for `make dev` and the envtest suites, built from Go modules.
 KUBE_APISERVER ?= $(LOCALBIN)/kube-apiserver
+KUBE_CONTROLLER_MANAGER ?= $(LOCALBIN)/kube-controller-manager
 ETCD ?= $(LOCALBIN)/etcd
 KUBECTL ?= $(LOCALBIN)/kubectl
 export KUBEBUILDER_ASSETS ?= $(LOCALBIN)
@@ -52,9 +53,9 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: control-plane
-control-plane: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) ## Build kube-apiserver, kubectl and etcd into bin/ (once).
+control-plane: $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(ETCD) $(KUBECTL) ## Build kube-apiserver, kube-controller-manager, kubectl and etcd into bin/ (once).
 
-$(KUBE_APISERVER) $(ETCD) $(KUBECTL):
+$(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(ETCD) $(KUBECTL):
 	BIN_DIR=$(LOCALBIN) hack/build-control-plane.sh
 
 .PHONY: test

@@ -31,17 +31,14 @@ func TestLargeRole(t *testing.T) {
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	env, adminCfg, operatorCfg, err := startControlPlane(ctx)
+	local, adminCfg, operatorCfg, err := startControlPlane(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	defer func() { _ = local.Stop() }()
 	adminCfg.QPS = -1
 	c, err := client.New(adminCfg, client.Options{Scheme: scheme})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ensureClusterRolesWithRules(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if err := startManager(ctx, operatorCfg, Options{}, func(err error) { t.Error(err) }); err != nil {

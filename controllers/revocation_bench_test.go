@@ -41,11 +41,11 @@ func BenchmarkRevocation(b *testing.B) {
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env, adminCfg, operatorCfg, err := startControlPlane(ctx)
+	local, adminCfg, operatorCfg, err := startControlPlane(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	defer func() { _ = local.Stop() }()
 	c, err := client.New(adminCfg, client.Options{Scheme: scheme})
 	if err != nil {
 		b.Fatal(err)

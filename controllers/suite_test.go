@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -37,7 +36,9 @@ var operatorSA = types.NamespacedName{Namespace: "scim-operator-system", Name: "
 var suiteOptions = Options{MaxSubjectsPerBinding: 3}
 
 var (
-	testEnv *envtest.Environment
+	// controlPlane is etcd, kube-apiserver and kube-controller-manager; testEnv is its envtest part.
+	controlPlane *controlplane.Local
+	testEnv      *envtest.Environment
 	// admin is a cluster-admin (system:masters): it stands for people and GitOps tools.
 	admin client.Client
 	// operator authenticates as the operator's ServiceAccount, under its generated RBAC; it stands
@@ -65,15 +66,14 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 
-	env, cfg, operatorCfg, err := startControlPlane(suiteCtx)
+	local, cfg, operatorCfg, err := startControlPlane(suiteCtx)
 	Expect(err).NotTo(HaveOccurred())
-	testEnv = env
+	controlPlane, testEnv = local, local.Env
 	admin, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	operatorConfig = operatorCfg
 	operator, err = client.New(operatorCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(ensureClusterRolesWithRules(suiteCtx, admin)).To(Succeed())
 
 	Expect(startManager(suiteCtx, operatorCfg, suiteOptions, func(err error) {
 		defer GinkgoRecover()
@@ -85,9 +85,7 @@ var _ = AfterSuite(func() {
 	if suiteCancel != nil {
 		suiteCancel()
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })
 
 func init() {
@@ -99,26 +97,24 @@ func init() {
 	}
 }
 
-// startControlPlane starts etcd and kube-apiserver with the CRDs, installs the operator's RBAC
-// (config/rbac/role.yaml bound to operatorSA) and the admission policies (config/policy). It returns
-// the environment, an admin config and a config that authenticates as the operator.
-func startControlPlane(ctx context.Context) (_ *envtest.Environment, admin, operator *rest.Config, err error) {
+// startControlPlane starts etcd, kube-apiserver and kube-controller-manager with the CRDs, installs
+// the operator's RBAC (config/rbac/role.yaml bound to operatorSA) and the admission policies
+// (config/policy). It returns the control plane, an admin config and a config that authenticates
+// as the operator.
+func startControlPlane(ctx context.Context) (_ *controlplane.Local, admin, operator *rest.Config, err error) {
 	if repoRoot, err = controlplane.RepoRoot(); err != nil {
 		return nil, nil, nil, err
 	}
-	env, err := controlplane.Environment(repoRoot, "")
+	local, cfg, err := controlplane.Start(ctx, repoRoot, "")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("start control plane: %w", err)
-	}
 	defer func() {
 		if err != nil {
-			_ = env.Stop()
+			_ = local.Stop()
 		}
 	}()
+	env := local.Env
 	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, repoRoot, operatorSA)
 	if err != nil {
 		return nil, nil, nil, err
@@ -134,7 +130,7 @@ func startControlPlane(ctx context.Context) (_ *envtest.Environment, admin, oper
 	}
 	operatorCfg := user.Config()
 	operatorCfg.QPS = -1 // as ctrl.GetConfig: the API server's priority and fairness limits the operator
-	return env, cfg, operatorCfg, nil
+	return local, cfg, operatorCfg, nil
 }
 
 // startManager runs a manager with the controllers as the operator until ctx ends; failed reports
@@ -158,24 +154,6 @@ func startManager(ctx context.Context, cfg *rest.Config, opts Options, failed fu
 			failed(err)
 		}
 	}()
-	return nil
-}
-
-// ensureClusterRolesWithRules gives view and edit real rules: envtest has no aggregation controller,
-// so the built-in ClusterRoles are empty.
-func ensureClusterRolesWithRules(ctx context.Context, c client.Client) error {
-	rules := map[string][]string{"view": {"get", "list", "watch"}, "edit": {"get", "list", "watch", "create", "update", "delete"}}
-	for name, verbs := range rules {
-		role := &rbacv1.ClusterRole{}
-		role.Name = name
-		_, err := ctrl.CreateOrUpdate(ctx, c, role, func() error {
-			role.Rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "configmaps"}, Verbs: verbs}}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("give ClusterRole %s rules: %w", name, err)
-		}
-	}
 	return nil
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local control plane used by `make dev` and the envtest suites — kube-apiserver, kubectl
-# and etcd — from Go modules, into $BIN_DIR (default ./bin). No binary is downloaded: the sources come
+# Builds the local control plane used by `make dev` and the envtest suites — kube-apiserver,
+# kube-controller-manager, kubectl and etcd — from Go modules, into $BIN_DIR (default ./bin). No binary is downloaded: the sources come
 # from the Go module proxy, so this works where setup-envtest cannot reach its bucket.
 #
 # Each component is built in a throwaway module under $BIN_DIR/.build so the operator's go.mod never
@@ -28,12 +28,12 @@ have() { [ -x "$BIN_DIR/$1" ] && [ -f "$BIN_DIR/.$1.version" ] && [ "$(cat "$BIN
 
 build_kubernetes() {
   local want="$KUBERNETES_VERSION" sv; sv="$(staging_version "$KUBERNETES_VERSION")"
-  if have kube-apiserver "$want" && have kubectl "$want"; then
-    log "kube-apiserver and kubectl $want present in $BIN_DIR"; return
+  if have kube-apiserver "$want" && have kube-controller-manager "$want" && have kubectl "$want"; then
+    log "kube-apiserver, kube-controller-manager and kubectl $want present in $BIN_DIR"; return
   fi
   local dir="$BUILD_DIR/kubernetes-$want"
   mkdir -p "$dir"
-  log "building kube-apiserver and kubectl $want from k8s.io/kubernetes (cold build takes several minutes)"
+  log "building kube-apiserver, kube-controller-manager and kubectl $want from k8s.io/kubernetes (cold build takes several minutes)"
   (
     cd "$dir"
     rm -f go.mod go.sum
@@ -56,6 +56,7 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
@@ -65,12 +66,12 @@ GO
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ld="$ld -X $p.gitVersion=$want -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
     done
-    go build -trimpath -ldflags "$ld" -o "$BIN_DIR/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-    echo "$want" > "$BIN_DIR/.kube-apiserver.version"
-    log "built $BIN_DIR/kube-apiserver"
-    go build -trimpath -ldflags "$ld" -o "$BIN_DIR/kubectl" k8s.io/kubernetes/cmd/kubectl
-    echo "$want" > "$BIN_DIR/.kubectl.version"
-    log "built $BIN_DIR/kubectl"
+    for cmd in kube-apiserver kube-controller-manager kubectl; do
+      have "$cmd" "$want" && continue
+      go build -trimpath -ldflags "$ld" -o "$BIN_DIR/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+      echo "$want" > "$BIN_DIR/.$cmd.version"
+      log "built $BIN_DIR/$cmd"
+    done
   )
 }
 
@@ -102,4 +103,4 @@ GO
 
 build_etcd
 build_kubernetes
-log "control plane ready in $BIN_DIR: $(cd "$BIN_DIR" && ls etcd kube-apiserver kubectl | tr '\n' ' ')"
+log "control plane ready in $BIN_DIR: $(cd "$BIN_DIR" && ls etcd kube-apiserver kube-controller-manager kubectl | tr '\n' ' ')"

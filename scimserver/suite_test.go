@@ -48,8 +48,10 @@ const (
 var tokens = map[string]string{"generic": "generic-token", "okta": "okta-token", "azure": "azure-token"}
 
 var (
-	testEnv *envtest.Environment
-	cfg     *rest.Config
+	// controlPlane is etcd, kube-apiserver and kube-controller-manager; testEnv is its envtest part.
+	controlPlane *controlplane.Local
+	testEnv      *envtest.Environment
+	cfg          *rest.Config
 	// operatorCfg authenticates as the operator's ServiceAccount; the SCIM instances use it.
 	operatorCfg *rest.Config
 	k8sClient   client.Client
@@ -76,10 +78,9 @@ var _ = BeforeSuite(func() {
 
 	root, err := controlplane.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
-	testEnv, err = controlplane.Environment(root, "")
+	controlPlane, cfg, err = controlplane.Start(ctx, root, "")
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
+	testEnv = controlPlane.Env
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -138,9 +139,7 @@ var _ = AfterSuite(func() {
 		server.Close()
 	}
 	cancel()
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })
 
 // startInstance starts a manager with the SCIM server, as main.go wires it, and serves its handler

@@ -71,21 +71,19 @@ func run(binDir, manager, providers string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	env, err := controlplane.Environment(root, binDir)
-	if err != nil {
-		return err
-	}
-	fmt.Println("dev: starting etcd and kube-apiserver from", binDir)
-	cfg, err := env.Start()
+	fmt.Println("dev: starting etcd, kube-apiserver and kube-controller-manager from", binDir)
+	local, cfg, err := controlplane.Start(ctx, root, binDir)
 	if err != nil {
 		return fmt.Errorf("start control plane: %w", err)
 	}
 	defer func() {
 		fmt.Println("dev: stopping the control plane")
-		if stopErr := env.Stop(); stopErr != nil && err == nil {
+		if stopErr := local.Stop(); stopErr != nil && err == nil {
 			err = fmt.Errorf("stop control plane: %w", stopErr)
 		}
 	}()
+	env := local.Env
+	fmt.Println("dev: kube-controller-manager log:", local.ControllerManager.LogFile())
 
 	admin, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

@@ -1,13 +1,16 @@
-// Package controlplane starts the local control plane — etcd and kube-apiserver built into bin/ by
-// hack/build-control-plane.sh — with the project's CRDs installed. The envtest suites and the
-// `make dev` program use it; the manager binary does not.
+// Package controlplane starts the local control plane — etcd, kube-apiserver and
+// kube-controller-manager built into bin/ by hack/build-control-plane.sh — with the project's CRDs
+// installed. The envtest suites and the `make dev` program use it; the manager binary does not.
 package controlplane
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -39,7 +42,7 @@ func Environment(root, binDir string) (*envtest.Environment, error) {
 	if binDir == "" {
 		binDir = filepath.Join(root, "bin")
 	}
-	for _, b := range []string{"etcd", "kube-apiserver"} {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
 		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
 			return nil, fmt.Errorf("%s is missing from %s: run `make control-plane`: %w", b, binDir, err)
 		}
@@ -49,4 +52,40 @@ func Environment(root, binDir string) (*envtest.Environment, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}, nil
+}
+
+// Local is a running local control plane: etcd and kube-apiserver (envtest) with the project's
+// CRDs, and kube-controller-manager beside them.
+type Local struct {
+	// Env is the envtest environment: its Config is a cluster-admin's, AddUser adds users.
+	Env *envtest.Environment
+	// ControllerManager is the kube-controller-manager process.
+	ControllerManager *ControllerManager
+}
+
+// Start starts the local control plane over the binaries in binDir (see Environment) and returns
+// it with a cluster-admin config. Stop it with Stop.
+func Start(ctx context.Context, root, binDir string) (*Local, *rest.Config, error) {
+	env, err := Environment(root, binDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
+	}
+	cm, err := StartControllerManager(ctx, env, binDir)
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	return &Local{Env: env, ControllerManager: cm}, cfg, nil
+}
+
+// Stop stops kube-controller-manager, then kube-apiserver and etcd.
+func (l *Local) Stop() error {
+	if l == nil {
+		return nil
+	}
+	return errors.Join(l.ControllerManager.Stop(), l.Env.Stop())
 }
