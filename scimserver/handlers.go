@@ -91,7 +91,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources st
 			s.writeError(w, r.Request, err)
 			return
 		}
-		w.Header().Set("Location", r.base+res.Doc["meta"].(map[string]any)["location"].(string))
+		w.Header().Set("Location", r.base+res.Location)
 		writeResource(w, http.StatusCreated, q, res)
 	default:
 		s.methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
