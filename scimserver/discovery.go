@@ -10,10 +10,9 @@ import (
 
 // serveDiscovery serves /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{id}]
 // (RFC 7644 §4). They are read-only: any other method is 405.
-func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []string) {
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []string) error {
 	if r.Method != http.MethodGet {
-		s.methodNotAllowed(w, r, http.MethodGet)
-		return
+		return methodNotAllowed(w, r, http.MethodGet)
 	}
 	switch {
 	case segments[0] == "ServiceProviderConfig" && len(segments) == 1:
@@ -28,10 +27,10 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []st
 		for _, rt := range schema.ResourceTypes {
 			if rt.Name == segments[1] {
 				writeJSON(w, http.StatusOK, resourceTypeDoc(rt))
-				return
+				return nil
 			}
 		}
-		s.writeError(w, r.Request, scimerror.NotFound("Resource type %s not found.", segments[1]))
+		return scimerror.NotFound("Resource type %s not found.", segments[1])
 	case segments[0] == "Schemas" && len(segments) == 1:
 		var docs []map[string]any
 		for _, sc := range schema.Schemas {
@@ -42,13 +41,14 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []st
 		for _, sc := range schema.Schemas {
 			if strings.EqualFold(sc.ID, segments[1]) {
 				writeJSON(w, http.StatusOK, schemaDoc(sc))
-				return
+				return nil
 			}
 		}
-		s.writeError(w, r.Request, scimerror.NotFound("Schema %s not found.", segments[1]))
+		return scimerror.NotFound("Schema %s not found.", segments[1])
 	default:
-		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
+		return noEndpoint(r)
 	}
+	return nil
 }
 
 func discoveryList(docs []map[string]any) listResponse {

@@ -145,33 +145,37 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serve)
 }
 
-// serve routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
-// endpoint. Anything else is a SCIM 404.
+// serve is the HTTP handler: it writes the error that handle returns, and turns a panic into a 500.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, p))
 		}
 	}()
+	if err := s.handle(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// handle routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
+// endpoint. Anything else is a SCIM 404.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 	provider, segments, ok := splitPath(r.URL.Path)
 	if !ok {
-		s.writeError(w, r, scimerror.NotFound("no SCIM endpoint at %s: endpoints are under /provisioning/{provider}/v2", r.URL.Path))
-		return
+		return scimerror.NotFound("no SCIM endpoint at %s: endpoints are under /provisioning/{provider}/v2", r.URL.Path)
 	}
 	quirks, known := s.providers[provider]
 	if !known {
-		s.writeError(w, r, scimerror.NotFound("unknown provider %q", provider))
-		return
+		return scimerror.NotFound("unknown provider %q", provider)
 	}
 	if !s.tokens.valid(r.Context(), provider, bearerToken(r)) {
-		s.writeError(w, r, scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider))
-		return
+		return scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider)
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	}
 	req := &request{Request: r, provider: provider, quirks: quirks, base: s.baseURL(r, provider)}
-	s.route(w, req, segments)
+	return s.route(w, req, segments)
 }
 
 // splitPath splits "/provisioning/okta/v2/Users/a-1" into "okta" and ["Users", "a-1"].
