@@ -14,43 +14,47 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []st
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
+	var body any
+	var err error
 	switch {
 	case segments[0] == "ServiceProviderConfig" && len(segments) == 1:
-		writeJSON(w, http.StatusOK, s.serviceProviderConfig())
-	case segments[0] == "ResourceTypes" && len(segments) == 1:
-		var docs []map[string]any
-		for _, rt := range schema.ResourceTypes {
-			docs = append(docs, resourceTypeDoc(rt))
-		}
-		writeJSON(w, http.StatusOK, discoveryList(docs))
-	case segments[0] == "ResourceTypes" && len(segments) == 2:
-		for _, rt := range schema.ResourceTypes {
-			if rt.Name == segments[1] {
-				writeJSON(w, http.StatusOK, resourceTypeDoc(rt))
-				return nil
-			}
-		}
-		return scimerror.NotFound("Resource type %s not found.", segments[1])
-	case segments[0] == "Schemas" && len(segments) == 1:
-		var docs []map[string]any
-		for _, sc := range schema.Schemas {
-			docs = append(docs, schemaDoc(sc))
-		}
-		writeJSON(w, http.StatusOK, discoveryList(docs))
-	case segments[0] == "Schemas" && len(segments) == 2:
-		for _, sc := range schema.Schemas {
-			if strings.EqualFold(sc.ID, segments[1]) {
-				writeJSON(w, http.StatusOK, schemaDoc(sc))
-				return nil
-			}
-		}
-		return scimerror.NotFound("Schema %s not found.", segments[1])
+		body = s.serviceProviderConfig()
+	case segments[0] == "ResourceTypes" && len(segments) <= 2:
+		// Resource type names are matched exactly, schema ids (URNs) in any case.
+		body, err = discoveryDocs(schema.ResourceTypes, segments[1:], resourceTypeDoc, "Resource type",
+			func(rt *schema.ResourceType, name string) bool { return rt.Name == name })
+	case segments[0] == "Schemas" && len(segments) <= 2:
+		body, err = discoveryDocs(schema.Schemas, segments[1:], schemaDoc, "Schema",
+			func(sc *schema.Schema, id string) bool { return strings.EqualFold(sc.ID, id) })
 	default:
 		return noEndpoint(r)
 	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
+// discoveryDocs returns the ListResponse of every item's document or, given a name, the document
+// of the item that has it; kind names the items in the 404 of a name none has.
+func discoveryDocs[T any](items []T, name []string, docOf func(T) map[string]any, kind string, has func(T, string) bool) (any, error) {
+	if len(name) == 0 {
+		var docs []map[string]any
+		for _, item := range items {
+			docs = append(docs, docOf(item))
+		}
+		return discoveryList(docs), nil
+	}
+	for _, item := range items {
+		if has(item, name[0]) {
+			return docOf(item), nil
+		}
+	}
+	return nil, scimerror.NotFound("%s %s not found.", kind, name[0])
+}
+
+// discoveryList wraps discovery documents in a ListResponse of one page.
 func discoveryList(docs []map[string]any) listResponse {
 	return listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(docs), StartIndex: 1,
 		ItemsPerPage: len(docs), Resources: docs}
