@@ -60,7 +60,9 @@ func discoveryList(docs []map[string]any) listResponse {
 		ItemsPerPage: len(docs), Resources: docs}
 }
 
-// serviceProviderConfig advertises exactly what the server does.
+// serviceProviderConfig advertises exactly what the server does (RFC 7643 §5): no bulk, as /Bulk is
+// answered 501; filter.maxResults is the cap on a list's count (--scim-max-results). Its
+// meta.location is relative to the provider's base URL, like every location the server writes.
 func (s *Server) serviceProviderConfig() map[string]any {
 	return map[string]any{
 		"schemas":          []string{schema.ServiceProviderConfigURN},
@@ -81,6 +83,7 @@ func (s *Server) serviceProviderConfig() map[string]any {
 	}
 }
 
+// resourceTypeDoc renders a resource type (RFC 7643 §6), schemaExtensions present even when empty.
 func resourceTypeDoc(rt *schema.ResourceType) map[string]any {
 	exts := []map[string]any{}
 	for _, e := range rt.Extensions {
@@ -98,6 +101,7 @@ func resourceTypeDoc(rt *schema.ResourceType) map[string]any {
 	}
 }
 
+// schemaDoc renders a schema (RFC 7643 §7): the attributes the server stores, and only those.
 func schemaDoc(sc *schema.Schema) map[string]any {
 	attrs := make([]map[string]any, 0, len(sc.Attributes))
 	for _, a := range sc.Attributes {
@@ -113,6 +117,8 @@ func schemaDoc(sc *schema.Schema) map[string]any {
 	}
 }
 
+// attributeDoc renders an attribute's definition, its sub-attributes nested. canonicalValues,
+// referenceTypes and subAttributes are present only when the attribute has some.
 func attributeDoc(a *schema.Attribute) map[string]any {
 	doc := map[string]any{
 		"name":        a.Name,

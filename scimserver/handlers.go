@@ -16,11 +16,15 @@ import (
 // request is an authenticated SCIM request of one provider.
 type request struct {
 	*http.Request
+	// provider is the provider named in the path, whose token the request carries.
 	provider string
-	quirks   Quirks
-	base     string
+	// quirks are the provider's fixes for its client.
+	quirks Quirks
+	// base is the provider's absolute base URL, ending in "/v2/", for Location headers.
+	base string
 }
 
+// write returns what the store needs of the request to write: who writes, and the precondition.
 func (r *request) write() store.Write {
 	return store.Write{Provider: r.provider, IfMatch: r.Header.Get("If-Match"), IgnoreUnknownMembers: r.quirks.IgnoreUnknownMembers}
 }
@@ -55,8 +59,8 @@ func (s *Server) route(w http.ResponseWriter, r *request, segments []string) err
 		}
 		return s.serveSearch(w, r, resources)
 	}
-	// The query parameters (filter, attributes, …) are checked before the method, the body or the
-	// store: a bad one is 400 whatever else is wrong.
+	// The query parameters (filter, attributes, …) are checked first: a bad one is 400 even with a
+	// method the endpoint does not serve.
 	q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
 	if err != nil {
 		return err
@@ -92,6 +96,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources st
 		if err != nil {
 			return err
 		}
+		// The header is absolute (RFC 7644 §3.3); meta.location stays relative, as StrongDM's is.
 		w.Header().Set("Location", r.base+res.Location)
 		writeResource(w, http.StatusCreated, q, res)
 		return nil
@@ -109,6 +114,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 		if err != nil {
 			return err
 		}
+		// A client that holds the current version gets 304 without a body (RFC 7644 §3.14).
 		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == res.Version {
 			w.Header().Set("ETag", res.Version)
 			w.WriteHeader(http.StatusNotModified)
@@ -121,6 +127,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 		if err != nil {
 			return err
 		}
+		// A body that names another resource is refused rather than silently applied to this one.
 		if bodyID, ok := doc["id"].(string); ok && bodyID != id {
 			return scimerror.BadRequest(scimerror.Mutability, "id %q in the body does not match %q in the path", bodyID, id)
 		}
@@ -154,6 +161,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 	if err != nil {
 		return err
 	}
+	// The number of operations is checked before any is applied, so that none is half done.
 	if err := s.checkOperations(req); err != nil {
 		return err
 	}
@@ -171,6 +179,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 		return err
 	}
 	if !changed || r.quirks.PatchNoContent {
+		// The ETag still tells the client the version it now holds.
 		w.Header().Set("ETag", res.Version)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -248,6 +257,7 @@ func (s *Server) readObject(r *request) (map[string]any, error) {
 	return obj, nil
 }
 
+// listsSchema reports whether doc's schemas include urn.
 func listsSchema(doc map[string]any, urn string) bool {
 	list, _ := doc["schemas"].([]any)
 	for _, s := range list {
@@ -281,7 +291,11 @@ type listResponse struct {
 	Resources    []map[string]any `json:"Resources"`
 }
 
+// serveList answers a list or a search: the resources that match the filter, sorted, one page of
+// them, each projected (RFC 7644 §3.4.2).
 func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
+	// An equality on an indexed attribute lets the store list only the candidates an index finds;
+	// the filter still decides on each of them.
 	var eq *store.Equality
 	if q.filter != nil {
 		if attr, value, ok := q.filter.Equality(); ok {
@@ -301,6 +315,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 	if q.sort != nil {
 		q.sortResources(matched)
 	}
+	// totalResults counts every match, itemsPerPage only the page.
 	page := paginate(matched, q.startIndex, q.count)
 	resp := listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(matched), StartIndex: q.startIndex,
 		ItemsPerPage: len(page), Resources: make([]map[string]any, 0, len(page))}
@@ -311,6 +326,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 	return nil
 }
 
+// paginate returns at most count resources from the 1-based startIndex; past the end, none.
 func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
 	from := startIndex - 1
 	if from >= len(all) {
@@ -326,6 +342,7 @@ func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
 // endpoints are the endpoint names below a provider's base URL.
 var endpoints = []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"}
 
+// canonicalEndpoint returns the endpoint name that segment spells in any case, or segment itself.
 func canonicalEndpoint(segment string) string {
 	for _, e := range endpoints {
 		if strings.EqualFold(e, segment) {

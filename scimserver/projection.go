@@ -26,6 +26,7 @@ func (q *query) project(doc map[string]any) map[string]any {
 			copyPath(q.rt, doc, out, p)
 		}
 	} else {
+		// A shallow copy: removePath copies a value before it takes a sub-attribute out of it.
 		for k, v := range doc {
 			out[k] = v
 		}
@@ -35,6 +36,7 @@ func (q *query) project(doc map[string]any) map[string]any {
 			}
 		}
 	}
+	// Whatever the paths, schemas, id and the attributes returned "always" (RFC 7643 §7) stay.
 	for _, k := range []string{"schemas", "id"} {
 		if v, ok := doc[k]; ok {
 			out[k] = v
@@ -48,6 +50,7 @@ func (q *query) project(doc map[string]any) map[string]any {
 	return out
 }
 
+// boolRank orders false before true.
 func boolRank(b bool) int {
 	if b {
 		return 1
@@ -56,6 +59,7 @@ func boolRank(b bool) int {
 }
 
 // container returns the map a path's top-level attribute lives in: the document, or the extension's.
+// With create it adds the extension's map when the document has none; without, it may return nil.
 func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, create bool) map[string]any {
 	if !p.Extension(rt) {
 		return doc
@@ -68,6 +72,8 @@ func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, creat
 	return ext
 }
 
+// copyPath copies what p names from one document to another: an attribute, the values of a
+// multi-valued one its filter selects, or a sub-attribute, merged into what the target holds.
 func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) {
 	src := container(rt, from, p.Path, false)
 	if src == nil {
@@ -87,6 +93,7 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	}
 	switch val := v.(type) {
 	case map[string]any:
+		// Complex (name, manager): the sub-attribute joins those already copied.
 		sub, _ := dst[p.Attr.Name].(map[string]any)
 		if sub == nil {
 			sub = map[string]any{}
@@ -111,6 +118,8 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	}
 }
 
+// removePath removes what p names from doc: an attribute, the values of a multi-valued one its
+// filter selects, or a sub-attribute of the attribute or of each of its values.
 func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 	c := container(rt, doc, p.Path, false)
 	if c == nil {
@@ -124,6 +133,7 @@ func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 		delete(c, p.Attr.Name)
 		return
 	}
+	// The value is shared with the document projected: the sub-attribute is left out of a copy.
 	switch val := c[p.Attr.Name].(type) {
 	case map[string]any:
 		copied := map[string]any{}

@@ -14,12 +14,17 @@ import (
 
 // query is a list or read request's parameters (RFC 7644 §3.4.2), from the URL or a SearchRequest.
 type query struct {
-	rt         *schema.ResourceType
-	filter     *filter.Filter
+	// rt is the resource type the filter and the paths were resolved against.
+	rt *schema.ResourceType
+	// filter is nil when every resource matches.
+	filter *filter.Filter
+	// sort is nil when the list keeps the store's id order.
 	sort       *filter.SortKey
 	descending bool
+	// startIndex is 1-based and at least 1; count is at most the server's maxResults.
 	startIndex int
 	count      int
+	// attributes and excluded are the projection's paths; given both, attributes wins.
 	attributes []*filter.Path
 	excluded   []*filter.Path
 }
@@ -30,6 +35,8 @@ type queryParams struct {
 	attributes, excluded                         []string
 }
 
+// queryFromURL reads the parameters of a request's URL. maxResults bounds count; fo are the
+// provider's filter options.
 func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filter.Options) (*query, error) {
 	p := queryParams{filter: v.Get("filter"), sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
 		startIndex: v.Get("startIndex"), count: v.Get("count"),
@@ -37,6 +44,8 @@ func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filt
 	return p.parse(rt, maxResults, fo)
 }
 
+// queryFromSearch reads a SearchRequest body (RFC 7644 §3.4.3): attribute names in any case,
+// schemas exactly [SearchRequest], and no attribute the request does not define.
 func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults int, fo filter.Options) (*query, error) {
 	p := queryParams{}
 	hasSchema := false
@@ -62,6 +71,7 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 			}
 			continue
 		}
+		// JSON clients send startIndex and count as numbers; the other parameters are strings.
 		value := toString(v)
 		if value == "" && v != nil && v != "" {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string or a whole number", k)
@@ -87,6 +97,8 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 	return p.parse(rt, maxResults, fo)
 }
 
+// parse resolves the parameters against rt: the filter, sort key and attribute paths are parsed,
+// the paging numbers read and bounded. Any invalid one is a 400 naming it.
 func (p queryParams) parse(rt *schema.ResourceType, maxResults int, fo filter.Options) (*query, error) {
 	q := &query{rt: rt, startIndex: 1, count: maxResults}
 	var err error
@@ -149,6 +161,7 @@ func resolvePaths(rt *schema.ResourceType, param string, names []string) ([]*fil
 	return out, nil
 }
 
+// sortResources orders list by the sort key, stably: resources with equal keys keep id order.
 func (q *query) sortResources(list []*store.Resource) {
 	sort.SliceStable(list, func(i, j int) bool {
 		c := q.sort.Compare(list[i].Doc, list[j].Doc)
@@ -172,7 +185,7 @@ func splitList(s string) []string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\' && quoted:
-			i++
+			i++ // an escaped character, a quote included, stays inside the string
 		case c == '"':
 			quoted = !quoted
 		case c == '[' && !quoted:
@@ -188,6 +201,8 @@ func splitList(s string) []string {
 	return out
 }
 
+// toString returns a SearchRequest value as a string: a string as it is, a number as its integer
+// part; anything else is "".
 func toString(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -200,6 +215,8 @@ func toString(v any) string {
 	return ""
 }
 
+// toStrings returns a SearchRequest's attribute paths, sent as an array of strings or as one
+// comma-separated string; nil for any other value.
 func toStrings(v any) []string {
 	switch x := v.(type) {
 	case string:

@@ -191,6 +191,7 @@ func splitPath(path string) (provider string, segments []string, ok bool) {
 	return parts[0], parts[2:], true
 }
 
+// bearerToken returns the token of an "Authorization: Bearer …" header, the scheme in any case, or "".
 func bearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -236,6 +237,7 @@ func connectionOrigin(r *http.Request) (scheme, host string) {
 	return scheme, host
 }
 
+// firstValue returns the first of a header's comma-separated values.
 func firstValue(header string) string {
 	first, _, _ := strings.Cut(header, ",")
 	return strings.TrimSpace(first)
