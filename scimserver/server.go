@@ -70,14 +70,12 @@ type Server struct {
 	tokens    *tokenSource
 	providers map[string]Quirks
 	log       logr.Logger
-	ready     func(context.Context) bool
 	// external is Options.ExternalURL without a trailing slash, or "".
 	external string
 }
 
-// New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache);
-// ready, when set, reports whether the caches have synced, and Start waits for it. Invalid options
-// (an ExternalURL that is not an absolute http or https URL) are an error.
+// New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache).
+// Invalid options (an ExternalURL that is not an absolute http or https URL) are an error.
 func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) (*Server, error) {
 	external, err := externalURL(opts.ExternalURL)
 	if err != nil {
