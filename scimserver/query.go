@@ -97,6 +97,37 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 	return p.parse(rt, maxResults, fo)
 }
 
+// toString returns a SearchRequest string as it is, a number as its integer part, anything else as "".
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatInt(int64(x), 10)
+	case nil:
+		return ""
+	}
+	return ""
+}
+
+// toStrings returns a SearchRequest's attribute paths, sent as an array of strings or as one
+// comma-separated string; nil for any other value.
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return splitList(x)
+	case []any:
+		var out []string
+		for _, item := range x {
+			if s, ok := item.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // parse resolves the parameters against rt: the filter, sort key and attribute paths are parsed,
 // the paging numbers read and bounded. Any invalid one is a 400 naming it.
 func (p queryParams) parse(rt *schema.ResourceType, maxResults int, fo filter.Options) (*query, error) {
@@ -199,36 +230,4 @@ func splitList(s string) []string {
 	}
 	flush(len(s))
 	return out
-}
-
-// toString returns a SearchRequest value as a string: a string as it is, a number as its integer
-// part; anything else is "".
-func toString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatInt(int64(x), 10)
-	case nil:
-		return ""
-	}
-	return ""
-}
-
-// toStrings returns a SearchRequest's attribute paths, sent as an array of strings or as one
-// comma-separated string; nil for any other value.
-func toStrings(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return splitList(x)
-	case []any:
-		var out []string
-		for _, item := range x {
-			if s, ok := item.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
