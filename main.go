@@ -41,6 +41,7 @@ import (
 	"github.com/scim-operator/scim-operator/scimserver"
 )
 
+// scheme holds the kinds the manager's client knows: Kubernetes' built-in ones and ours.
 var scheme = runtime.NewScheme()
 
 func init() {
@@ -48,6 +49,8 @@ func init() {
 	utilruntime.Must(identityv1alpha1.AddToScheme(scheme))
 }
 
+// main parses the flags, builds the manager, adds the SCIM server and the controllers to it, and
+// runs them until SIGTERM or SIGINT. Any setup error exits with status 1.
 func main() {
 	var (
 		metricsAddr, probeAddr string
@@ -60,15 +63,18 @@ func main() {
 		scimProviders          string
 		tokenSecret            types.NamespacedName
 	)
+	// The manager: metrics, probes and leader election.
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
+	// The controllers: how roles become bindings, and how many reconcile at once.
 	flag.StringVar(&controllerOpts.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
 	flag.IntVar(&controllerOpts.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
 	flag.IntVar(&controllerOpts.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
+	// The SCIM server: where it listens, who may call it, and the limits on one request.
 	flag.StringVar(&scimOpts.Addr, "scim-bind-address", ":8080", "The address the SCIM server binds to.")
 	flag.StringVar(&scimProviders, "scim-providers", "generic,okta,azure", "Comma-separated SCIM providers, each served at /provisioning/{provider}/v2.")
 	flag.StringVar(&tokenSecret.Name, "scim-token-secret", "scim-operator-scim-tokens", "The Secret holding the providers' bearer tokens: key <provider> or <provider>.<suffix>, one token each.")
@@ -84,22 +90,27 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// scimserver.New trims the provider names and skips empty ones.
 	scimOpts.Providers = strings.Split(scimProviders, ",")
 	scimOpts.TokenSecret = tokenSecret
 	setupLog := ctrl.Log.WithName("setup")
 
+	// Without HTTP/2 the metrics and webhook servers are not exposed to its stream-reset attacks.
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
 	if secureMetrics {
+		// Scrapers authenticate with a token the API server reviews, and need RBAC on /metrics.
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
 	// The cache holds only the token Secret and the operator's own bindings, besides our types.
 	byObject := scimserver.CacheByObject(tokenSecret)
 	maps.Copy(byObject, controllers.CacheByObject())
+	// A stopping leader releases its lease so that another takes over at once; that is safe because
+	// main returns as soon as mgr.Start does.
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cache.Options{ByObject: byObject},
@@ -116,6 +127,7 @@ func main() {
 		os.Exit(1)
 	}
 
+	// One context for setup (the SCIM indexes) and the run: a signal ends both.
 	ctx := ctrl.SetupSignalHandler()
 	if _, err := scimserver.SetupWithManager(ctx, mgr, scimOpts); err != nil {
 		setupLog.Error(err, "unable to set up the SCIM server")
@@ -145,6 +157,7 @@ func main() {
 	}
 }
 
+// envOr returns the environment variable key, or def when it is unset or empty.
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v

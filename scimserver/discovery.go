@@ -10,53 +10,59 @@ import (
 
 // serveDiscovery serves /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{id}]
 // (RFC 7644 §4). They are read-only: any other method is 405.
-func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []string) {
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *request, segments []string) error {
 	if r.Method != http.MethodGet {
-		s.methodNotAllowed(w, r, http.MethodGet)
-		return
+		return methodNotAllowed(w, r, http.MethodGet)
 	}
+	var body any
+	var err error
 	switch {
 	case segments[0] == "ServiceProviderConfig" && len(segments) == 1:
-		writeJSON(w, http.StatusOK, s.serviceProviderConfig())
-	case segments[0] == "ResourceTypes" && len(segments) == 1:
-		var docs []map[string]any
-		for _, rt := range schema.ResourceTypes {
-			docs = append(docs, resourceTypeDoc(rt))
-		}
-		writeJSON(w, http.StatusOK, discoveryList(docs))
-	case segments[0] == "ResourceTypes" && len(segments) == 2:
-		for _, rt := range schema.ResourceTypes {
-			if rt.Name == segments[1] {
-				writeJSON(w, http.StatusOK, resourceTypeDoc(rt))
-				return
-			}
-		}
-		s.writeError(w, r.Request, scimerror.NotFound("Resource type %s not found.", segments[1]))
-	case segments[0] == "Schemas" && len(segments) == 1:
-		var docs []map[string]any
-		for _, sc := range schema.Schemas {
-			docs = append(docs, schemaDoc(sc))
-		}
-		writeJSON(w, http.StatusOK, discoveryList(docs))
-	case segments[0] == "Schemas" && len(segments) == 2:
-		for _, sc := range schema.Schemas {
-			if strings.EqualFold(sc.ID, segments[1]) {
-				writeJSON(w, http.StatusOK, schemaDoc(sc))
-				return
-			}
-		}
-		s.writeError(w, r.Request, scimerror.NotFound("Schema %s not found.", segments[1]))
+		body = s.serviceProviderConfig()
+	case segments[0] == "ResourceTypes" && len(segments) <= 2:
+		// Resource type names are matched exactly, schema ids (URNs) in any case.
+		body, err = discoveryDocs(schema.ResourceTypes, segments[1:], resourceTypeDoc, "Resource type",
+			func(rt *schema.ResourceType, name string) bool { return rt.Name == name })
+	case segments[0] == "Schemas" && len(segments) <= 2:
+		body, err = discoveryDocs(schema.Schemas, segments[1:], schemaDoc, "Schema",
+			func(sc *schema.Schema, id string) bool { return strings.EqualFold(sc.ID, id) })
 	default:
-		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
+		return noEndpoint(r)
 	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
 }
 
+// discoveryDocs returns the ListResponse of every item's document or, given a name, the document
+// of the item that has it; kind names the items in the 404 of a name none has.
+func discoveryDocs[T any](items []T, name []string, docOf func(T) map[string]any, kind string, has func(T, string) bool) (any, error) {
+	if len(name) == 0 {
+		var docs []map[string]any
+		for _, item := range items {
+			docs = append(docs, docOf(item))
+		}
+		return discoveryList(docs), nil
+	}
+	for _, item := range items {
+		if has(item, name[0]) {
+			return docOf(item), nil
+		}
+	}
+	return nil, scimerror.NotFound("%s %s not found.", kind, name[0])
+}
+
+// discoveryList wraps discovery documents in a ListResponse of one page.
 func discoveryList(docs []map[string]any) listResponse {
 	return listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(docs), StartIndex: 1,
 		ItemsPerPage: len(docs), Resources: docs}
 }
 
-// serviceProviderConfig advertises exactly what the server does.
+// serviceProviderConfig advertises exactly what the server does (RFC 7643 §5): no bulk, as /Bulk is
+// answered 501; filter.maxResults is the cap on a list's count (--scim-max-results). Its
+// meta.location is relative to the provider's base URL, like every location the server writes.
 func (s *Server) serviceProviderConfig() map[string]any {
 	return map[string]any{
 		"schemas":          []string{schema.ServiceProviderConfigURN},
@@ -77,6 +83,7 @@ func (s *Server) serviceProviderConfig() map[string]any {
 	}
 }
 
+// resourceTypeDoc renders a resource type (RFC 7643 §6), schemaExtensions present even when empty.
 func resourceTypeDoc(rt *schema.ResourceType) map[string]any {
 	exts := []map[string]any{}
 	for _, e := range rt.Extensions {
@@ -94,6 +101,7 @@ func resourceTypeDoc(rt *schema.ResourceType) map[string]any {
 	}
 }
 
+// schemaDoc renders a schema (RFC 7643 §7): the attributes the server stores, and only those.
 func schemaDoc(sc *schema.Schema) map[string]any {
 	attrs := make([]map[string]any, 0, len(sc.Attributes))
 	for _, a := range sc.Attributes {
@@ -109,6 +117,8 @@ func schemaDoc(sc *schema.Schema) map[string]any {
 	}
 }
 
+// attributeDoc renders an attribute's definition, its sub-attributes nested. canonicalValues,
+// referenceTypes and subAttributes are present only when the attribute has some.
 func attributeDoc(a *schema.Attribute) map[string]any {
 	doc := map[string]any{
 		"name":        a.Name,

@@ -43,10 +43,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Schemas: []string{schema.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)})
 }
 
+// writeJSON writes body as application/scim+json with status. <, > and & are not escaped: values
+// read as they were sent.
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/scim+json; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(body)
+	_ = enc.Encode(body) // the status is sent: what fails now is the client's connection
 }

@@ -16,20 +16,24 @@ import (
 // request is an authenticated SCIM request of one provider.
 type request struct {
 	*http.Request
+	// provider is the provider named in the path, whose token the request carries.
 	provider string
-	quirks   Quirks
-	base     string
+	// quirks are the provider's fixes for its client.
+	quirks Quirks
+	// base is the provider's absolute base URL, ending in "/v2/", for Location headers.
+	base string
 }
 
+// write returns what the store needs of the request to write: who writes, and the precondition.
 func (r *request) write() store.Write {
 	return store.Write{Provider: r.provider, IfMatch: r.Header.Get("If-Match"), IgnoreUnknownMembers: r.quirks.IgnoreUnknownMembers}
 }
 
-// route dispatches on the path below /provisioning/{provider}/v2.
-func (s *Server) route(w http.ResponseWriter, r *request, segments []string) {
+// route dispatches on the path below /provisioning/{provider}/v2. It returns the error to answer
+// with, which serve writes; a nil error means the response is written.
+func (s *Server) route(w http.ResponseWriter, r *request, segments []string) error {
 	if len(segments) == 0 {
-		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
-		return
+		return noEndpoint(r)
 	}
 	var resources store.Resources
 	// Endpoint names are matched case-insensitively: Microsoft's test collection sends /users.
@@ -40,142 +44,148 @@ func (s *Server) route(w http.ResponseWriter, r *request, segments []string) {
 	case "Groups":
 		resources = s.store.Groups()
 	case "ServiceProviderConfig", "ResourceTypes", "Schemas":
-		s.serveDiscovery(w, r, segments)
-		return
+		return s.serveDiscovery(w, r, segments)
 	case "Bulk", "Me":
-		s.writeError(w, r.Request, scimerror.New(http.StatusNotImplemented, "", "/%s is not supported", segments[0]))
-		return
+		return scimerror.New(http.StatusNotImplemented, "", "/%s is not supported", segments[0])
 	default:
-		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
-		return
+		return noEndpoint(r)
 	}
 	switch {
-	case len(segments) == 1:
-		s.serveCollection(w, r, resources)
+	case len(segments) > 2:
+		return noEndpoint(r)
 	case len(segments) == 2 && segments[1] == ".search":
 		if r.Method != http.MethodPost {
-			s.methodNotAllowed(w, r, http.MethodPost)
-			return
+			return methodNotAllowed(w, r, http.MethodPost)
 		}
-		s.serveSearch(w, r, resources)
-	case len(segments) == 2:
-		s.serveResource(w, r, resources, segments[1])
-	default:
-		s.writeError(w, r.Request, scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path))
+		return s.serveSearch(w, r, resources)
 	}
-}
-
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *request, allowed ...string) {
-	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	s.writeError(w, r.Request, scimerror.New(http.StatusMethodNotAllowed, "", "%s is not allowed on %s", r.Method, r.URL.Path))
-}
-
-func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources store.Resources) {
-	// The query parameters (filter, attributes, …) are checked before anything is written.
+	// The query parameters (filter, attributes, …) are checked first: a bad one is 400 even with a
+	// method the endpoint does not serve.
 	q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
 	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
+		return err
 	}
+	if len(segments) == 1 {
+		return s.serveCollection(w, r, resources, q)
+	}
+	return s.serveResource(w, r, resources, segments[1], q)
+}
+
+// noEndpoint is the 404 of a path below a provider's base URL that names no endpoint.
+func noEndpoint(r *request) error {
+	return scimerror.NotFound("no SCIM endpoint at %s", r.URL.Path)
+}
+
+// methodNotAllowed is the 405 of a method the endpoint does not serve; it sets Allow to those it does.
+func methodNotAllowed(w http.ResponseWriter, r *request, allowed ...string) error {
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	return scimerror.New(http.StatusMethodNotAllowed, "", "%s is not allowed on %s", r.Method, r.URL.Path)
+}
+
+// serveCollection serves GET (list) and POST (create) on /Users or /Groups.
+func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
 	switch r.Method {
 	case http.MethodGet:
-		s.serveList(w, r, resources, q)
+		return s.serveList(w, r, resources, q)
 	case http.MethodPost:
 		doc, err := s.readResource(r, resources.Type())
 		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
 		res, err := resources.Create(r.Context(), r.write(), doc)
 		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
-		w.Header().Set("Location", r.base+res.Doc["meta"].(map[string]any)["location"].(string))
+		// The header is absolute (RFC 7644 §3.3); meta.location stays relative, as StrongDM's is.
+		w.Header().Set("Location", r.base+res.Location)
 		writeResource(w, http.StatusCreated, q, res)
+		return nil
 	default:
-		s.methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
+		return methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 	}
 }
 
-func (s *Server) serveResource(w http.ResponseWriter, r *request, resources store.Resources, id string) {
+// serveResource serves GET, PUT, PATCH and DELETE on /Users/{id} or /Groups/{id}.
+func (s *Server) serveResource(w http.ResponseWriter, r *request, resources store.Resources, id string, q *query) error {
 	ctx := r.Context()
-	q, err := queryFromURL(resources.Type(), r.URL.Query(), s.opts.MaxResults, r.quirks.Filter)
-	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
-	}
 	switch r.Method {
 	case http.MethodGet:
 		res, err := resources.Get(ctx, id)
 		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
+		// A client that holds the current version gets 304 without a body (RFC 7644 §3.14).
 		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == res.Version {
 			w.Header().Set("ETag", res.Version)
 			w.WriteHeader(http.StatusNotModified)
-			return
+			return nil
 		}
 		writeResource(w, http.StatusOK, q, res)
+		return nil
 	case http.MethodPut:
 		doc, err := s.readResource(r, resources.Type())
 		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
+		// A body that names another resource is refused rather than silently applied to this one.
 		if bodyID, ok := doc["id"].(string); ok && bodyID != id {
-			s.writeError(w, r.Request, scimerror.BadRequest(scimerror.Mutability, "id %q in the body does not match %q in the path", bodyID, id))
-			return
+			return scimerror.BadRequest(scimerror.Mutability, "id %q in the body does not match %q in the path", bodyID, id)
 		}
 		res, err := resources.Replace(ctx, r.write(), id, doc)
 		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
 		writeResource(w, http.StatusOK, q, res)
+		return nil
 	case http.MethodPatch:
-		body, err := s.readBody(r)
-		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
-		}
-		req, err := patch.Parse(body, r.quirks.Patch)
-		if err == nil {
-			err = s.checkOperations(req)
-		}
-		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
-		}
-		rt := resources.Type()
-		res, changed, err := resources.Patch(ctx, r.write(), id, func(doc map[string]any) (bool, error) {
-			before := valueCounts(rt, doc)
-			changed, err := req.Apply(rt, doc)
-			if err != nil || !changed {
-				return changed, err
-			}
-			return true, s.checkValues(rt, doc, before)
-		})
-		if err != nil {
-			s.writeError(w, r.Request, err)
-			return
-		}
-		if !changed || r.quirks.PatchNoContent {
-			w.Header().Set("ETag", res.Version)
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		writeResource(w, http.StatusOK, q, res)
+		return s.servePatch(w, r, resources, id, q)
 	case http.MethodDelete:
 		if err := resources.Delete(ctx, r.write(), id); err != nil {
-			s.writeError(w, r.Request, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	default:
-		s.methodNotAllowed(w, r, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete)
+		return methodNotAllowed(w, r, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete)
 	}
+}
+
+// servePatch applies a PatchOp body to resource id. It answers 204 when nothing changed, as
+// StrongDM does, or always when the provider's quirks ask for it; otherwise 200 with the resource.
+func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.Resources, id string, q *query) error {
+	body, err := s.readBody(r)
+	if err != nil {
+		return err
+	}
+	req, err := patch.Parse(body, r.quirks.Patch)
+	if err != nil {
+		return err
+	}
+	// The number of operations is checked before any is applied, so that none is half done.
+	if err := s.checkOperations(req); err != nil {
+		return err
+	}
+	rt := resources.Type()
+	res, changed, err := resources.Patch(r.Context(), r.write(), id, func(doc map[string]any) (bool, error) {
+		// The limit on values is checked against the stored counts: see checkValues.
+		before := valueCounts(rt, doc)
+		changed, err := req.Apply(rt, doc)
+		if err != nil || !changed {
+			return changed, err
+		}
+		return true, s.checkValues(rt, doc, before)
+	})
+	if err != nil {
+		return err
+	}
+	if !changed || r.quirks.PatchNoContent {
+		// The ETag still tells the client the version it now holds.
+		w.Header().Set("ETag", res.Version)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	writeResource(w, http.StatusOK, q, res)
+	return nil
 }
 
 // writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes.
@@ -203,11 +213,7 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 // readResource reads and canonicalizes a User or Group body of a POST or PUT, within the limits
 // on multi-valued attributes.
 func (s *Server) readResource(r *request, rt *schema.ResourceType) (map[string]any, error) {
-	body, err := s.readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := decodeObject(body)
+	obj, err := s.readObject(r)
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +236,12 @@ func (s *Server) readResource(r *request, rt *schema.ResourceType) (map[string]a
 	return doc, nil
 }
 
-// decodeObject decodes a JSON object; anything else is invalidSyntax.
-func decodeObject(body []byte) (map[string]any, error) {
+// readObject reads a body that must be one JSON object; anything else is invalidSyntax.
+func (s *Server) readObject(r *request) (map[string]any, error) {
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
 	var obj map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&obj); err != nil || obj == nil {
@@ -247,6 +257,7 @@ func decodeObject(body []byte) (map[string]any, error) {
 	return obj, nil
 }
 
+// listsSchema reports whether doc's schemas include urn.
 func listsSchema(doc map[string]any, urn string) bool {
 	list, _ := doc["schemas"].([]any)
 	for _, s := range list {
@@ -258,23 +269,16 @@ func listsSchema(doc map[string]any, urn string) bool {
 }
 
 // serveSearch serves POST /.search with a SearchRequest body (RFC 7644 §3.4.3).
-func (s *Server) serveSearch(w http.ResponseWriter, r *request, resources store.Resources) {
-	body, err := s.readBody(r)
+func (s *Server) serveSearch(w http.ResponseWriter, r *request, resources store.Resources) error {
+	obj, err := s.readObject(r)
 	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
-	}
-	obj, err := decodeObject(body)
-	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
+		return err
 	}
 	q, err := queryFromSearch(resources.Type(), obj, s.opts.MaxResults, r.quirks.Filter)
 	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
+		return err
 	}
-	s.serveList(w, r, resources, q)
+	return s.serveList(w, r, resources, q)
 }
 
 // listResponse is a SCIM ListResponse. itemsPerPage is the number of resources returned, which
@@ -287,7 +291,11 @@ type listResponse struct {
 	Resources    []map[string]any `json:"Resources"`
 }
 
-func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) {
+// serveList answers a list or a search: the resources that match the filter, sorted, one page of
+// them, each projected (RFC 7644 §3.4.2).
+func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
+	// An equality on an indexed attribute lets the store list only the candidates an index finds;
+	// the filter still decides on each of them.
 	var eq *store.Equality
 	if q.filter != nil {
 		if attr, value, ok := q.filter.Equality(); ok {
@@ -296,8 +304,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 	}
 	all, err := resources.List(r.Context(), eq)
 	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
+		return err
 	}
 	matched := all[:0:0]
 	for _, res := range all {
@@ -308,6 +315,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 	if q.sort != nil {
 		q.sortResources(matched)
 	}
+	// totalResults counts every match, itemsPerPage only the page.
 	page := paginate(matched, q.startIndex, q.count)
 	resp := listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(matched), StartIndex: q.startIndex,
 		ItemsPerPage: len(page), Resources: make([]map[string]any, 0, len(page))}
@@ -315,8 +323,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 		resp.Resources = append(resp.Resources, q.project(res.Doc))
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
+// paginate returns at most count resources from the 1-based startIndex; past the end, none.
 func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
 	from := startIndex - 1
 	if from >= len(all) {
@@ -332,6 +342,7 @@ func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
 // endpoints are the endpoint names below a provider's base URL.
 var endpoints = []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"}
 
+// canonicalEndpoint returns the endpoint name that segment spells in any case, or segment itself.
 func canonicalEndpoint(segment string) string {
 	for _, e := range endpoints {
 		if strings.EqualFold(e, segment) {

@@ -49,6 +49,7 @@ func valueCounts(rt *schema.ResourceType, doc map[string]any) map[*schema.Attrib
 	return counts
 }
 
+// countValues returns the number of values doc holds in the multi-valued attribute p.
 func countValues(rt *schema.ResourceType, doc map[string]any, p schema.Path) int {
 	c := container(rt, doc, p, false)
 	if c == nil {

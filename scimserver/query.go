@@ -1,9 +1,7 @@
 package scimserver
 
 import (
-	"cmp"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,12 +14,17 @@ import (
 
 // query is a list or read request's parameters (RFC 7644 §3.4.2), from the URL or a SearchRequest.
 type query struct {
-	rt         *schema.ResourceType
-	filter     *filter.Filter
+	// rt is the resource type the filter and the paths were resolved against.
+	rt *schema.ResourceType
+	// filter is nil when every resource matches.
+	filter *filter.Filter
+	// sort is nil when the list keeps the store's id order.
 	sort       *filter.SortKey
 	descending bool
+	// startIndex is 1-based and at least 1; count is at most the server's maxResults.
 	startIndex int
 	count      int
+	// attributes and excluded are the projection's paths; given both, attributes wins.
 	attributes []*filter.Path
 	excluded   []*filter.Path
 }
@@ -32,6 +35,8 @@ type queryParams struct {
 	attributes, excluded                         []string
 }
 
+// queryFromURL reads the parameters of a request's URL. maxResults bounds count; fo are the
+// provider's filter options.
 func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filter.Options) (*query, error) {
 	p := queryParams{filter: v.Get("filter"), sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
 		startIndex: v.Get("startIndex"), count: v.Get("count"),
@@ -39,6 +44,8 @@ func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filt
 	return p.parse(rt, maxResults, fo)
 }
 
+// queryFromSearch reads a SearchRequest body (RFC 7644 §3.4.3): attribute names in any case,
+// schemas exactly [SearchRequest], and no attribute the request does not define.
 func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults int, fo filter.Options) (*query, error) {
 	p := queryParams{}
 	hasSchema := false
@@ -64,6 +71,7 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 			}
 			continue
 		}
+		// JSON clients send startIndex and count as numbers; the other parameters are strings.
 		value := toString(v)
 		if value == "" && v != nil && v != "" {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string or a whole number", k)
@@ -89,6 +97,39 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 	return p.parse(rt, maxResults, fo)
 }
 
+// toString returns a SearchRequest string as it is, a number as its integer part, anything else as "".
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatInt(int64(x), 10)
+	case nil:
+		return ""
+	}
+	return ""
+}
+
+// toStrings returns a SearchRequest's attribute paths, sent as an array of strings or as one
+// comma-separated string; nil for any other value.
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return splitList(x)
+	case []any:
+		var out []string
+		for _, item := range x {
+			if s, ok := item.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// parse resolves the parameters against rt: the filter, sort key and attribute paths are parsed,
+// the paging numbers read and bounded. Any invalid one is a 400 naming it.
 func (p queryParams) parse(rt *schema.ResourceType, maxResults int, fo filter.Options) (*query, error) {
 	q := &query{rt: rt, startIndex: 1, count: maxResults}
 	var err error
@@ -151,6 +192,7 @@ func resolvePaths(rt *schema.ResourceType, param string, names []string) ([]*fil
 	return out, nil
 }
 
+// sortResources orders list by the sort key, stably: resources with equal keys keep id order.
 func (q *query) sortResources(list []*store.Resource) {
 	sort.SliceStable(list, func(i, j int) bool {
 		c := q.sort.Compare(list[i].Doc, list[j].Doc)
@@ -159,162 +201,6 @@ func (q *query) sortResources(list []*store.Resource) {
 		}
 		return c < 0
 	})
-}
-
-// project applies attributes / excludedAttributes (RFC 7644 §3.4.2.5) to a document. Attributes
-// returned "always" (id, schemas, userName) stay whatever is asked.
-func (q *query) project(doc map[string]any) map[string]any {
-	if q == nil || (len(q.attributes) == 0 && len(q.excluded) == 0) {
-		return doc
-	}
-	out := map[string]any{}
-	if len(q.attributes) > 0 {
-		// Sub-attribute paths build new values; a path naming a whole attribute (filtered or not)
-		// comes after them and wins, so that no copied value is written into.
-		paths := slices.Clone(q.attributes)
-		slices.SortStableFunc(paths, func(a, b *filter.Path) int {
-			return cmp.Compare(boolRank(a.Sub == nil), boolRank(b.Sub == nil))
-		})
-		for _, p := range paths {
-			copyPath(q.rt, doc, out, p)
-		}
-	} else {
-		for k, v := range doc {
-			out[k] = v
-		}
-		for _, p := range q.excluded {
-			if p.Leaf().Returned != schema.ReturnedAlways || p.Filter != nil {
-				removePath(q.rt, out, p)
-			}
-		}
-	}
-	for _, k := range []string{"schemas", "id"} {
-		if v, ok := doc[k]; ok {
-			out[k] = v
-		}
-	}
-	for _, a := range q.rt.Schema.Attributes {
-		if v, ok := doc[a.Name]; ok && a.Returned == schema.ReturnedAlways {
-			out[a.Name] = v
-		}
-	}
-	return out
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// container returns the map a path's top-level attribute lives in: the document, or the extension's.
-func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, create bool) map[string]any {
-	if !p.Extension(rt) {
-		return doc
-	}
-	ext, _ := doc[p.Schema.ID].(map[string]any)
-	if ext == nil && create {
-		ext = map[string]any{}
-		doc[p.Schema.ID] = ext
-	}
-	return ext
-}
-
-func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) {
-	src := container(rt, from, p.Path, false)
-	if src == nil {
-		return
-	}
-	v, ok := src[p.Attr.Name]
-	if !ok {
-		return
-	}
-	dst := container(rt, to, p.Path, true)
-	if p.Filter != nil {
-		v = selectValues(v, p.Filter, true)
-	}
-	if p.Sub == nil {
-		dst[p.Attr.Name] = v
-		return
-	}
-	switch val := v.(type) {
-	case map[string]any:
-		sub, _ := dst[p.Attr.Name].(map[string]any)
-		if sub == nil {
-			sub = map[string]any{}
-			dst[p.Attr.Name] = sub
-		}
-		if sv, ok := val[p.Sub.Name]; ok {
-			sub[p.Sub.Name] = sv
-		}
-	case []any:
-		// Multi-valued: keep the sub-attribute of every value, merged with what is already kept.
-		kept, _ := dst[p.Attr.Name].([]any)
-		for i, item := range val {
-			m, _ := item.(map[string]any)
-			if i >= len(kept) {
-				kept = append(kept, map[string]any{})
-			}
-			if sv, ok := m[p.Sub.Name]; ok {
-				kept[i].(map[string]any)[p.Sub.Name] = sv
-			}
-		}
-		dst[p.Attr.Name] = kept
-	}
-}
-
-func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
-	c := container(rt, doc, p.Path, false)
-	if c == nil {
-		return
-	}
-	if p.Filter != nil && p.Sub == nil {
-		c[p.Attr.Name] = selectValues(c[p.Attr.Name], p.Filter, false)
-		return
-	}
-	if p.Sub == nil {
-		delete(c, p.Attr.Name)
-		return
-	}
-	switch val := c[p.Attr.Name].(type) {
-	case map[string]any:
-		copied := map[string]any{}
-		for k, v := range val {
-			if k != p.Sub.Name {
-				copied[k] = v
-			}
-		}
-		c[p.Attr.Name] = copied
-	case []any:
-		list := make([]any, 0, len(val))
-		for _, item := range val {
-			m, _ := item.(map[string]any)
-			copied := map[string]any{}
-			for k, v := range m {
-				if k != p.Sub.Name {
-					copied[k] = v
-				}
-			}
-			list = append(list, copied)
-		}
-		c[p.Attr.Name] = list
-	}
-}
-
-// selectValues returns the values of a multi-valued attribute that match f (keep) or that do not.
-func selectValues(v any, f *filter.ValueFilter, keep bool) any {
-	list, ok := v.([]any)
-	if !ok {
-		return v
-	}
-	out := make([]any, 0, len(list))
-	for _, item := range list {
-		if m, ok := item.(map[string]any); ok && f.Match(m) == keep {
-			out = append(out, item)
-		}
-	}
-	return out
 }
 
 // splitList splits a comma-separated list of attribute paths, leaving commas inside value filters
@@ -330,7 +216,7 @@ func splitList(s string) []string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\' && quoted:
-			i++
+			i++ // an escaped character, a quote included, stays inside the string
 		case c == '"':
 			quoted = !quoted
 		case c == '[' && !quoted:
@@ -344,32 +230,4 @@ func splitList(s string) []string {
 	}
 	flush(len(s))
 	return out
-}
-
-func toString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatInt(int64(x), 10)
-	case nil:
-		return ""
-	}
-	return ""
-}
-
-func toStrings(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return splitList(x)
-	case []any:
-		var out []string
-		for _, item := range x {
-			if s, ok := item.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

@@ -70,14 +70,12 @@ type Server struct {
 	tokens    *tokenSource
 	providers map[string]Quirks
 	log       logr.Logger
-	ready     func(context.Context) bool
 	// external is Options.ExternalURL without a trailing slash, or "".
 	external string
 }
 
-// New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache);
-// ready, when set, reports whether the caches have synced, and Start waits for it. Invalid options
-// (an ExternalURL that is not an absolute http or https URL) are an error.
+// New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache).
+// Invalid options (an ExternalURL that is not an absolute http or https URL) are an error.
 func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) (*Server, error) {
 	external, err := externalURL(opts.ExternalURL)
 	if err != nil {
@@ -145,33 +143,37 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serve)
 }
 
-// serve routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
-// endpoint. Anything else is a SCIM 404.
+// serve is the HTTP handler: it writes the error that handle returns, and turns a panic into a 500.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, p))
 		}
 	}()
+	if err := s.handle(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// handle routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
+// endpoint. Anything else is a SCIM 404.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 	provider, segments, ok := splitPath(r.URL.Path)
 	if !ok {
-		s.writeError(w, r, scimerror.NotFound("no SCIM endpoint at %s: endpoints are under /provisioning/{provider}/v2", r.URL.Path))
-		return
+		return scimerror.NotFound("no SCIM endpoint at %s: endpoints are under /provisioning/{provider}/v2", r.URL.Path)
 	}
 	quirks, known := s.providers[provider]
 	if !known {
-		s.writeError(w, r, scimerror.NotFound("unknown provider %q", provider))
-		return
+		return scimerror.NotFound("unknown provider %q", provider)
 	}
 	if !s.tokens.valid(r.Context(), provider, bearerToken(r)) {
-		s.writeError(w, r, scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider))
-		return
+		return scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider)
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	}
 	req := &request{Request: r, provider: provider, quirks: quirks, base: s.baseURL(r, provider)}
-	s.route(w, req, segments)
+	return s.route(w, req, segments)
 }
 
 // splitPath splits "/provisioning/okta/v2/Users/a-1" into "okta" and ["Users", "a-1"].
@@ -187,6 +189,7 @@ func splitPath(path string) (provider string, segments []string, ok bool) {
 	return parts[0], parts[2:], true
 }
 
+// bearerToken returns the token of an "Authorization: Bearer …" header, the scheme in any case, or "".
 func bearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -232,6 +235,7 @@ func connectionOrigin(r *http.Request) (scheme, host string) {
 	return scheme, host
 }
 
+// firstValue returns the first of a header's comma-separated values.
 func firstValue(header string) string {
 	first, _, _ := strings.Cut(header, ",")
 	return strings.TrimSpace(first)

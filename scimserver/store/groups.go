@@ -236,7 +236,7 @@ func groupResource(r *v1.ScimRole) *Resource {
 			member["display"] = member["value"]
 		}
 	}
-	return &Resource{ID: r.Name, Doc: doc, Version: version(r)}
+	return &Resource{ID: r.Name, Doc: doc, Version: version(r), Location: "Groups/" + r.Name}
 }
 
 // groupDoc renders a ScimRole as a SCIM Group; members is always present.

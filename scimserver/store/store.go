@@ -40,7 +40,7 @@ type Write struct {
 	IgnoreUnknownMembers bool
 }
 
-// Resource is a SCIM resource as served: its document and version.
+// Resource is a SCIM resource as served: its document, version and location.
 type Resource struct {
 	// ID is the resource's SCIM id (object name).
 	ID string
@@ -48,6 +48,9 @@ type Resource struct {
 	Doc map[string]any
 	// Version is the weak ETag (W/"<resourceVersion>").
 	Version string
+	// Location is the resource's URL relative to its provider's base URL ("Users/a-…"), as the
+	// document's meta.location holds it.
+	Location string
 }
 
 // Resources is the SCIM view of one resource type. Users and Groups implement it, so that one request

@@ -262,7 +262,7 @@ func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u)}, nil
+	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u), Location: "Users/" + u.Name}, nil
 }
 
 // userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
