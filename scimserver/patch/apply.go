@@ -105,7 +105,7 @@ func (p *patcher) schemaNamed(name string) *schema.Schema {
 func (p *patcher) applyObject(op Op, value any) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerror.BadRequest(scimerror.InvalidValue, "without a path, the value must be an object of attributes, not %s", describe(value))
+		return scimerror.BadRequest(scimerror.InvalidValue, "without a path, the value must be an object of attributes, not %s", schema.Describe(value))
 	}
 	seen := map[string]bool{}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
@@ -130,7 +130,7 @@ func (p *patcher) applyObject(op Op, value any) error {
 func (p *patcher) applySchemaObject(op Op, s *schema.Schema, value any, seen map[string]bool) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object of that schema's attributes, not %s", s.ID, describe(value))
+		return scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object of that schema's attributes, not %s", s.ID, schema.Describe(value))
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if err := p.applyKey(op, s.ID+":"+key, obj[key], seen); err != nil {

@@ -1,11 +1,9 @@
 package patch
 
 import (
-	"encoding/json"
-	"fmt"
 	"reflect"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/scim-operator/scim-operator/scimserver/schema"
 )
 
 // This file holds the operations on JSON documents that do not depend on a schema.
@@ -89,42 +87,9 @@ func equivalent(a, b any) bool {
 		}
 		return true
 	}
-	if x, ok := number(a); ok {
-		y, ok := number(b)
+	if x, ok := schema.Number(a); ok {
+		y, ok := schema.Number(b)
 		return ok && x == y
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case json.Number:
-		f, err := strconv.ParseFloat(string(n), 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// describe renders a JSON value for messages, with its type.
-func describe(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if utf8.RuneCountInString(v) > 64 {
-			v = string([]rune(v)[:64]) + "…"
-		}
-		return fmt.Sprintf("the string %q", v)
-	case bool:
-		return fmt.Sprintf("the boolean %t", v)
-	case json.Number, float64:
-		return fmt.Sprintf("the number %v", v)
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("a %T", v)
 }
