@@ -115,5 +115,5 @@ func subNames(attr *schema.Attribute) string {
 
 // simpleValue returns v as a value of the simple attribute attr, checked as POST and PUT bodies are.
 func (p *patcher) simpleValue(attr *schema.Attribute, n string, v any) (any, error) {
-	return schema.SimpleValue(attr, n, v, schema.Decoding{BooleanStrings: p.opts.BooleanStrings})
+	return schema.SimpleValue(attr, n, v, p.opts.Decoding)
 }

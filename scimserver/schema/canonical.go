@@ -8,7 +8,9 @@ import (
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
 
-// Decoding describes how lenient Canonicalize is with a client's deviations from RFC 7643.
+// Decoding describes how lenient Canonicalize is with a client's deviations from RFC 7643. PATCH
+// values are decoded with the same Decoding (patch.Options), of which only BooleanStrings concerns
+// single values; the other fields are about whole bodies.
 type Decoding struct {
 	// BooleanStrings accepts "True"/"False" strings (any case) for boolean attributes. Microsoft
 	// Entra ID sends `"active": "False"`; the strict generic provider rejects them.
@@ -19,6 +21,17 @@ type Decoding struct {
 	// IgnoreUnknownAttributes drops top-level attributes no schema defines instead of rejecting
 	// them. Microsoft's SCIM test collection expects a misspelled attribute to be ignored.
 	IgnoreUnknownAttributes bool
+}
+
+// MicrosoftEntra returns the Decoding for Microsoft Entra ID (formerly Azure AD) and Microsoft's SCIM
+// test collection: every tolerance enabled. It is the one place the Entra tolerances for values are
+// switched on: POST and PUT bodies and PATCH values (patch.MicrosoftEntra) both use it.
+func MicrosoftEntra() Decoding {
+	return Decoding{
+		BooleanStrings:          true,
+		IgnoredSchemas:          []string{"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"},
+		IgnoreUnknownAttributes: true,
+	}
 }
 
 // ignoredAttributes are attributes a client may send that this server never stores, dropped
