@@ -203,7 +203,7 @@ func (p *patcher) keepReadOnly(path *filter.Path, value any) error {
 // 7643 §7); repeating its current value changes nothing.
 func (p *patcher) setImmutable(op Op, path *filter.Path, value any) error {
 	current := p.current(path.Path)
-	if !assigned(current) {
+	if !schema.Assigned(current) {
 		return p.set(op, path, value)
 	}
 	if v, err := p.value(path.Attr, pathName(p.rt, path.Path), value); err == nil && equivalent(current, v) {
@@ -266,7 +266,7 @@ func attrName(rt *schema.ResourceType, path *filter.Path) string {
 func (p *patcher) tidyExtensions() {
 	for _, ext := range p.rt.Extensions {
 		id := ext.Schema.ID
-		if m, ok := p.doc[id].(map[string]any); ok && !assigned(m) {
+		if m, ok := p.doc[id].(map[string]any); ok && !schema.Assigned(m) {
 			delete(p.doc, id)
 		}
 		schemas, ok := p.doc["schemas"].([]any)

@@ -27,36 +27,12 @@ func deepCopy(v any) any {
 	return v
 }
 
-// assigned reports whether a value is assigned: unassigned are null, and arrays and objects that
-// hold no assigned value (RFC 7643 §2.5).
-func assigned(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case []any:
-		for _, sub := range v {
-			if assigned(sub) {
-				return true
-			}
-		}
-		return false
-	case map[string]any:
-		for _, sub := range v {
-			if assigned(sub) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
-
 // equivalent reports whether two JSON values are equal in state (RFC 7643 §2.5): unassigned values
 // equal each other whatever their form, members holding unassigned values equal absent ones, and
 // numbers compare by value whether float64 or json.Number.
 func equivalent(a, b any) bool {
-	if !assigned(a) || !assigned(b) {
-		return !assigned(a) && !assigned(b)
+	if !schema.Assigned(a) || !schema.Assigned(b) {
+		return !schema.Assigned(a) && !schema.Assigned(b)
 	}
 	switch a := a.(type) {
 	case map[string]any:
@@ -70,7 +46,7 @@ func equivalent(a, b any) bool {
 			}
 		}
 		for k, v := range bm {
-			if _, ok := a[k]; !ok && assigned(v) {
+			if _, ok := a[k]; !ok && schema.Assigned(v) {
 				return false
 			}
 		}

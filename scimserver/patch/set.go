@@ -309,7 +309,7 @@ func (p *patcher) storeValues(container map[string]any, attr *schema.Attribute, 
 func withoutEmpty(list []any, indexes []int) []any {
 	var drop map[int]bool
 	for _, i := range indexes {
-		if !assigned(list[i]) {
+		if !schema.Assigned(list[i]) {
 			if drop == nil {
 				drop = map[int]bool{}
 			}
@@ -437,7 +437,7 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 				return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is readOnly and cannot be changed", n, sub.Name)
 			}
 			continue
-		case sub.Mutability == schema.Immutable && assigned(current[key]) && !equivalent(current[key], v):
+		case sub.Mutability == schema.Immutable && schema.Assigned(current[key]) && !equivalent(current[key], v):
 			return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is immutable and cannot be changed once set", n, sub.Name)
 		}
 		if v == nil {
@@ -451,7 +451,7 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 
 // store sets key in container to v, or deletes it when v is unassigned.
 func store(container map[string]any, key string, v any) {
-	if assigned(v) {
+	if schema.Assigned(v) {
 		container[key] = v
 	} else {
 		delete(container, key)

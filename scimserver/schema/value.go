@@ -112,3 +112,36 @@ func Number(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// Assigned reports whether a value is assigned (RFC 7643 §2.5): null is unassigned, and so are
+// arrays and complex values that hold no assigned value. PATCH drops what is unassigned.
+func Assigned(v any) bool { return holdsValue(v, false) }
+
+// Present reports whether a value is present as the filter operator pr means it (RFC 7644
+// §3.4.2.2): assigned and not the empty string, and for arrays and complex values, holding a
+// present value.
+func Present(v any) bool { return holdsValue(v, true) }
+
+func holdsValue(v any, nonEmpty bool) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case string:
+		return !nonEmpty || v != ""
+	case []any:
+		for _, sub := range v {
+			if holdsValue(sub, nonEmpty) {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		for _, sub := range v {
+			if holdsValue(sub, nonEmpty) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
