@@ -50,7 +50,7 @@ func valueCounts(rt *schema.ResourceType, doc map[string]any) map[*schema.Attrib
 }
 
 func countValues(rt *schema.ResourceType, doc map[string]any, p schema.Path) int {
-	c := container(rt, doc, p, false)
+	c := p.Container(rt, doc, false)
 	if c == nil {
 		return 0
 	}

@@ -208,21 +208,8 @@ func boolRank(b bool) int {
 	return 0
 }
 
-// container returns the map a path's top-level attribute lives in: the document, or the extension's.
-func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, create bool) map[string]any {
-	if !p.Extension(rt) {
-		return doc
-	}
-	ext, _ := doc[p.Schema.ID].(map[string]any)
-	if ext == nil && create {
-		ext = map[string]any{}
-		doc[p.Schema.ID] = ext
-	}
-	return ext
-}
-
 func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) {
-	src := container(rt, from, p.Path, false)
+	src := p.Container(rt, from, false)
 	if src == nil {
 		return
 	}
@@ -230,7 +217,7 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	if !ok {
 		return
 	}
-	dst := container(rt, to, p.Path, true)
+	dst := p.Container(rt, to, true)
 	if p.Filter != nil {
 		v = selectValues(v, p.Filter, true)
 	}
@@ -265,7 +252,7 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 }
 
 func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
-	c := container(rt, doc, p.Path, false)
+	c := p.Container(rt, doc, false)
 	if c == nil {
 		return
 	}

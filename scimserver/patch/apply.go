@@ -214,7 +214,7 @@ func (p *patcher) setImmutable(op Op, path *filter.Path, value any) error {
 
 // current returns the value a path without value filter addresses, or nil.
 func (p *patcher) current(path schema.Path) any {
-	container := p.container(path, false)
+	container := path.Container(p.rt, p.doc, false)
 	if container == nil {
 		return nil
 	}
@@ -226,20 +226,6 @@ func (p *patcher) current(path schema.Path) any {
 		return m[path.Sub.Name]
 	}
 	return nil
-}
-
-// container returns the object holding the path's attribute: the document, or for an extension
-// attribute the object under the extension's URN, which create creates when absent.
-func (p *patcher) container(path schema.Path, create bool) map[string]any {
-	if !path.Extension(p.rt) {
-		return p.doc
-	}
-	m, ok := p.doc[path.Schema.ID].(map[string]any)
-	if !ok && create {
-		m = map[string]any{}
-		p.doc[path.Schema.ID] = m
-	}
-	return m
 }
 
 // pathName returns the canonical name of a path for messages: "name.givenName",

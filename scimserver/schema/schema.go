@@ -180,6 +180,21 @@ type Path struct {
 // resource under the extension's URN.
 func (p Path) Extension(rt *ResourceType) bool { return p.Schema != rt.Schema }
 
+// Container returns the object of doc, a resource of type rt, that holds the path's top-level
+// attribute: doc itself, or for an extension attribute the object under the extension's URN, which
+// create adds when doc has none. Without create it returns nil for an extension doc does not hold.
+func (p Path) Container(rt *ResourceType, doc map[string]any, create bool) map[string]any {
+	if !p.Extension(rt) {
+		return doc
+	}
+	ext, _ := doc[p.Schema.ID].(map[string]any)
+	if ext == nil && create {
+		ext = map[string]any{}
+		doc[p.Schema.ID] = ext
+	}
+	return ext
+}
+
 // Leaf returns the attribute the path ends at.
 func (p Path) Leaf() *Attribute {
 	if p.Sub != nil {
