@@ -148,15 +148,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 			s.writeError(w, r.Request, err)
 			return
 		}
-		rt := resources.Type()
-		res, changed, err := resources.Patch(ctx, r.write(), id, func(doc map[string]any) (bool, error) {
-			before := valueCounts(rt, doc)
-			changed, err := req.Apply(rt, doc)
-			if err != nil || !changed {
-				return changed, err
-			}
-			return true, s.checkValues(rt, doc, before)
-		})
+		res, changed, err := resources.Patch(ctx, r.write(), id, s.applyPatch(r, resources.Type(), req))
 		if err != nil {
 			s.writeError(w, r.Request, err)
 			return
