@@ -1,7 +1,8 @@
 // Package schema defines the SCIM schemas this server stores and advertises (RFC 7643): the core
 // User with the enterprise extension and the core Group, restricted to what ScimUser and ScimRole
 // hold, so that everything advertised round-trips. Filters, PATCH and the discovery endpoints are
-// all driven by these definitions.
+// all driven by these definitions, and share the value model of value.go: how a value is checked
+// against its attribute's type, and whether it is assigned or present.
 package schema
 
 import "strings"

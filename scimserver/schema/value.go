@@ -97,7 +97,8 @@ func Describe(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// Number returns a JSON number as a float64, whether it was decoded as float64 or json.Number.
+// Number returns a number as a float64, whether encoding/json decoded it as float64 or
+// json.Number, or Go code put an int in a document.
 func Number(v any) (float64, bool) {
 	switch n := v.(type) {
 	case float64:
