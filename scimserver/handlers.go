@@ -165,16 +165,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 	if err := s.checkOperations(req); err != nil {
 		return err
 	}
-	rt := resources.Type()
-	res, changed, err := resources.Patch(r.Context(), r.write(), id, func(doc map[string]any) (bool, error) {
-		// The limit on values is checked against the stored counts: see checkValues.
-		before := valueCounts(rt, doc)
-		changed, err := req.Apply(rt, doc)
-		if err != nil || !changed {
-			return changed, err
-		}
-		return true, s.checkValues(rt, doc, before)
-	})
+	res, changed, err := resources.Patch(r.Context(), r.write(), id, s.applyPatch(r, resources.Type(), req))
 	if err != nil {
 		return err
 	}

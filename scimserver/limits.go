@@ -51,7 +51,7 @@ func valueCounts(rt *schema.ResourceType, doc map[string]any) map[*schema.Attrib
 
 // countValues returns the number of values doc holds in the multi-valued attribute p.
 func countValues(rt *schema.ResourceType, doc map[string]any, p schema.Path) int {
-	c := container(rt, doc, p, false)
+	c := p.Container(rt, doc, false)
 	if c == nil {
 		return 0
 	}

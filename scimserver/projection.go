@@ -58,24 +58,10 @@ func boolRank(b bool) int {
 	return 0
 }
 
-// container returns the map a path's top-level attribute lives in: the document, or the extension's.
-// With create it adds the extension's map when the document has none; without, it may return nil.
-func container(rt *schema.ResourceType, doc map[string]any, p schema.Path, create bool) map[string]any {
-	if !p.Extension(rt) {
-		return doc
-	}
-	ext, _ := doc[p.Schema.ID].(map[string]any)
-	if ext == nil && create {
-		ext = map[string]any{}
-		doc[p.Schema.ID] = ext
-	}
-	return ext
-}
-
 // copyPath copies what p names from one document to another: an attribute, the values of a
 // multi-valued one its filter selects, or a sub-attribute, merged into what the target holds.
 func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) {
-	src := container(rt, from, p.Path, false)
+	src := p.Container(rt, from, false)
 	if src == nil {
 		return
 	}
@@ -83,7 +69,7 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	if !ok {
 		return
 	}
-	dst := container(rt, to, p.Path, true)
+	dst := p.Container(rt, to, true)
 	if p.Filter != nil {
 		v = selectValues(v, p.Filter, true)
 	}
@@ -121,7 +107,7 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 // removePath removes what p names from doc: an attribute, the values of a multi-valued one its
 // filter selects, or a sub-attribute of the attribute or of each of its values.
 func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
-	c := container(rt, doc, p.Path, false)
+	c := p.Container(rt, doc, false)
 	if c == nil {
 		return
 	}

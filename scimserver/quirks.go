@@ -11,7 +11,8 @@ import (
 type Quirks struct {
 	// Decoding relaxes resource bodies (POST/PUT).
 	Decoding schema.Decoding
-	// Patch relaxes PATCH requests.
+	// Patch relaxes PATCH requests. Its Decoding is the same as Decoding, so that a value POST and
+	// PUT accept PATCH accepts too.
 	Patch patch.Options
 	// Filter relaxes filters.
 	Filter filter.Options
@@ -36,13 +37,9 @@ func QuirksFor(provider string) Quirks {
 	switch provider {
 	case "azure":
 		return Quirks{
-			Decoding: schema.Decoding{
-				BooleanStrings:          true,
-				IgnoredSchemas:          []string{"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"},
-				IgnoreUnknownAttributes: true,
-			},
-			Patch:  patch.MicrosoftEntra(),
-			Filter: filter.Options{UnquotedStrings: true},
+			Decoding: schema.MicrosoftEntra(),
+			Patch:    patch.MicrosoftEntra(),
+			Filter:   filter.Options{UnquotedStrings: true},
 
 			PatchNoContent:       true,
 			IgnoreUnknownMembers: true,

@@ -203,7 +203,7 @@ func (c *comparison) booleanOperand(value any) error {
 	}
 	b, ok := value.(bool)
 	if !ok {
-		return invalidFilter("%s is a boolean attribute: compare it with true or false, not %v", c.ref.name, describe(value))
+		return invalidFilter("%s is a boolean attribute: compare it with true or false, not %v", c.ref.name, literal(value))
 	}
 	c.operand, c.key = b, b
 	return nil
@@ -215,7 +215,7 @@ func (c *comparison) numberOperand(value any) error {
 	}
 	n, ok := value.(json.Number)
 	if !ok {
-		return invalidFilter("%s is a number: compare it with a number, not %v", c.ref.name, describe(value))
+		return invalidFilter("%s is a number: compare it with a number, not %v", c.ref.name, literal(value))
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil {
@@ -257,7 +257,7 @@ func (c *comparison) stringOperand(value any) error {
 func stringOperand(ref attrRef, value any) (string, error) {
 	raw, ok := value.(string)
 	if !ok {
-		return "", invalidFilter("%s is a %s attribute: compare it with a quoted string, not %v", ref.name, ref.leaf.Type, describe(value))
+		return "", invalidFilter("%s is a %s attribute: compare it with a quoted string, not %v", ref.name, ref.leaf.Type, literal(value))
 	}
 	s, err := decodeString(raw)
 	if err != nil {
@@ -278,8 +278,10 @@ func foldCase(attr *schema.Attribute, s string) string {
 	return strings.ToLower(s)
 }
 
-// describe renders a comparison value as the client wrote it.
-func describe(value any) string {
+// literal renders a comparison value as the client wrote it in the filter: "x", 5, true, null.
+// Unlike schema.Describe, which names the JSON type of a body's value, it answers in the filter's
+// own syntax, as the client will look for it in the filter it sent.
+func literal(value any) string {
 	switch v := value.(type) {
 	case string:
 		return strconv.Quote(v)

@@ -2,8 +2,6 @@ package filter
 
 import (
 	"cmp"
-	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +66,7 @@ func (c *comparison) match(ctx map[string]any) bool {
 	values := lookup(ctx, c.ref.keys)
 	switch c.op {
 	case scimfilter.PR:
-		return anyOf(values, present)
+		return anyOf(values, schema.Present)
 	case scimfilter.NE:
 		return !anyOf(values, func(v any) bool { return c.test(scimfilter.EQ, v) })
 	}
@@ -142,7 +140,7 @@ func orderKey(attr *schema.Attribute, value any) (any, bool) {
 		b, ok := value.(bool)
 		return b, ok
 	case schema.Integer, schema.Decimal:
-		return number(value)
+		return schema.Number(value)
 	case schema.DateTime:
 		s, ok := value.(string)
 		if !ok {
@@ -158,21 +156,6 @@ func orderKey(attr *schema.Attribute, value any) (any, bool) {
 		return nil, false
 	}
 	return foldCase(attr, s), true
-}
-
-func number(value any) (float64, bool) {
-	switch n := value.(type) {
-	case float64:
-		return n, true
-	case json.Number:
-		f, err := strconv.ParseFloat(string(n), 64)
-		return f, err == nil
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // compareKeys orders two keys made by orderKey for the same attribute.
@@ -227,25 +210,4 @@ func lookup(ctx map[string]any, keys []string) []any {
 		values = next
 	}
 	return values
-}
-
-// present reports whether a value is assigned (RFC 7644 §3.4.2.2 "pr"): not null, not an empty
-// string, and for arrays and complex values, holding at least one assigned value.
-func present(value any) bool {
-	switch v := value.(type) {
-	case nil:
-		return false
-	case string:
-		return v != ""
-	case []any:
-		return anyOf(v, present)
-	case map[string]any:
-		for _, sub := range v {
-			if present(sub) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }

@@ -106,13 +106,3 @@ func primaryOrFirst(v any) any {
 	}
 	return values[0]
 }
-
-// Compare orders two documents of type rt by the sortBy attribute path in ascending order, as
-// SortKey.Compare does. To sort many documents, parse the key once with ParseSortKey.
-func Compare(rt *schema.ResourceType, sortBy string, a, b map[string]any) (int, error) {
-	k, err := ParseSortKey(rt, sortBy)
-	if err != nil {
-		return 0, err
-	}
-	return k.Compare(a, b), nil
-}

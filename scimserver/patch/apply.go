@@ -105,7 +105,7 @@ func (p *patcher) schemaNamed(name string) *schema.Schema {
 func (p *patcher) applyObject(op Op, value any) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerror.BadRequest(scimerror.InvalidValue, "without a path, the value must be an object of attributes, not %s", describe(value))
+		return scimerror.BadRequest(scimerror.InvalidValue, "without a path, the value must be an object of attributes, not %s", schema.Describe(value))
 	}
 	seen := map[string]bool{}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
@@ -130,7 +130,7 @@ func (p *patcher) applyObject(op Op, value any) error {
 func (p *patcher) applySchemaObject(op Op, s *schema.Schema, value any, seen map[string]bool) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object of that schema's attributes, not %s", s.ID, describe(value))
+		return scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object of that schema's attributes, not %s", s.ID, schema.Describe(value))
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if err := p.applyKey(op, s.ID+":"+key, obj[key], seen); err != nil {
@@ -203,7 +203,7 @@ func (p *patcher) keepReadOnly(path *filter.Path, value any) error {
 // 7643 §7); repeating its current value changes nothing.
 func (p *patcher) setImmutable(op Op, path *filter.Path, value any) error {
 	current := p.current(path.Path)
-	if !assigned(current) {
+	if !schema.Assigned(current) {
 		return p.set(op, path, value)
 	}
 	if v, err := p.value(path.Attr, pathName(p.rt, path.Path), value); err == nil && equivalent(current, v) {
@@ -214,7 +214,7 @@ func (p *patcher) setImmutable(op Op, path *filter.Path, value any) error {
 
 // current returns the value a path without value filter addresses, or nil.
 func (p *patcher) current(path schema.Path) any {
-	container := p.container(path, false)
+	container := path.Container(p.rt, p.doc, false)
 	if container == nil {
 		return nil
 	}
@@ -226,20 +226,6 @@ func (p *patcher) current(path schema.Path) any {
 		return m[path.Sub.Name]
 	}
 	return nil
-}
-
-// container returns the object holding the path's attribute: the document, or for an extension
-// attribute the object under the extension's URN, which create creates when absent.
-func (p *patcher) container(path schema.Path, create bool) map[string]any {
-	if !path.Extension(p.rt) {
-		return p.doc
-	}
-	m, ok := p.doc[path.Schema.ID].(map[string]any)
-	if !ok && create {
-		m = map[string]any{}
-		p.doc[path.Schema.ID] = m
-	}
-	return m
 }
 
 // pathName returns the canonical name of a path for messages: "name.givenName",
@@ -266,7 +252,7 @@ func attrName(rt *schema.ResourceType, path *filter.Path) string {
 func (p *patcher) tidyExtensions() {
 	for _, ext := range p.rt.Extensions {
 		id := ext.Schema.ID
-		if m, ok := p.doc[id].(map[string]any); ok && !assigned(m) {
+		if m, ok := p.doc[id].(map[string]any); ok && !schema.Assigned(m) {
 			delete(p.doc, id)
 		}
 		schemas, ok := p.doc["schemas"].([]any)

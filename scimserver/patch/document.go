@@ -1,11 +1,9 @@
 package patch
 
 import (
-	"encoding/json"
-	"fmt"
 	"reflect"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/scim-operator/scim-operator/scimserver/schema"
 )
 
 // This file holds the operations on JSON documents that do not depend on a schema.
@@ -29,36 +27,12 @@ func deepCopy(v any) any {
 	return v
 }
 
-// assigned reports whether a value is assigned: unassigned are null, and arrays and objects that
-// hold no assigned value (RFC 7643 §2.5).
-func assigned(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case []any:
-		for _, sub := range v {
-			if assigned(sub) {
-				return true
-			}
-		}
-		return false
-	case map[string]any:
-		for _, sub := range v {
-			if assigned(sub) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
-
 // equivalent reports whether two JSON values are equal in state (RFC 7643 §2.5): unassigned values
 // equal each other whatever their form, members holding unassigned values equal absent ones, and
 // numbers compare by value whether float64 or json.Number.
 func equivalent(a, b any) bool {
-	if !assigned(a) || !assigned(b) {
-		return !assigned(a) && !assigned(b)
+	if !schema.Assigned(a) || !schema.Assigned(b) {
+		return !schema.Assigned(a) && !schema.Assigned(b)
 	}
 	switch a := a.(type) {
 	case map[string]any:
@@ -72,7 +46,7 @@ func equivalent(a, b any) bool {
 			}
 		}
 		for k, v := range bm {
-			if _, ok := a[k]; !ok && assigned(v) {
+			if _, ok := a[k]; !ok && schema.Assigned(v) {
 				return false
 			}
 		}
@@ -89,42 +63,9 @@ func equivalent(a, b any) bool {
 		}
 		return true
 	}
-	if x, ok := number(a); ok {
-		y, ok := number(b)
+	if x, ok := schema.Number(a); ok {
+		y, ok := schema.Number(b)
 		return ok && x == y
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case json.Number:
-		f, err := strconv.ParseFloat(string(n), 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// describe renders a JSON value for messages, with its type.
-func describe(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if utf8.RuneCountInString(v) > 64 {
-			v = string([]rune(v)[:64]) + "…"
-		}
-		return fmt.Sprintf("the string %q", v)
-	case bool:
-		return fmt.Sprintf("the boolean %t", v)
-	case json.Number, float64:
-		return fmt.Sprintf("the number %v", v)
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("a %T", v)
 }

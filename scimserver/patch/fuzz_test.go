@@ -34,7 +34,7 @@ func FuzzApply(f *testing.F) {
 	docs := []string{userJSON, managedUserJSON, groupJSON}
 	f.Fuzz(func(t *testing.T, data []byte, flags uint8) {
 		opts := Options{
-			CaseInsensitiveOps: flags&1 != 0, BooleanStrings: flags&2 != 0, ValueShorthand: flags&4 != 0,
+			CaseInsensitiveOps: flags&1 != 0, Decoding: schema.Decoding{BooleanStrings: flags&2 != 0}, ValueShorthand: flags&4 != 0,
 			DisplayNameAlias: flags&8 != 0, FilteredReplaceAdds: flags&16 != 0,
 		}
 		req, err := Parse(data, opts)
@@ -102,7 +102,7 @@ func FuzzApplyOperation(f *testing.F) {
 			t.Skip()
 		}
 		opts := Options{
-			CaseInsensitiveOps: flags&1 != 0, BooleanStrings: flags&2 != 0, ValueShorthand: flags&4 != 0,
+			CaseInsensitiveOps: flags&1 != 0, Decoding: schema.Decoding{BooleanStrings: flags&2 != 0}, ValueShorthand: flags&4 != 0,
 			DisplayNameAlias: flags&8 != 0, FilteredReplaceAdds: flags&16 != 0,
 		}
 		req, err := Parse(data, opts)

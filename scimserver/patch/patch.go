@@ -38,10 +38,12 @@ type Options struct {
 	// CaseInsensitiveOps accepts op values in any case ("Add", "Replace", "Remove"), which Microsoft Entra
 	// ID sends. Without it they are 400 invalidSyntax.
 	CaseInsensitiveOps bool
-	// BooleanStrings accepts the strings "true" and "false", in any case, for boolean attributes:
-	// Microsoft Entra ID sends {"op":"Replace","path":"active","value":"False"}. Without it they
-	// are 400 invalidValue.
-	BooleanStrings bool
+	// Decoding is how values are checked, the same as for the provider's POST and PUT bodies:
+	// with BooleanStrings, the strings "true" and "false", in any case, are booleans, as Microsoft
+	// Entra ID sends {"op":"Replace","path":"active","value":"False"}; without it they are 400
+	// invalidValue. Its other fields concern whole bodies and do not apply to PATCH, whose paths
+	// name attributes exactly.
+	Decoding schema.Decoding
 	// ValueShorthand accepts a bare value where a complex attribute with a "value" sub-attribute
 	// is expected, meaning {"value": v}, and a single value where an array of values is expected.
 	// Microsoft Entra ID sends the enterprise manager as
@@ -62,7 +64,7 @@ type Options struct {
 // MicrosoftEntra returns the Options for Microsoft Entra ID (formerly Azure AD) and Microsoft's SCIM
 // test collection: every tolerance enabled.
 func MicrosoftEntra() Options {
-	return Options{CaseInsensitiveOps: true, BooleanStrings: true, ValueShorthand: true, DisplayNameAlias: true, FilteredReplaceAdds: true}
+	return Options{CaseInsensitiveOps: true, Decoding: schema.MicrosoftEntra(), ValueShorthand: true, DisplayNameAlias: true, FilteredReplaceAdds: true}
 }
 
 // Op is a PATCH operation type.

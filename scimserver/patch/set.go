@@ -36,7 +36,7 @@ func (p *patcher) setSimple(path *filter.Path, value any) error {
 	if err != nil {
 		return err
 	}
-	if container := p.container(path.Path, v != nil); container != nil {
+	if container := path.Path.Container(p.rt, p.doc, v != nil); container != nil {
 		store(container, path.Attr.Name, v)
 	}
 	return nil
@@ -53,7 +53,7 @@ func (p *patcher) mergeComplex(path *filter.Path, value any) error {
 	if err != nil {
 		return err
 	}
-	container := p.container(path.Path, true)
+	container := path.Path.Container(p.rt, p.doc, true)
 	current, _ := container[path.Attr.Name].(map[string]any)
 	merged, err := mergeInto(path.Attr, attrName(p.rt, path), current, update)
 	if err != nil {
@@ -90,7 +90,7 @@ func (p *patcher) setValues(op Op, path *filter.Path, value any) error {
 	if err != nil {
 		return err
 	}
-	container := p.container(path.Path, true)
+	container := path.Path.Container(p.rt, p.doc, true)
 	var list []any
 	if op == Add {
 		list = currentValues(container, path.Attr)
@@ -156,7 +156,7 @@ func (p *patcher) setSubOfAll(path *filter.Path, value any) error {
 	if err != nil {
 		return err
 	}
-	container := p.container(path.Path, true)
+	container := path.Path.Container(p.rt, p.doc, true)
 	list := currentValues(container, path.Attr)
 	if len(list) == 0 {
 		list = []any{map[string]any{}}
@@ -173,7 +173,7 @@ func (p *patcher) setSelected(op Op, path *filter.Path, value any) error {
 	if err != nil {
 		return err
 	}
-	container := p.container(path.Path, true)
+	container := path.Path.Container(p.rt, p.doc, true)
 	list := currentValues(container, path.Attr)
 	matched := selected(list, path.Filter)
 	if len(matched) == 0 {
@@ -219,7 +219,7 @@ func (p *patcher) remove(path *filter.Path, value any) error {
 		p.unassign(path.Path)
 		return nil
 	}
-	container := p.container(path.Path, false)
+	container := path.Path.Container(p.rt, p.doc, false)
 	if container == nil {
 		return nil
 	}
@@ -309,7 +309,7 @@ func (p *patcher) storeValues(container map[string]any, attr *schema.Attribute, 
 func withoutEmpty(list []any, indexes []int) []any {
 	var drop map[int]bool
 	for _, i := range indexes {
-		if !assigned(list[i]) {
+		if !schema.Assigned(list[i]) {
 			if drop == nil {
 				drop = map[int]bool{}
 			}
@@ -335,7 +335,7 @@ func isPrimary(v any) bool {
 
 func (p *patcher) unassign(path schema.Path) {
 	delete(p.indexes, pathName(p.rt, schema.Path{Schema: path.Schema, Attr: path.Attr}))
-	if container := p.container(path, false); container != nil {
+	if container := path.Container(p.rt, p.doc, false); container != nil {
 		delete(container, path.Attr.Name)
 	}
 }
@@ -437,7 +437,7 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 				return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is readOnly and cannot be changed", n, sub.Name)
 			}
 			continue
-		case sub.Mutability == schema.Immutable && assigned(current[key]) && !equivalent(current[key], v):
+		case sub.Mutability == schema.Immutable && schema.Assigned(current[key]) && !equivalent(current[key], v):
 			return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is immutable and cannot be changed once set", n, sub.Name)
 		}
 		if v == nil {
@@ -451,7 +451,7 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 
 // store sets key in container to v, or deletes it when v is unassigned.
 func store(container map[string]any, key string, v any) {
-	if assigned(v) {
+	if schema.Assigned(v) {
 		container[key] = v
 	} else {
 		delete(container, key)

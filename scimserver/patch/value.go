@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
@@ -38,7 +37,7 @@ func (p *patcher) values(attr *schema.Attribute, n string, v any) ([]any, error)
 	list, ok := v.([]any)
 	if !ok {
 		if !p.opts.ValueShorthand {
-			return nil, invalidValue("%s is multi-valued: its value must be an array, not %s", n, describe(v))
+			return nil, invalidValue("%s is multi-valued: its value must be an array, not %s", n, schema.Describe(v))
 		}
 		list = []any{v}
 	}
@@ -72,7 +71,7 @@ func (p *patcher) complexValue(attr *schema.Attribute, n string, v any) (map[str
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, invalidValue("%s must be an object with the sub-attributes %s, not %s", n, subNames(attr), describe(v))
+		return nil, invalidValue("%s must be an object with the sub-attributes %s, not %s", n, subNames(attr), schema.Describe(v))
 	}
 	out := make(map[string]any, len(obj))
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
@@ -114,53 +113,7 @@ func subNames(attr *schema.Attribute) string {
 	return strings.Join(names, ", ")
 }
 
-// simpleValue returns v as a value of the simple attribute attr.
+// simpleValue returns v as a value of the simple attribute attr, checked as POST and PUT bodies are.
 func (p *patcher) simpleValue(attr *schema.Attribute, n string, v any) (any, error) {
-	switch attr.Type {
-	case schema.Boolean:
-		return p.booleanValue(n, v)
-	case schema.Integer, schema.Decimal:
-		f, ok := number(v)
-		if !ok || (attr.Type == schema.Integer && f != float64(int64(f))) {
-			return nil, invalidValue("%s must be %s number, not %s", n, article(attr.Type), describe(v))
-		}
-		return v, nil
-	case schema.DateTime:
-		s, ok := v.(string)
-		if _, err := time.Parse(time.RFC3339Nano, s); !ok || err != nil {
-			return nil, invalidValue("%s must be a dateTime string such as \"2011-05-13T04:42:34Z\", not %s", n, describe(v))
-		}
-		return s, nil
-	case schema.Complex:
-		return nil, invalidValue("%s is complex and cannot be set here", n)
-	}
-	s, ok := v.(string)
-	if !ok {
-		return nil, invalidValue("%s must be a string, not %s", n, describe(v))
-	}
-	return s, nil
-}
-
-func article(t schema.Type) string {
-	if t == schema.Integer {
-		return "an integer"
-	}
-	return "a decimal"
-}
-
-// booleanValue accepts a JSON boolean and, with Options.BooleanStrings, "true" or "false" in any
-// case.
-func (p *patcher) booleanValue(n string, v any) (any, error) {
-	if b, ok := v.(bool); ok {
-		return b, nil
-	}
-	if s, ok := v.(string); ok && p.opts.BooleanStrings {
-		switch strings.ToLower(s) {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-	}
-	return nil, invalidValue("%s must be a boolean (true or false), not %s", n, describe(v))
+	return schema.SimpleValue(attr, n, v, p.opts.Decoding)
 }

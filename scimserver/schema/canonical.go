@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,7 +8,9 @@ import (
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
 
-// Decoding describes how lenient Canonicalize is with a client's deviations from RFC 7643.
+// Decoding describes how lenient Canonicalize is with a client's deviations from RFC 7643. PATCH
+// values are decoded with the same Decoding (patch.Options), of which only BooleanStrings concerns
+// single values; the other fields are about whole bodies.
 type Decoding struct {
 	// BooleanStrings accepts "True"/"False" strings (any case) for boolean attributes. Microsoft
 	// Entra ID sends `"active": "False"`; the strict generic provider rejects them.
@@ -20,6 +21,17 @@ type Decoding struct {
 	// IgnoreUnknownAttributes drops top-level attributes no schema defines instead of rejecting
 	// them. Microsoft's SCIM test collection expects a misspelled attribute to be ignored.
 	IgnoreUnknownAttributes bool
+}
+
+// MicrosoftEntra returns the Decoding for Microsoft Entra ID (formerly Azure AD) and Microsoft's SCIM
+// test collection: every tolerance enabled. It is the one place the Entra tolerances for values are
+// switched on: POST and PUT bodies and PATCH values (patch.MicrosoftEntra) both use it.
+func MicrosoftEntra() Decoding {
+	return Decoding{
+		BooleanStrings:          true,
+		IgnoredSchemas:          []string{"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"},
+		IgnoreUnknownAttributes: true,
+	}
 }
 
 // ignoredAttributes are attributes a client may send that this server never stores, dropped
@@ -95,7 +107,7 @@ func setCanonical(rt *ResourceType, out map[string]any, p Path, value any, dec D
 	if p.Attr.Mutability == ReadOnly {
 		return nil
 	}
-	v, err := CanonicalValue(p.Attr, p.Attr.Name, value, dec)
+	v, err := canonicalValue(p.Attr, p.Attr.Name, value, dec)
 	if err != nil || v == nil {
 		return err
 	}
@@ -165,7 +177,7 @@ func canonicalAttributes(attrs []*Attribute, prefix string, obj map[string]any, 
 		if a.Mutability == ReadOnly {
 			continue
 		}
-		v, err := CanonicalValue(a, prefix+a.Name, value, dec)
+		v, err := canonicalValue(a, prefix+a.Name, value, dec)
 		if err != nil {
 			return nil, err
 		}
@@ -179,16 +191,16 @@ func canonicalAttributes(attrs []*Attribute, prefix string, obj map[string]any, 
 	return out, nil
 }
 
-// CanonicalValue validates value against attribute a (named name in errors) and returns it with the
+// canonicalValue validates value against attribute a (named name in errors) and returns it with the
 // names of its sub-attributes in canonical case. It returns nil for a null value.
-func CanonicalValue(a *Attribute, name string, value any, dec Decoding) (any, error) {
+func canonicalValue(a *Attribute, name string, value any, dec Decoding) (any, error) {
 	if value == nil {
 		return nil, nil
 	}
 	if a.MultiValued {
 		list, ok := value.([]any)
 		if !ok {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s is multi-valued: expected an array, got %s", name, jsonType(value))
+			return nil, invalidValue("%s is multi-valued: its value must be an array, not %s", name, Describe(value))
 		}
 		out := make([]any, 0, len(list))
 		for i, item := range list {
@@ -205,69 +217,19 @@ func CanonicalValue(a *Attribute, name string, value any, dec Decoding) (any, er
 	return singleValue(a, name, value, dec)
 }
 
-// SingleValue validates one value of attribute a — for a multi-valued attribute, one element — and
-// returns it canonicalized.
-func SingleValue(a *Attribute, name string, value any, dec Decoding) (any, error) {
-	return singleValue(a, name, value, dec)
-}
-
+// singleValue validates one value of attribute a: for a multi-valued attribute, one element.
 func singleValue(a *Attribute, name string, value any, dec Decoding) (any, error) {
-	switch a.Type {
-	case Complex:
-		obj, ok := value.(map[string]any)
-		if !ok {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object, got %s", name, jsonType(value))
-		}
-		return canonicalAttributes(a.SubAttributes, name+".", obj, dec)
-	case Boolean:
-		switch v := value.(type) {
-		case bool:
-			return v, nil
-		case string:
-			if dec.BooleanStrings {
-				switch strings.ToLower(v) {
-				case "true":
-					return true, nil
-				case "false":
-					return false, nil
-				}
-			}
-		}
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a boolean, got %s", name, jsonType(value))
-	case Integer, Decimal:
-		switch value.(type) {
-		case float64, json.Number:
-			return value, nil
-		}
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a number, got %s", name, jsonType(value))
-	default: // string, reference, dateTime, binary
-		s, ok := value.(string)
-		if !ok {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string, got %s", name, jsonType(value))
-		}
-		return s, nil
+	if a.Type != Complex {
+		return SimpleValue(a, name, value, dec)
 	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return nil, invalidValue("%s must be an object, not %s", name, Describe(value))
+	}
+	return canonicalAttributes(a.SubAttributes, name+".", obj, dec)
 }
 
 // errDuplicate is the error for an attribute given twice under names that differ only in case.
 func errDuplicate(name string) error {
 	return scimerror.BadRequest(scimerror.InvalidSyntax, "attribute %q is given more than once (names are case-insensitive)", name)
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case float64, json.Number:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

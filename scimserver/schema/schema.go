@@ -1,7 +1,8 @@
 // Package schema defines the SCIM schemas this server stores and advertises (RFC 7643): the core
 // User with the enterprise extension and the core Group, restricted to what ScimUser and ScimRole
 // hold, so that everything advertised round-trips. Filters, PATCH and the discovery endpoints are
-// all driven by these definitions.
+// all driven by these definitions, and share the value model of value.go: how a value is checked
+// against its attribute's type, and whether it is assigned or present.
 package schema
 
 import "strings"
@@ -179,6 +180,21 @@ type Path struct {
 // Extension reports whether the path is in an extension schema, whose attributes live in the
 // resource under the extension's URN.
 func (p Path) Extension(rt *ResourceType) bool { return p.Schema != rt.Schema }
+
+// Container returns the object of doc, a resource of type rt, that holds the path's top-level
+// attribute: doc itself, or for an extension attribute the object under the extension's URN, which
+// create adds when doc has none. Without create it returns nil for an extension doc does not hold.
+func (p Path) Container(rt *ResourceType, doc map[string]any, create bool) map[string]any {
+	if !p.Extension(rt) {
+		return doc
+	}
+	ext, _ := doc[p.Schema.ID].(map[string]any)
+	if ext == nil && create {
+		ext = map[string]any{}
+		doc[p.Schema.ID] = ext
+	}
+	return ext
+}
 
 // Leaf returns the attribute the path ends at.
 func (p Path) Leaf() *Attribute {

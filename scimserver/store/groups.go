@@ -125,11 +125,7 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		if changed, err = patch(doc); err != nil {
 			return err
 		}
-		canonical, err := schema.Canonicalize(schema.GroupResourceType, doc, schema.Decoding{})
-		if err != nil {
-			return err
-		}
-		spec, err := roleSpec(canonical)
+		spec, err := roleSpec(doc)
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,7 @@ type Resources interface {
 	// Replace replaces the SCIM-owned attributes of resource id with a canonical document.
 	Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error)
 	// Patch applies patch to the document of resource id; it reports whether the document changed.
+	// patch leaves the document canonical, as Create and Replace receive theirs.
 	Patch(ctx context.Context, w Write, id string, patch func(doc map[string]any) (bool, error)) (*Resource, bool, error)
 	// Delete deletes resource id.
 	Delete(ctx context.Context, w Write, id string) error

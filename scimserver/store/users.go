@@ -122,11 +122,7 @@ func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[st
 		if changed, err = patch(doc); err != nil {
 			return err
 		}
-		canonical, err := schema.Canonicalize(schema.UserResourceType, doc, schema.Decoding{})
-		if err != nil {
-			return err
-		}
-		spec, err := userSpec(canonical)
+		spec, err := userSpec(doc)
 		if err != nil {
 			return err
 		}
