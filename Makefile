@@ -84,7 +84,7 @@ dev: build control-plane ## Start a local control plane and run the manager agai
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
-	$(GO) run ./main.go --scim-bind-address $(SCIM_ADDR)
+	$(GO) run ./main.go --scim-bind-address $(SCIM_ADDR) --scim-insecure-http
 
 ##@ Build
 

@@ -14,147 +14,97 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// The manager of scim-operator: the controllers (on the leader) and the SCIM server (on every replica).
+// The manager of scim-operator: the controllers (on the leader) and the SCIM server (on every
+// replica). main turns flags into manager.Options; package internal/manager builds the manager.
 package main
 
 import (
-	"crypto/tls"
+	"errors"
 	"flag"
-	"maps"
 	"os"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/internal/manager"
 	"github.com/scim-operator/scim-operator/scimserver"
 )
 
-// scheme holds the kinds the manager's client knows: Kubernetes' built-in ones and ours.
-var scheme = runtime.NewScheme()
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(identityv1alpha1.AddToScheme(scheme))
-}
-
-// main parses the flags, builds the manager, adds the SCIM server and the controllers to it, and
-// runs them until SIGTERM or SIGINT. Any setup error exits with status 1.
+// main parses the flags, builds the manager, and runs it until SIGTERM or SIGINT. Any setup error
+// exits with status 1.
 func main() {
 	var (
-		metricsAddr, probeAddr string
-		secureMetrics          bool
-		enableHTTP2            bool
-		leaderElect            bool
-		leaderElectionNS       string
-		controllerOpts         controllers.Options
-		scimOpts               scimserver.Options
-		scimProviders          string
-		tokenSecret            types.NamespacedName
+		o             manager.Options
+		scimProviders string
+		insecureHTTP  bool
 	)
 	// The manager: metrics, probes and leader election.
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: CVE-2023-44487, CVE-2023-39325).")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
+	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
+	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
+	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and SCIM servers (off: CVE-2023-44487, CVE-2023-39325).")
+	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
+	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
-	flag.StringVar(&controllerOpts.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
-	flag.IntVar(&controllerOpts.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
-	flag.IntVar(&controllerOpts.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
-	// The SCIM server: where it listens, who may call it, and the limits on one request.
-	flag.StringVar(&scimOpts.Addr, "scim-bind-address", ":8080", "The address the SCIM server binds to.")
+	flag.StringVar(&o.Controllers.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
+	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
+	flag.IntVar(&o.Controllers.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
+	// The SCIM server: where and how it listens, who may call it, and the limits on one request.
+	flag.StringVar(&o.SCIM.Addr, "scim-bind-address", ":9443", "The address the SCIM server binds to.")
+	flag.StringVar(&o.SCIM.CertDir, "scim-cert-dir", "", "Directory holding tls.crt and tls.key: the SCIM server serves HTTPS (TLS 1.2+) and reloads them when they change. Required unless --scim-insecure-http.")
+	flag.BoolVar(&insecureHTTP, "scim-insecure-http", false, "Serve SCIM over plain HTTP: only for local development, or behind an Ingress that terminates TLS on a trusted network.")
 	flag.StringVar(&scimProviders, "scim-providers", "generic,okta,azure", "Comma-separated SCIM providers, each served at /provisioning/{provider}/v2.")
-	flag.StringVar(&tokenSecret.Name, "scim-token-secret", "scim-operator-scim-tokens", "The Secret holding the providers' bearer tokens: key <provider> or <provider>.<suffix>, one token each.")
-	flag.StringVar(&tokenSecret.Namespace, "scim-token-namespace", envOr("POD_NAMESPACE", "scim-operator-system"), "The namespace of the token Secret (default: the pod's namespace).")
-	flag.Int64Var(&scimOpts.MaxBodyBytes, "scim-max-body-bytes", scimserver.DefaultMaxBodyBytes, "The largest SCIM request body accepted; larger ones are 413.")
-	flag.IntVar(&scimOpts.MaxResults, "scim-max-results", scimserver.DefaultMaxResults, "The most resources one list response returns (filter.maxResults).")
-	flag.IntVar(&scimOpts.MaxPatchOperations, "scim-max-patch-operations", scimserver.DefaultMaxPatchOperations, "The most operations one SCIM PATCH request may hold; more are 400.")
-	flag.IntVar(&scimOpts.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
-	flag.StringVar(&scimOpts.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
-	flag.BoolVar(&scimOpts.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set. Only behind an Ingress you control that sets these headers and drops a client's.")
-	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
+	flag.StringVar(&o.SCIM.TokenSecret.Name, "scim-token-secret", "scim-operator-scim-tokens", "The Secret holding the providers' bearer tokens: key <provider> or <provider>.<name>, each a token or its sha256:<hex> hash.")
+	flag.StringVar(&o.SCIM.TokenSecret.Namespace, "scim-token-namespace", envOr("POD_NAMESPACE", "scim-operator-system"), "The namespace of the token Secret (default: the pod's namespace).")
+	flag.Int64Var(&o.SCIM.MaxBodyBytes, "scim-max-body-bytes", scimserver.DefaultMaxBodyBytes, "The largest SCIM request body accepted; larger ones are 413.")
+	flag.IntVar(&o.SCIM.MaxResults, "scim-max-results", scimserver.DefaultMaxResults, "The most resources one list response returns (filter.maxResults).")
+	flag.IntVar(&o.SCIM.MaxPatchOperations, "scim-max-patch-operations", scimserver.DefaultMaxPatchOperations, "The most operations one SCIM PATCH request may hold; more are 400.")
+	flag.IntVar(&o.SCIM.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
+	flag.StringVar(&o.SCIM.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
+	flag.BoolVar(&o.SCIM.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set. Only behind an Ingress you control that sets these headers and drops a client's.")
+	zapOpts := zap.Options{Development: false} // JSON lines: one audit line per SCIM write
+	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	// scimserver.New trims the provider names and skips empty ones.
-	scimOpts.Providers = strings.Split(scimProviders, ",")
-	scimOpts.TokenSecret = tokenSecret
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	setupLog := ctrl.Log.WithName("setup")
-
-	// Without HTTP/2 the metrics and webhook servers are not exposed to its stream-reset attacks.
-	var tlsOpts []func(*tls.Config)
-	if !enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
-	if secureMetrics {
-		// Scrapers authenticate with a token the API server reviews, and need RBAC on /metrics.
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-
-	// The cache holds only the token Secret and the operator's own bindings, besides our types.
-	byObject := scimserver.CacheByObject(tokenSecret)
-	maps.Copy(byObject, controllers.CacheByObject())
-	// A stopping leader releases its lease so that another takes over at once; that is safe because
-	// main returns as soon as mgr.Start does.
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         cache.Options{ByObject: byObject},
-		Metrics:                       metricsOpts,
-		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                leaderElect,
-		LeaderElectionID:              "scim-operator.identity.scim-operator.io",
-		LeaderElectionNamespace:       leaderElectionNS,
-		LeaderElectionReleaseOnCancel: true,
-	})
-	if err != nil {
-		setupLog.Error(err, "unable to create manager")
+	// scimserver.New trims the provider names and skips empty ones.
+	o.SCIM.Providers = strings.Split(scimProviders, ",")
+	o.SCIM.EnableHTTP2 = o.EnableHTTP2
+	if err := transport(o.SCIM.CertDir, insecureHTTP); err != nil {
+		setupLog.Error(err, "invalid flags")
 		os.Exit(1)
+	}
+	if o.Controllers.RBACUserPrefix == "" {
+		setupLog.Info("--rbac-user-prefix is empty: bindings name users by bare userName; set it to the API server's --oidc-username-prefix so that SCIM users cannot collide with other identities")
 	}
 
 	// One context for setup (the SCIM indexes) and the run: a signal ends both.
 	ctx := ctrl.SetupSignalHandler()
-	if _, err := scimserver.SetupWithManager(ctx, mgr, scimOpts); err != nil {
-		setupLog.Error(err, "unable to set up the SCIM server")
+	mgr, _, err := manager.New(ctx, ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		setupLog.Error(err, "unable to set up the manager")
 		os.Exit(1)
 	}
-	if controllerOpts.RBACUserPrefix == "" {
-		setupLog.Info("--rbac-user-prefix is empty: bindings name users by bare userName; set it to the API server's --oidc-username-prefix so that SCIM users cannot collide with other identities")
-	}
-	if err := controllers.Setup(mgr, controllerOpts); err != nil {
-		setupLog.Error(err, "unable to set up controllers")
-		os.Exit(1)
-	}
-
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up health check")
-		os.Exit(1)
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up ready check")
-		os.Exit(1)
-	}
-
 	setupLog.Info("starting manager")
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
+}
+
+// transport checks that SCIM's transport is chosen on purpose: HTTPS from a certificate
+// directory, or plain HTTP asked for by name.
+func transport(certDir string, insecureHTTP bool) error {
+	switch {
+	case certDir == "" && !insecureHTTP:
+		return errors.New("set --scim-cert-dir (HTTPS) or --scim-insecure-http (plain HTTP, behind a TLS-terminating Ingress or for development)")
+	case certDir != "" && insecureHTTP:
+		return errors.New("--scim-cert-dir and --scim-insecure-http exclude each other")
+	}
+	return nil
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.

@@ -6,16 +6,19 @@ package scimserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
@@ -53,6 +56,17 @@ type Options struct {
 	// Ingress) that sets them and drops any a client sends: otherwise a client chooses the host the
 	// server names.
 	TrustForwardedHeaders bool
+	// CertDir is a directory holding the server's certificate and key (CertName, KeyName), as
+	// controller-runtime's webhook server takes it: the server then speaks HTTPS only, TLS 1.2 or
+	// later, and reloads the pair when the files change (a renewed Secret) without a restart. Empty
+	// serves plain HTTP: the manager allows that only with --scim-insecure-http.
+	CertDir string
+	// CertName and KeyName are the file names in CertDir (default tls.crt and tls.key, as in a
+	// kubernetes.io/tls Secret).
+	CertName, KeyName string
+	// EnableHTTP2 offers HTTP/2 over TLS. Off by default, as kubebuilder does, against HTTP/2's
+	// stream-reset attacks (CVE-2023-44487, CVE-2023-39325).
+	EnableHTTP2 bool
 }
 
 // Defaults for Options.
@@ -70,8 +84,13 @@ type Server struct {
 	tokens    *tokenSource
 	providers map[string]Quirks
 	log       logr.Logger
+	// audit receives one line per SCIM write.
+	audit logr.Logger
 	// external is Options.ExternalURL without a trailing slash, or "".
 	external string
+	// listening is closed once the server listens, at addr.
+	listening chan struct{}
+	addr      net.Addr
 }
 
 // New returns a SCIM server over the store. secrets reads the token Secret (the manager's cache).
@@ -99,14 +118,22 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 			providers[p] = QuirksFor(p)
 		}
 	}
+	if opts.CertName == "" {
+		opts.CertName = "tls.crt"
+	}
+	if opts.KeyName == "" {
+		opts.KeyName = "tls.key"
+	}
 	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
-		providers: providers, log: log, external: external}, nil
+		providers: providers, log: log, audit: log.WithName("audit"), external: external,
+		listening: make(chan struct{})}, nil
 }
 
 // NeedLeaderElection is false: every replica serves SCIM.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Start serves until ctx is done, then shuts down gracefully.
+// Start serves until ctx is done, then shuts down gracefully: HTTPS from Options.CertDir, or plain
+// HTTP without it. The slow-client timeouts bound how long a connection can be held.
 func (s *Server) Start(ctx context.Context) error {
 	srv := &http.Server{
 		Addr:              s.opts.Addr,
@@ -121,7 +148,24 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
 	}
-	s.log.Info("serving SCIM", "addr", ln.Addr().String(), "providers", s.opts.Providers,
+	scheme := "http"
+	if s.opts.CertDir != "" {
+		tlsConfig, err := s.tlsConfig(ctx)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		srv.TLSConfig = tlsConfig
+		if !s.opts.EnableHTTP2 {
+			// A non-nil, empty map keeps net/http from negotiating h2 on its own.
+			srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		}
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
+	}
+	s.addr = ln.Addr()
+	close(s.listening)
+	s.log.Info("serving SCIM", "addr", ln.Addr().String(), "scheme", scheme, "providers", s.opts.Providers,
 		"externalURL", s.external, "trustForwardedHeaders", s.opts.TrustForwardedHeaders)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -138,9 +182,40 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
-// Handler returns the SCIM HTTP handler.
+// tlsConfig loads the certificate and key of Options.CertDir through controller-runtime's
+// certwatcher, which re-reads them when the files change (a Secret volume is updated by renaming
+// its data directory) until ctx ends.
+func (s *Server) tlsConfig(ctx context.Context) (*tls.Config, error) {
+	watcher, err := certwatcher.New(filepath.Join(s.opts.CertDir, s.opts.CertName), filepath.Join(s.opts.CertDir, s.opts.KeyName))
+	if err != nil {
+		return nil, fmt.Errorf("load the SCIM server's certificate from %s: %w", s.opts.CertDir, err)
+	}
+	go func() {
+		if err := watcher.Start(ctx); err != nil {
+			s.log.Error(err, "certificate watcher stopped", "dir", s.opts.CertDir)
+		}
+	}()
+	protos := []string{"http/1.1"}
+	if s.opts.EnableHTTP2 {
+		protos = []string{"h2", "http/1.1"}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate, NextProtos: protos}, nil
+}
+
+// Addr returns the address the server listens on once it does (waiting for that, or for ctx).
+func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
+	select {
+	case <-s.listening:
+		return s.addr, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Handler returns the SCIM HTTP handler, instrumented: a request id, metrics, and an audit line
+// per write.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serve)
+	return s.instrument(http.HandlerFunc(s.serve))
 }
 
 // serve is the HTTP handler: it writes the error that handle returns, and turns a panic into a 500.
@@ -167,6 +242,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 		return scimerror.NotFound("unknown provider %q", provider)
 	}
 	if !s.tokens.valid(r.Context(), provider, bearerToken(r)) {
+		authFailures.WithLabelValues(provider).Inc()
 		return scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider)
 	}
 	if r.Body != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -106,11 +107,17 @@ func run(binDir, manager, providers string) (err error) {
 		return err
 	}
 
-	printBanner(kubeconfig, addr, providers, token, userPrefix)
+	metricsAddr := envOr("METRICS_ADDR", "127.0.0.1:8443")
+	if err := ensureMetricsReader(ctx, cs); err != nil {
+		return err
+	}
+	printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr)
 
 	cmd := exec.Command(manager,
 		"--kubeconfig", operatorKubeconfig,
 		"--scim-bind-address", addr,
+		"--scim-insecure-http", // local development: plain HTTP on loopback
+		"--metrics-bind-address", metricsAddr,
 		"--scim-providers", providers,
 		"--scim-token-secret", tokenSecret,
 		"--scim-token-namespace", namespace,
@@ -194,7 +201,29 @@ func ensureTokenSecret(ctx context.Context, cs kubernetes.Interface, providers [
 	return nil
 }
 
-func printBanner(kubeconfig, addr, providers, token, userPrefix string) {
+// metricsReader is the ServiceAccount whose token reads the dev manager's metrics: the endpoint
+// authenticates and authorizes scrapers through the API server, as in a cluster.
+const metricsReader = "metrics-reader"
+
+// ensureMetricsReader creates the metricsReader ServiceAccount, bound to config/rbac's
+// metrics-reader ClusterRole (installed with the operator's RBAC).
+func ensureMetricsReader(ctx context.Context, cs kubernetes.Interface) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: metricsReader, Namespace: namespace}}
+	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ServiceAccount %s: %w", metricsReader, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "dev-metrics-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: metricsReader, Namespace: namespace}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("bind %s to metrics-reader: %w", metricsReader, err)
+	}
+	return nil
+}
+
+func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr string) {
 	fmt.Println()
 	fmt.Println("dev: control plane is up; kubectl with:")
 	fmt.Printf("       bin/kubectl --kubeconfig %s get scimusers,scimroles\n", relative(kubeconfig))
@@ -205,6 +234,9 @@ func printBanner(kubeconfig, addr, providers, token, userPrefix string) {
 	fmt.Printf("dev: bearer token (every provider): %s\n", token)
 	fmt.Printf("dev: bindings name users %q + userName (--rbac-user-prefix, RBAC_USER_PREFIX); in production set it to\n", userPrefix)
 	fmt.Println("       the API server's --oidc-username-prefix")
+	fmt.Printf("dev: metrics (HTTPS, a token the API server reviews):\n")
+	fmt.Printf("       curl -sk -H \"Authorization: Bearer $(bin/kubectl --kubeconfig %s -n %s create token %s)\" https://%s/metrics | grep ^scim_\n",
+		relative(kubeconfig), namespace, metricsReader, metricsAddr)
 	fmt.Println("dev: Ctrl-C stops the manager and the control plane")
 	fmt.Println()
 }

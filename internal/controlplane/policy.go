@@ -39,8 +39,9 @@ const fieldOwner = "scim-operator-controlplane"
 // InstallOperatorRBAC installs the operator's RBAC as `kubectl apply -k config/default` would with
 // the operator running as the ServiceAccount sa: the namespace, the ServiceAccount, the generated
 // ClusterRole (config/rbac/role.yaml) and its binding (config/rbac/role_binding.yaml) to sa, which
-// makes sa the operator for the admission policies, and the namespaced Role that reads the SCIM
-// token Secret (config/rbac/token_reader_role*.yaml) in sa's namespace. It returns the operator's
+// makes sa the operator for the admission policies, the namespaced Roles that read the SCIM token
+// Secret and hold the leader election Lease in sa's namespace, and the metrics endpoint's
+// authentication role and reader ClusterRole (config/rbac/metrics_*.yaml). It returns the operator's
 // username; a test authenticates as it with envtest's AddUser.
 func InstallOperatorRBAC(ctx context.Context, cfg *rest.Config, root string, sa types.NamespacedName) (string, error) {
 	c, err := newClient(cfg)
@@ -61,7 +62,9 @@ func InstallOperatorRBAC(ctx context.Context, cfg *rest.Config, root string, sa 
 		return "", err
 	}
 	var bindings []*unstructured.Unstructured
-	for _, f := range []string{"role_binding.yaml", "token_reader_role.yaml", "token_reader_role_binding.yaml"} {
+	for _, f := range []string{"role_binding.yaml", "token_reader_role.yaml", "token_reader_role_binding.yaml",
+		"leader_election_role.yaml", "leader_election_role_binding.yaml",
+		"metrics_auth_role.yaml", "metrics_auth_role_binding.yaml", "metrics_reader_role.yaml"} {
 		objs, err := readObjects(filepath.Join(rbacDir, f))
 		if err != nil {
 			return "", err
@@ -72,7 +75,7 @@ func InstallOperatorRBAC(ctx context.Context, cfg *rest.Config, root string, sa 
 		if b.GetNamespace() != "" {
 			b.SetNamespace(sa.Namespace) // "system" in config/rbac; kustomize sets the real one
 		}
-		if b.GetKind() == "Role" {
+		if !strings.HasSuffix(b.GetKind(), "Binding") {
 			continue
 		}
 		subject := map[string]any{"kind": rbacv1.ServiceAccountKind, "name": sa.Name, "namespace": sa.Namespace}

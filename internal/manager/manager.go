@@ -1,0 +1,197 @@
+// Package manager builds the scim-operator manager: the SCIM server on every replica, the
+// controllers on the elected leader, metrics, and health and readiness checks that tell the truth.
+// main.go turns flags into Options; the tests build the same manager.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/scimserver"
+)
+
+// Scheme holds the kinds the manager's client knows: Kubernetes' built-in ones and ours.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(identityv1alpha1.AddToScheme(Scheme))
+}
+
+// DefaultLeaderElectionID is the name of the leader election Lease.
+const DefaultLeaderElectionID = "scim-operator.identity.scim-operator.io"
+
+// Options configure the manager.
+type Options struct {
+	// MetricsAddr is where metrics are served ("0" disables them); SecureMetrics serves them over
+	// HTTPS, authenticated and authorized through the API server.
+	MetricsAddr   string
+	SecureMetrics bool
+	// ProbeAddr is where /healthz and /readyz are served ("0" disables them).
+	ProbeAddr string
+	// EnableHTTP2 offers HTTP/2 on the metrics server (the SCIM server has its own option).
+	EnableHTTP2 bool
+	// LeaderElection elects a leader among replicas: the controllers run on it, SCIM on all.
+	LeaderElection bool
+	// LeaderElectionNamespace and LeaderElectionID name the Lease (default: the pod's namespace,
+	// DefaultLeaderElectionID).
+	LeaderElectionNamespace, LeaderElectionID string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero keeps
+	// controller-runtime's defaults (15 s, 10 s, 2 s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Controllers configure the controllers.
+	Controllers controllers.Options
+	// Controller is controller-runtime's configuration of every controller (tests running two
+	// managers in one process set SkipNameValidation).
+	Controller config.Controller
+	// SCIM configures the SCIM server.
+	SCIM scimserver.Options
+}
+
+// New returns the manager for cfg with the SCIM server and the controllers added, and the SCIM
+// server. ctx bounds the setup (field indexes); start the manager with Start.
+func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scimserver.Server, error) {
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
+	if !o.EnableHTTP2 {
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	if o.SecureMetrics {
+		// Scrapers authenticate with a token the API server reviews, and need RBAC on /metrics.
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = DefaultLeaderElectionID
+	}
+	// The cache holds only the token Secret and the operator's own bindings, besides our types.
+	byObject := scimserver.CacheByObject(o.SCIM.TokenSecret)
+	maps.Copy(byObject, controllers.CacheByObject())
+	mgrOpts := ctrl.Options{
+		Scheme:                  Scheme,
+		Cache:                   cache.Options{ByObject: byObject},
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  o.ProbeAddr,
+		Controller:              o.Controller,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        o.LeaderElectionID,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// A stopping leader releases its lease so that another takes over at once; safe because
+		// the process ends as soon as the manager does.
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.LeaseDuration > 0 {
+		mgrOpts.LeaseDuration, mgrOpts.RenewDeadline, mgrOpts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create manager: %w", err)
+	}
+	srv, err := scimserver.SetupWithManager(ctx, mgr, o.SCIM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set up the SCIM server: %w", err)
+	}
+	if err := controllers.Setup(mgr, o.Controllers); err != nil {
+		return nil, nil, fmt.Errorf("set up the controllers: %w", err)
+	}
+	api, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	ready := map[string]healthz.Checker{
+		"informer-caches": cachesSynced(mgr.GetCache()),
+		"token-secret":    tokenSecretRead(mgr, o.SCIM.TokenSecret.Namespace, o.SCIM.TokenSecret.Name),
+		"scim-server":     scimListening(srv),
+		"api-server":      apiServerReachable(api),
+	}
+	for name, check := range ready {
+		if err := mgr.AddReadyzCheck(name, check); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mgr, srv, nil
+}
+
+// The readiness checks. /readyz fails until every one passes, so a replica receives SCIM traffic
+// only once it answers from a synced cache, knows the tokens, listens, and reaches the API server;
+// /healthz stays a liveness check (a replica that cannot reach the API server is not restarted).
+
+// checkTimeout bounds each check: a probe must answer quickly either way.
+const checkTimeout = 2 * time.Second
+
+// cachesSynced passes once every informer the manager started has synced.
+func cachesSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 50*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the informer caches have not synced yet")
+		}
+		return nil
+	}
+}
+
+// tokenSecretRead passes once the token Secret is in the cache: until then every SCIM request
+// would be refused as unauthenticated.
+func tokenSecretRead(mgr ctrl.Manager, namespace, name string) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), checkTimeout)
+		defer cancel()
+		err := mgr.GetClient().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &corev1.Secret{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("the token Secret %s/%s does not exist: create a token with `kubectl scim token create PROVIDER`", namespace, name)
+		}
+		if err != nil {
+			return fmt.Errorf("the token Secret %s/%s has not been read: %w", namespace, name, err)
+		}
+		return nil
+	}
+}
+
+// scimListening passes once the SCIM server listens.
+func scimListening(srv *scimserver.Server) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Millisecond)
+		defer cancel()
+		if _, err := srv.Addr(ctx); err != nil {
+			return errors.New("the SCIM server is not listening yet")
+		}
+		return nil
+	}
+}
+
+// apiServerReachable passes while the API server answers its own /readyz: without it SCIM can
+// only answer 503.
+func apiServerReachable(api kubernetes.Interface) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), checkTimeout)
+		defer cancel()
+		if err := api.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error(); err != nil {
+			return fmt.Errorf("the Kubernetes API server is not reachable: %w", err)
+		}
+		return nil
+	}
+}
