@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -154,8 +155,16 @@ func startInstance() *httptest.Server {
 // for a smaller body.
 func startInstanceWith(config *rest.Config, configure ...func(*scimserver.Options)) *httptest.Server {
 	GinkgoHelper()
+	return startInstanceLogged(config, logr.Logger{}, configure...)
+}
+
+// startInstanceLogged is startInstanceWith with the manager (and so the SCIM server) logging to
+// logger; the zero Logger keeps the suite's.
+func startInstanceLogged(config *rest.Config, logger logr.Logger, configure ...func(*scimserver.Options)) *httptest.Server {
+	GinkgoHelper()
 	secret := types.NamespacedName{Namespace: tokenNamespace, Name: tokenName}
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
+		Logger:                 logger,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
