@@ -46,7 +46,7 @@ func main() {
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
 	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and SCIM servers (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
-	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "The namespace of the leader election lease (default: the pod's namespace).")
+	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "The namespace of the leader election lease (default: POD_NAMESPACE, the pod's namespace).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
 	flag.StringVar(&o.Controllers.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
 	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
