@@ -15,8 +15,11 @@ import (
 // The identity rules of design.md ("The rules"), written once. The SCIM store applies them to what a
 // request writes and the controllers apply them to what they observe; neither re-implements them.
 
-// IsActive reports whether the user is active; an unset spec.active means active.
-func (u *ScimUser) IsActive() bool { return u.Spec.Active == nil || *u.Spec.Active }
+// IsActive reports whether the spec is of an active user; an unset active means active.
+func (s *ScimUserSpec) IsActive() bool { return s.Active == nil || *s.Active }
+
+// IsActive reports whether the user is active (ScimUserSpec.IsActive).
+func (u *ScimUser) IsActive() bool { return u.Spec.IsActive() }
 
 // SuspendedBy returns who suspended the user (SuspendedByProvider, SuspendedByAdmin) or "".
 func (u *ScimUser) SuspendedBy() string { return u.GetAnnotations()[AnnotationSuspendedBy] }

@@ -197,3 +197,26 @@ func TestValidateUserName(t *testing.T) {
 		t.Errorf("ValidateUserName(\" alice\") = %v, want the white space message", err)
 	}
 }
+
+func TestSpecIsActive(t *testing.T) {
+	tests := []struct {
+		name   string
+		active *bool
+		want   bool
+	}{
+		{"unset is active", nil, true},
+		{"true is active", ptr.To(true), true},
+		{"false is suspended", ptr.To(false), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &ScimUserSpec{UserName: "u", Active: tt.active}
+			if got := spec.IsActive(); got != tt.want {
+				t.Errorf("ScimUserSpec.IsActive() = %v, want %v", got, tt.want)
+			}
+			if got := (&ScimUser{Spec: *spec}).IsActive(); got != tt.want {
+				t.Errorf("ScimUser.IsActive() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

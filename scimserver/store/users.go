@@ -86,7 +86,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 		func(u *v1.ScimUser) error {
 			u.Spec = *spec.DeepCopy()
 			u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
-			u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
+			u.ApplyProviderActive(w.Provider, spec.IsActive())
 			// A new user is in no role. Ids derive from userName, so a role may still list this id
 			// for a user deleted without SCIM (kubectl): that membership is not the new user's.
 			return s.leaveRoles(ctx, w, u.Name, false)
@@ -105,7 +105,7 @@ func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]
 	// StrongDM answers Replace as it answers Create, derived attributes included.
 	deriveUserDefaults(spec)
 	return s.update(ctx, w, id, func(u *v1.ScimUser) error {
-		active := spec.Active == nil || *spec.Active
+		active := spec.IsActive()
 		next := spec.DeepCopy()
 		next.Active = u.Spec.Active
 		u.Spec = *next
@@ -130,7 +130,7 @@ func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[st
 		if err != nil {
 			return err
 		}
-		active := spec.Active == nil || *spec.Active
+		active := spec.IsActive()
 		spec.Active = u.Spec.Active
 		u.Spec = *spec
 		u.ApplyProviderActive(w.Provider, active)
