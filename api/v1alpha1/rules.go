@@ -172,14 +172,17 @@ func SubjectName(prefix, userName string) string { return prefix + userName }
 // system:anonymous would otherwise hand a role's access to every unauthenticated client.
 func IsReservedSubject(name string) bool { return strings.HasPrefix(name, ReservedSubjectPrefix) }
 
-// MemberIDs returns the ids (ScimUser names) of the role's members, in order.
-func (r *ScimRole) MemberIDs() []string {
-	ids := make([]string, len(r.Spec.Members))
-	for i, m := range r.Spec.Members {
+// MemberIDs returns the ids (ScimUser names) of the members, in order.
+func (s *ScimRoleSpec) MemberIDs() []string {
+	ids := make([]string, len(s.Members))
+	for i, m := range s.Members {
 		ids[i] = m.Value
 	}
 	return ids
 }
+
+// MemberIDs returns the ids (ScimUser names) of the role's members, in order.
+func (r *ScimRole) MemberIDs() []string { return r.Spec.MemberIDs() }
 
 // RemoveMember removes the member id from the role; it reports whether the role changed.
 func (r *ScimRole) RemoveMember(id string) bool {

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,6 +217,67 @@ func TestSpecIsActive(t *testing.T) {
 			}
 			if got := (&ScimUser{Spec: *spec}).IsActive(); got != tt.want {
 				t.Errorf("ScimUser.IsActive() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func members(ids ...string) []Member {
+	out := make([]Member, len(ids))
+	for i, id := range ids {
+		out[i] = Member{Value: id, Display: "user " + id}
+	}
+	return out
+}
+
+func TestMemberIDs(t *testing.T) {
+	tests := []struct {
+		name    string
+		members []Member
+		want    []string
+	}{
+		{"no members", nil, []string{}},
+		{"one member", members("a-1"), []string{"a-1"}},
+		{"in the order of the members", members("a-2", "a-1", "a-3"), []string{"a-2", "a-1", "a-3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &ScimRoleSpec{DisplayName: "r", Members: tt.members}
+			if got := spec.MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("ScimRoleSpec.MemberIDs() = %q, want %q", got, tt.want)
+			}
+			if got := (&ScimRole{Spec: *spec}).MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("ScimRole.MemberIDs() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemoveMember(t *testing.T) {
+	tests := []struct {
+		name        string
+		members     []Member
+		remove      string
+		want        []string
+		wantChanged bool
+	}{
+		{"the only member", members("a-1"), "a-1", []string{}, true},
+		{"one of several, the others keep their order", members("a-3", "a-1", "a-2"), "a-1", []string{"a-3", "a-2"}, true},
+		{"not a member: no change", members("a-1", "a-2"), "a-9", []string{"a-1", "a-2"}, false},
+		{"no members: no change", nil, "a-1", []string{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := slices.Clone(tt.members)
+			r := &ScimRole{Spec: ScimRoleSpec{DisplayName: "r", Members: tt.members}}
+			if changed := r.RemoveMember(tt.remove); changed != tt.wantChanged {
+				t.Errorf("changed = %v, want %v", changed, tt.wantChanged)
+			}
+			if got := r.MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("members = %q, want %q", got, tt.want)
+			}
+			if !slices.Equal(tt.members, before) {
+				t.Errorf("the members the role held before were changed in place: %v, want %v", tt.members, before)
 			}
 		})
 	}

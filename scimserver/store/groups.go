@@ -77,7 +77,7 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	}
 	// Members are marked before the role is written: a failure then leaves no role the client did
 	// not see created (marking is idempotent, a retry completes it).
-	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
+	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
@@ -102,7 +102,7 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false, false); err != nil {
 		return nil, err
 	}
-	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
+	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
@@ -143,7 +143,7 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 			return err
 		}
 		spec.Members = mergeResolved(spec.Members, added, resolved)
-		added = (&v1.ScimRole{Spec: v1.ScimRoleSpec{Members: resolved}}).MemberIDs()
+		added = (&v1.ScimRoleSpec{Members: resolved}).MemberIDs()
 		// Marked before the role is written, as on create.
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
 			return err
