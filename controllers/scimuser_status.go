@@ -60,7 +60,7 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 	var problems []string
 	for i := range roles {
 		role := &roles[i]
-		if !role.DeletionTimestamp.IsZero() {
+		if identityv1alpha1.IsTerminating(role) {
 			continue
 		}
 		holding, err := r.Access.Holds(ctx, role, user.Spec.UserName)

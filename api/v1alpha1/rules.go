@@ -129,8 +129,8 @@ func metaAndActiveEqual(a, b *ScimUser) bool {
 }
 
 // HasAccess reports whether the user may hold the access of its roles (rule 5): it is active and
-// not being deleted.
-func (u *ScimUser) HasAccess() bool { return u.IsActive() && u.DeletionTimestamp.IsZero() }
+// not being deleted (IsTerminating).
+func (u *ScimUser) HasAccess() bool { return u.IsActive() && !IsTerminating(u) }
 
 // IsTerminating reports whether obj is being deleted: to SCIM it is gone already, and it grants
 // nothing while the operator removes what it granted.

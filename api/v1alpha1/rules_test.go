@@ -282,3 +282,97 @@ func TestRemoveMember(t *testing.T) {
 		})
 	}
 }
+
+func TestHasAccess(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name     string
+		active   *bool
+		deletion *metav1.Time
+		want     bool
+	}{
+		{"active (unset)", nil, nil, true},
+		{"active", ptr.To(true), nil, true},
+		{"suspended", ptr.To(false), nil, false},
+		{"active, being deleted", ptr.To(true), &now, false},
+		{"suspended, being deleted", ptr.To(false), &now, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := user(tt.active, nil, nil)
+			u.DeletionTimestamp = tt.deletion
+			if got := u.HasAccess(); got != tt.want {
+				t.Errorf("HasAccess() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsTerminating(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name string
+		obj  metav1.Object
+		want bool
+	}{
+		{"user", &ScimUser{}, false},
+		{"user being deleted", &ScimUser{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now}}, true},
+		{"role", &ScimRole{}, false},
+		{"role being deleted, finalizer pending", &ScimRole{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now, Finalizers: []string{FinalizerAccess}}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsTerminating(tt.obj); got != tt.want {
+				t.Errorf("IsTerminating() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFinalizerAccess(t *testing.T) {
+	const other = "example.com/other"
+	tests := []struct {
+		name       string
+		finalizers []string
+		wantHas    bool
+		wantAdd    []string
+		wantRemove []string
+	}{
+		{"none", nil, false, []string{FinalizerAccess}, nil},
+		{"only another", []string{other}, false, []string{other, FinalizerAccess}, []string{other}},
+		{"only ours", []string{FinalizerAccess}, true, []string{FinalizerAccess}, []string{}},
+		{"ours and another", []string{FinalizerAccess, other}, true, []string{FinalizerAccess, other}, []string{other}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			role := &ScimRole{ObjectMeta: metav1.ObjectMeta{Finalizers: slices.Clone(tt.finalizers)}}
+			if got := HasFinalizerAccess(role); got != tt.wantHas {
+				t.Errorf("HasFinalizerAccess() = %v, want %v", got, tt.wantHas)
+			}
+			if changed := AddFinalizerAccess(role); changed == tt.wantHas {
+				t.Errorf("AddFinalizerAccess() changed = %v, want %v", changed, !tt.wantHas)
+			}
+			if got := role.GetFinalizers(); !slices.Equal(got, tt.wantAdd) {
+				t.Errorf("after AddFinalizerAccess: %q, want %q", got, tt.wantAdd)
+			}
+			if AddFinalizerAccess(role) {
+				t.Error("AddFinalizerAccess() changed an object that carries the finalizer")
+			}
+
+			u := &ScimUser{ObjectMeta: metav1.ObjectMeta{Finalizers: slices.Clone(tt.finalizers)}}
+			shared := u.Finalizers
+			if changed := RemoveFinalizerAccess(u); changed != tt.wantHas {
+				t.Errorf("RemoveFinalizerAccess() changed = %v, want %v", changed, tt.wantHas)
+			}
+			if got := u.GetFinalizers(); !slices.Equal(got, tt.wantRemove) {
+				t.Errorf("after RemoveFinalizerAccess: %q, want %q", got, tt.wantRemove)
+			}
+			if !slices.Equal(shared, tt.finalizers) {
+				t.Errorf("RemoveFinalizerAccess changed the finalizers in place: %q, want %q", shared, tt.finalizers)
+			}
+			if RemoveFinalizerAccess(u) || HasFinalizerAccess(u) {
+				t.Error("RemoveFinalizerAccess() left the finalizer, or changed an object without it")
+			}
+		})
+	}
+}
