@@ -177,9 +177,11 @@ func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.
 // meanwhile is skipped.
 func (s *users) touch(ctx context.Context, provider string, ids []string) error {
 	for _, id := range ids {
+		// The cache hands out a copy: TouchByProvider on it only tells whether there is anything to
+		// write (not when the user is marked already, or suspended and so never marked).
 		cached := &v1.ScimUser{}
-		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && (v1.ManagedBy(cached) == provider || !cached.IsActive()) {
-			continue // already marked, or suspended and so never marked: nothing to write
+		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && !cached.TouchByProvider(provider) {
+			continue
 		}
 		err := updateObject(ctx, s.Store, Write{}, id, &v1.ScimUser{},
 			func(u *v1.ScimUser) error { u.TouchByProvider(provider); return nil },
