@@ -21,6 +21,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
+	"github.com/scim-operator/scim-operator/internal/index"
 )
 
 // readinessDelay coalesces the binding changes that refresh a user's Ready condition: revoking a
@@ -161,7 +162,7 @@ func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identity
 // cache's objects: read-only.
 func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identityv1alpha1.ScimRole, error) {
 	var roles identityv1alpha1.ScimRoleList
-	if err := r.List(ctx, &roles, client.MatchingFields{IndexRoleMember: name}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &roles, client.MatchingFields{index.RoleMember.Name: name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list roles of user %s: %w", name, err)
 	}
 	slices.SortFunc(roles.Items, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
@@ -201,7 +202,7 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q queue) {
 	for _, name := range change.Users {
 		var users identityv1alpha1.ScimUserList
-		if err := r.List(ctx, &users, client.MatchingFields{IndexUserName: name}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &users, client.MatchingFields{index.UserName.Name: name}, client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot map a binding change to its users", "userName", name)
 			continue
 		}

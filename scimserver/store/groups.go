@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
@@ -35,9 +36,9 @@ func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	if eq != nil {
 		switch eq.Attribute {
 		case "displayName":
-			opts = append(opts, client.MatchingFields{IndexDisplayName: v1.IdentityKey(eq.Value)})
+			opts = append(opts, client.MatchingFields{index.RoleDisplayNameFolded.Name: v1.IdentityKey(eq.Value)})
 		case "externalId":
-			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
+			opts = append(opts, client.MatchingFields{index.RoleExternalID.Name: eq.Value})
 		case "id":
 			r, err := s.Get(ctx, eq.Value)
 			if e := scimerror.As(err); e != nil && e.Status == 404 {
@@ -218,7 +219,7 @@ func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignore
 }
 
 func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
-	return s.checkFree(ctx, &v1.ScimRoleList{}, IndexDisplayName, displayName, self, errDisplayNameTaken(displayName))
+	return s.checkFree(ctx, &v1.ScimRoleList{}, index.RoleDisplayNameFolded.Name, displayName, self, errDisplayNameTaken(displayName))
 }
 
 var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")

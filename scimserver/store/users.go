@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
@@ -37,9 +38,9 @@ func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	if eq != nil {
 		switch eq.Attribute {
 		case "userName":
-			opts = append(opts, client.MatchingFields{IndexUserName: v1.IdentityKey(eq.Value)})
+			opts = append(opts, client.MatchingFields{index.UserNameFolded.Name: v1.IdentityKey(eq.Value)})
 		case "externalId":
-			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
+			opts = append(opts, client.MatchingFields{index.UserExternalID.Name: eq.Value})
 		case "id":
 			r, err := s.Get(ctx, eq.Value)
 			if scimerror.As(err) != nil && scimerror.As(err).Status == 404 {
@@ -197,7 +198,7 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 }
 
 func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
-	return s.checkFree(ctx, &v1.ScimUserList{}, IndexUserName, userName, self, errUserNameTaken(userName))
+	return s.checkFree(ctx, &v1.ScimUserList{}, index.UserNameFolded.Name, userName, self, errUserNameTaken(userName))
 }
 
 func errUserNameTaken(userName string) error {
@@ -206,7 +207,7 @@ func errUserNameTaken(userName string) error {
 
 func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{IndexMember: id}); err != nil {
+	if err := s.Client.List(ctx, list, client.MatchingFields{index.RoleMember.Name: id}); err != nil {
 		return nil, apiError(err, "Groups")
 	}
 	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
