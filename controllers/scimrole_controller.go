@@ -209,7 +209,7 @@ func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object
 
 // roleOfChange queues the role a change of the access system belongs to, at low priority: most
 // changes are the role's own writes, and repairing the others can wait for revocations in progress.
-func roleOfChange(_ context.Context, change access.Change, q queue) {
+func roleOfChange(_ context.Context, change access.Change, q access.Queue) {
 	enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: change.Role}}, handler.LowPriority, 0)
 }
 

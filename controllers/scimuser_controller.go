@@ -172,7 +172,7 @@ func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identi
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
 // role appears, disappears, is renamed or changes readiness, else those who joined or left.
 func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
-	enqueue := func(q queue, members ...[]identityv1alpha1.Member) {
+	enqueue := func(q access.Queue, members ...[]identityv1alpha1.Member) {
 		for _, list := range members {
 			for _, m := range list {
 				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
@@ -180,13 +180,13 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 		}
 	}
 	return handler.Funcs{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) {
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
 			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) {
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
 			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
 				enqueue(q, old.Spec.Members, cur.Spec.Members)
@@ -199,7 +199,7 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 
 // usersOfChange queues the users whose access a change of the access system changed, coalesced
 // (readinessDelay) and at low priority.
-func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q queue) {
+func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q access.Queue) {
 	for _, name := range change.Users {
 		var users identityv1alpha1.ScimUserList
 		if err := r.List(ctx, &users, client.MatchingFields{index.UserName.Name: name}, client.UnsafeDisableDeepCopy); err != nil {
