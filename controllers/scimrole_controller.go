@@ -86,7 +86,7 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	}
 	before := role.DeepCopy()
 	defer func() {
-		if err := patchStatus(ctx, r.Client, before, role, retErr == nil, func(o *identityv1alpha1.ScimRole) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimRole) any { return o.Status }); err != nil {
+		if err := patchStatus(ctx, r.Client, before, role, retErr == nil); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()

@@ -81,7 +81,7 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 
 	before := user.DeepCopy()
 	defer func() {
-		if err := patchStatus(ctx, r.Client, before, user, retErr == nil, func(o *identityv1alpha1.ScimUser) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimUser) any { return o.Status }); err != nil {
+		if err := patchStatus(ctx, r.Client, before, user, retErr == nil); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()

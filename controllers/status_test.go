@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
 )
@@ -56,5 +58,27 @@ func TestSummarize(t *testing.T) {
 	}
 	if got := summarizeIDs(strings.Split("a b c", " ")); got != "a, b, c" {
 		t.Errorf("summarizeIDs() = %q", got)
+	}
+}
+
+// TestStatusOf checks that patchStatus finds the status of both kinds, which it does by reflection.
+func TestStatusOf(t *testing.T) {
+	user := &identityv1alpha1.ScimUser{Status: identityv1alpha1.ScimUserStatus{Roles: []identityv1alpha1.RoleReference{{Value: "r-1"}}}}
+	role := &identityv1alpha1.ScimRole{Status: identityv1alpha1.ScimRoleStatus{MemberCount: 3}}
+	for _, tt := range []struct {
+		obj     client.Object
+		status  any
+		written func() int64
+	}{
+		{user, user.Status, func() int64 { return user.Status.ObservedGeneration }},
+		{role, role.Status, func() int64 { return role.Status.ObservedGeneration }},
+	} {
+		if got := statusOf(tt.obj).Interface(); !reflect.DeepEqual(got, tt.status) {
+			t.Errorf("statusOf(%T) = %v, want %v", tt.obj, got, tt.status)
+		}
+		statusOf(tt.obj).FieldByName("ObservedGeneration").SetInt(7)
+		if got := tt.written(); got != 7 {
+			t.Errorf("%T: observedGeneration = %d after writing 7 through statusOf", tt.obj, got)
+		}
 	}
 }
