@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -88,4 +89,26 @@ func patchStatus[T client.Object](ctx context.Context, c client.Client, before, 
 // members from spending some 10ms a reconcile comparing its members.
 func statusOf(obj client.Object) reflect.Value {
 	return reflect.ValueOf(obj).Elem().FieldByName("Status")
+}
+
+// messageList is how a condition message lists things: at most most of them, joined by sep, the
+// rest counted after and.
+type messageList struct {
+	most     int
+	sep, and string
+}
+
+var (
+	// problemList lists problems: "p1; p2; p3; p4; p5; and 2 more".
+	problemList = messageList{most: 5, sep: "; ", and: "; and "}
+	// idList lists ids: "a-1, a-2, …, a-10 and 3 more".
+	idList = messageList{most: 10, sep: ", ", and: " and "}
+)
+
+// summarize joins items as l lists them, naming at most l.most.
+func (l messageList) summarize(items []string) string {
+	if len(items) <= l.most {
+		return strings.Join(items, l.sep)
+	}
+	return fmt.Sprintf("%s%s%d more", strings.Join(items[:l.most], l.sep), l.and, len(items)-l.most)
 }

@@ -50,9 +50,9 @@ func (r *ScimRoleReconciler) setReady(role *identityv1alpha1.ScimRole, m members
 		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindForbidden, fmt.Sprintf("The operator may not bind %s: "+
 			"allow it the bind verb on them in its RBAC (see config/rbac/README.md)", strings.Join(forbidden, ", ")))
 	case len(failed) > 0:
-		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindingFailed, "Cannot write the binding of "+summarize(failed))
+		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindingFailed, "Cannot write the binding of "+problemList.summarize(failed))
 	case len(m.missing) > 0:
-		set(metav1.ConditionFalse, identityv1alpha1.ReasonMembersMissing, "Members without a ScimUser: "+summarizeIDs(m.missing))
+		set(metav1.ConditionFalse, identityv1alpha1.ReasonMembersMissing, "Members without a ScimUser: "+idList.summarize(m.missing))
 	case len(access.GrantsOf(role.Spec.Access)) == 0:
 		set(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, "The role grants no access")
 	default:
@@ -65,13 +65,4 @@ func (r *ScimRoleReconciler) setReady(role *identityv1alpha1.ScimRole, m members
 func (r *ScimRoleReconciler) setReadyFailed(role *identityv1alpha1.ScimRole, err error) {
 	r.conditions().set(role, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
 		identityv1alpha1.ReasonBindingFailed, fmt.Sprintf("Cannot apply the role's access: %v", err))
-}
-
-// summarizeIDs lists ids for a condition message, naming at most a few.
-func summarizeIDs(ids []string) string {
-	const most = 10
-	if len(ids) <= most {
-		return strings.Join(ids, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(ids[:most], ", "), len(ids)-most)
 }

@@ -80,7 +80,7 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 	}
 	if len(problems) > 0 {
 		r.conditions().set(user, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
-			reason, summarize(problems))
+			reason, problemList.summarize(problems))
 		return nil
 	}
 	message := fmt.Sprintf("Every grant of the user's roles (%d) holds it", len(roles))
@@ -112,15 +112,6 @@ func joinGrants(grants []access.Grant) string {
 		s[i] = g.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// summarize joins problems for a condition message, naming at most a few.
-func summarize(problems []string) string {
-	const most = 5
-	if len(problems) <= most {
-		return strings.Join(problems, "; ")
-	}
-	return fmt.Sprintf("%s; and %d more", strings.Join(problems[:most], "; "), len(problems)-most)
 }
 
 // roleReferences lists roles as status.roles: value is the role's name, display its displayName.

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,10 +54,10 @@ func TestHoldingProblem(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	problems := []string{"1", "2", "3", "4", "5", "6", "7"}
-	if got := summarize(problems); got != "1; 2; 3; 4; 5; and 2 more" {
+	if got := problemList.summarize(problems); got != "1; 2; 3; 4; 5; and 2 more" {
 		t.Errorf("summarize() = %q", got)
 	}
-	if got := summarizeIDs(strings.Split("a b c", " ")); got != "a, b, c" {
+	if got := idList.summarize(strings.Split("a b c", " ")); got != "a, b, c" {
 		t.Errorf("summarizeIDs() = %q", got)
 	}
 }
@@ -79,6 +80,33 @@ func TestStatusOf(t *testing.T) {
 		statusOf(tt.obj).FieldByName("ObservedGeneration").SetInt(7)
 		if got := tt.written(); got != 7 {
 			t.Errorf("%T: observedGeneration = %d after writing 7 through statusOf", tt.obj, got)
+		}
+	}
+}
+
+func TestMessageList(t *testing.T) {
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("a-%d", i+1)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		list  messageList
+		items []string
+		want  string
+	}{
+		{"no problems", problemList, nil, ""},
+		{"five problems, all named", problemList, ids(5), "a-1; a-2; a-3; a-4; a-5"},
+		{"six problems", problemList, ids(6), "a-1; a-2; a-3; a-4; a-5; and 1 more"},
+		{"ten ids, all named", idList, ids(10), "a-1, a-2, a-3, a-4, a-5, a-6, a-7, a-8, a-9, a-10"},
+		{"thirteen ids", idList, ids(13), "a-1, a-2, a-3, a-4, a-5, a-6, a-7, a-8, a-9, a-10 and 3 more"},
+	}
+	for _, tt := range tests {
+		if got := tt.list.summarize(tt.items); got != tt.want {
+			t.Errorf("%s: summarize() = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
