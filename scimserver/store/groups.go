@@ -240,52 +240,6 @@ func groupResource(r *v1.ScimRole) *Resource {
 	return &Resource{ID: r.Name, Doc: doc, Version: version(r)}
 }
 
-// groupDoc renders a ScimRole as a SCIM Group; members is always present.
-func groupDoc(r *v1.ScimRole) map[string]any {
-	members := make([]any, 0, len(r.Spec.Members))
-	for _, m := range r.Spec.Members {
-		members = append(members, map[string]any{"value": m.Value, "display": m.Display})
-	}
-	doc := map[string]any{
-		"schemas":     []any{schema.GroupURN},
-		"id":          r.Name,
-		"displayName": r.Spec.DisplayName,
-		"members":     members,
-		"meta":        meta(r, "Group", "Groups/"+r.Name),
-	}
-	if r.Spec.ExternalID != "" {
-		doc["externalId"] = r.Spec.ExternalID
-	}
-	return doc
-}
-
-// roleSpec converts a canonical SCIM Group document into the SCIM-owned part of a ScimRoleSpec.
-// Duplicate members are merged.
-func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
-	spec := &v1.ScimRoleSpec{}
-	spec.DisplayName, _ = doc["displayName"].(string)
-	spec.ExternalID, _ = doc["externalId"].(string)
-	if strings.TrimSpace(spec.DisplayName) == "" {
-		return nil, errEmptyDisplayName
-	}
-	seen := map[string]bool{}
-	list, _ := doc["members"].([]any)
-	for _, item := range list {
-		m, _ := item.(map[string]any)
-		value, _ := m["value"].(string)
-		display, _ := m["display"].(string)
-		if value == "" {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a value (a User id)")
-		}
-		if seen[value] {
-			continue
-		}
-		seen[value] = true
-		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
-	}
-	return spec, nil
-}
-
 // newMembers returns the ids in after that are not in before.
 func newMembers(before, after []v1.Member) []string {
 	had := map[string]bool{}

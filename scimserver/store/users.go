@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -268,70 +266,6 @@ func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error)
 	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u)}, nil
 }
 
-// userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
-func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
-	spec := u.Spec.DeepCopy()
-	enterprise := spec.Enterprise
-	spec.Enterprise = nil
-	doc := toMap(spec)
-	schemas := []any{schema.UserURN}
-	if enterprise != nil {
-		if ext := toMap(enterprise); len(ext) > 0 {
-			doc[schema.EnterpriseUserURN] = ext
-			schemas = append(schemas, schema.EnterpriseUserURN)
-		}
-	}
-	doc["schemas"] = schemas
-	doc["id"] = u.Name
-	doc["active"] = u.IsActive()
-	groups := make([]any, 0, len(roles))
-	for _, r := range roles {
-		groups = append(groups, map[string]any{"value": r.Name, "display": r.Spec.DisplayName})
-	}
-	doc["groups"] = groups
-	doc["meta"] = meta(u, "User", "Users/"+u.Name)
-	return doc
-}
-
-func meta(obj client.Object, resourceType, location string) map[string]any {
-	m := map[string]any{"resourceType": resourceType, "location": location, "version": version(obj)}
-	if created := obj.GetCreationTimestamp(); !created.IsZero() {
-		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
-		last := created.Time
-		for _, f := range obj.GetManagedFields() {
-			if f.Time != nil && f.Time.After(last) {
-				last = f.Time.Time
-			}
-		}
-		m["lastModified"] = last.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return m
-}
-
-// userSpec converts a canonical SCIM User document into a ScimUserSpec. The document's attribute
-// names are the spec's JSON names, so the conversion is a JSON round trip; the enterprise extension
-// moves from its URN to spec.enterprise.
-func userSpec(doc map[string]any) (*v1.ScimUserSpec, error) {
-	flat := make(map[string]any, len(doc))
-	for k, v := range doc {
-		switch k {
-		case "schemas", "id", "meta", "groups":
-		case schema.EnterpriseUserURN:
-			flat["enterprise"] = v
-		default:
-			flat[k] = v
-		}
-	}
-	spec := &v1.ScimUserSpec{}
-	if err := fromMap(flat, spec); err != nil {
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "invalid User: %v", err)
-	}
-	if strings.TrimSpace(spec.UserName) == "" {
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
-	}
-	return spec, nil
-}
-
 // validUserName returns a 400 invalidValue for a userName a user cannot be given (v1.ValidateUserName).
 func validUserName(userName string) error {
 	if err := v1.ValidateUserName(userName); err != nil {
@@ -345,47 +279,4 @@ func validateUser(u *v1.ScimUser) error {
 		return scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
 	}
 	return nil
-}
-
-// deriveUserDefaults fills what StrongDM derives on create: displayName and name.formatted from the
-// given and family names, a primary e-mail from an e-mail-shaped userName, and userType "user".
-func deriveUserDefaults(spec *v1.ScimUserSpec) {
-	if spec.Name != nil {
-		full := strings.TrimSpace(spec.Name.GivenName + " " + spec.Name.FamilyName)
-		if spec.Name.Formatted == "" {
-			spec.Name.Formatted = full
-		}
-		if spec.DisplayName == "" {
-			spec.DisplayName = full
-		}
-	}
-	if spec.DisplayName == "" {
-		spec.DisplayName = spec.UserName
-	}
-	if len(spec.Emails) == 0 && strings.Contains(spec.UserName, "@") {
-		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: true}}
-	}
-	if spec.UserType == "" {
-		spec.UserType = "user"
-	}
-}
-
-func toMap(v any) map[string]any {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal
-	}
-	m := map[string]any{}
-	_ = json.Unmarshal(data, &m)
-	return m
-}
-
-func fromMap(m map[string]any, v any) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
