@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -184,40 +182,6 @@ func (s *groups) Delete(ctx context.Context, w Write, id string) error {
 
 func (s *groups) users() *users { return &users{s.Store} }
 
-// resolveMembers checks member ids: an id that cannot name a user is 400 (StrongDM: "cannot parse
-// member id") unless ignoreMalformed; an unknown id is 404 unless ignoreUnknown. Ignored ids are
-// dropped. A member without display gets the user's displayName (or userName).
-func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignoreUnknown, ignoreMalformed bool) ([]v1.Member, error) {
-	out := make([]v1.Member, 0, len(members))
-	for _, m := range members {
-		if len(validation.IsDNS1123Subdomain(m.Value)) > 0 {
-			if ignoreMalformed {
-				continue
-			}
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "cannot parse member id: %s", m.Value)
-		}
-		u := &v1.ScimUser{}
-		err := s.get(ctx, m.Value, u)
-		if apierrors.IsNotFound(err) {
-			if !ignoreUnknown {
-				return nil, scimerror.NotFound("Resource %s not found.", m.Value)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, apiError(err, "User "+m.Value)
-		}
-		if m.Display == "" {
-			m.Display = u.Spec.DisplayName
-			if m.Display == "" {
-				m.Display = u.Spec.UserName
-			}
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
 func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
 	return s.checkFree(ctx, &v1.ScimRoleList{}, index.RoleDisplayNameFolded.Name, displayName, self, errDisplayNameTaken(displayName))
 }
@@ -238,55 +202,4 @@ func groupResource(r *v1.ScimRole) *Resource {
 		}
 	}
 	return &Resource{ID: r.Name, Doc: doc, Version: version(r)}
-}
-
-// newMembers returns the ids in after that are not in before.
-func newMembers(before, after []v1.Member) []string {
-	had := map[string]bool{}
-	for _, m := range before {
-		had[m.Value] = true
-	}
-	var ids []string
-	for _, m := range after {
-		if !had[m.Value] {
-			ids = append(ids, m.Value)
-		}
-	}
-	return ids
-}
-
-func membersWithIDs(members []v1.Member, ids []string) []v1.Member {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	var out []v1.Member
-	for _, m := range members {
-		if want[m.Value] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// mergeResolved replaces the added members of members with their resolved form (display filled),
-// dropping those that did not resolve.
-func mergeResolved(members []v1.Member, added []string, resolved []v1.Member) []v1.Member {
-	isAdded := map[string]bool{}
-	for _, id := range added {
-		isAdded[id] = true
-	}
-	byID := map[string]v1.Member{}
-	for _, m := range resolved {
-		byID[m.Value] = m
-	}
-	out := make([]v1.Member, 0, len(members))
-	for _, m := range members {
-		if !isAdded[m.Value] {
-			out = append(out, m)
-		} else if r, ok := byID[m.Value]; ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"net/http"
-	"slices"
 	"sort"
 	"strings"
 
@@ -172,90 +170,12 @@ func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.
 	return s.resource(ctx, u)
 }
 
-// touch marks the users with the given ids as used by a request of provider (rule 1). A user deleted
-// meanwhile is skipped.
-func (s *users) touch(ctx context.Context, provider string, ids []string) error {
-	for _, id := range ids {
-		// The cache hands out a copy: TouchByProvider on it only tells whether there is anything to
-		// write (not when the user is marked already, or suspended and so never marked).
-		cached := &v1.ScimUser{}
-		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && !cached.TouchByProvider(provider) {
-			continue
-		}
-		err := updateObject(ctx, s.Store, Write{}, id, &v1.ScimUser{},
-			func(u *v1.ScimUser) error { u.TouchByProvider(provider); return nil },
-			func(_, _ *v1.ScimUser) error { return nil })
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
 	return s.checkFree(ctx, &v1.ScimUserList{}, index.UserNameFolded.Name, userName, self, errUserNameTaken(userName))
 }
 
 func errUserNameTaken(userName string) error {
 	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: userName %q belongs to another user.", userName)
-}
-
-func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{index.RoleMember.Name: id}); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	return list.Items, nil
-}
-
-// leaveRoles removes id from the members of every role that lists it, found live or in the cache,
-// marking each role as modified by the request.
-func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) error {
-	var roles []v1.ScimRole
-	var err error
-	if live {
-		roles, err = s.liveRolesOf(ctx, id)
-	} else {
-		roles, err = s.rolesOf(ctx, id)
-	}
-	if err != nil {
-		return err
-	}
-	g := &groups{s.Store}
-	for i := range roles {
-		_, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
-			r.RemoveMember(id)
-			v1.MarkManagedBy(r, w.Provider)
-			return nil
-		})
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			continue // the role is gone, or being deleted
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// liveRolesOf lists, from the API server, the roles id is a member of.
-func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	list := &v1.ScimRoleList{}
-	if err := s.Live.List(ctx, list); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	var out []v1.ScimRole
-	for _, r := range list.Items {
-		if slices.Contains(r.MemberIDs(), id) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }
 
 func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
