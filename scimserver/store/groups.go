@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,37 +28,15 @@ func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
 }
 
 func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	list := &v1.ScimRoleList{}
-	var opts []client.ListOption
-	if eq != nil {
-		switch eq.Attribute {
-		case "displayName":
-			opts = append(opts, client.MatchingFields{index.RoleDisplayNameFolded.Name: v1.IdentityKey(eq.Value)})
-		case "externalId":
-			opts = append(opts, client.MatchingFields{index.RoleExternalID.Name: eq.Value})
-		case "id":
-			r, err := s.Get(ctx, eq.Value)
-			if e := scimerror.As(err); e != nil && e.Status == 404 {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []*Resource{r}, nil
-		}
-	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	out := make([]*Resource, 0, len(list.Items))
-	for i := range list.Items {
-		if v1.IsTerminating(&list.Items[i]) {
-			continue // gone to SCIM
-		}
-		out = append(out, groupResource(&list.Items[i]))
-	}
-	return out, nil
+	return listObjects(ctx, s.Store, s, &v1.ScimRoleList{}, eq, groupLookups, func(o client.Object) (*Resource, error) {
+		return groupResource(o.(*v1.ScimRole)), nil
+	})
+}
+
+// groupLookups are the Group attributes an index serves an Equality on.
+var groupLookups = map[string]lookup{
+	"displayName": {index.RoleDisplayNameFolded, v1.IdentityKey},
+	"externalId":  {index.RoleExternalID, exactly},
 }
 
 func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {

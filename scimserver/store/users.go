@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,41 +28,15 @@ func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
 }
 
 func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	list := &v1.ScimUserList{}
-	var opts []client.ListOption
-	if eq != nil {
-		switch eq.Attribute {
-		case "userName":
-			opts = append(opts, client.MatchingFields{index.UserNameFolded.Name: v1.IdentityKey(eq.Value)})
-		case "externalId":
-			opts = append(opts, client.MatchingFields{index.UserExternalID.Name: eq.Value})
-		case "id":
-			r, err := s.Get(ctx, eq.Value)
-			if scimerror.As(err) != nil && scimerror.As(err).Status == 404 {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []*Resource{r}, nil
-		}
-	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
-		return nil, apiError(err, "Users")
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	out := make([]*Resource, 0, len(list.Items))
-	for i := range list.Items {
-		if v1.IsTerminating(&list.Items[i]) {
-			continue // gone to SCIM
-		}
-		r, err := s.resource(ctx, &list.Items[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return listObjects(ctx, s.Store, s, &v1.ScimUserList{}, eq, userLookups, func(o client.Object) (*Resource, error) {
+		return s.resource(ctx, o.(*v1.ScimUser))
+	})
+}
+
+// userLookups are the User attributes an index serves an Equality on.
+var userLookups = map[string]lookup{
+	"userName":   {index.UserNameFolded, v1.IdentityKey},
+	"externalId": {index.UserExternalID, exactly},
 }
 
 func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
