@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
@@ -16,28 +14,6 @@ import (
 const rolePrefix = "r-"
 
 type groups struct{ *Store }
-
-func (s *groups) Type() *schema.ResourceType { return schema.GroupResourceType }
-
-func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
-	r := &v1.ScimRole{}
-	if err := s.get(ctx, id, r); err != nil {
-		return nil, apiError(err, "Resource "+id)
-	}
-	return groupResource(r), nil
-}
-
-func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	return listObjects(ctx, s.Store, s, &v1.ScimRoleList{}, eq, groupLookups, func(o client.Object) (*Resource, error) {
-		return groupResource(o.(*v1.ScimRole)), nil
-	})
-}
-
-// groupLookups are the Group attributes an index serves an Equality on.
-var groupLookups = map[string]lookup{
-	"displayName": {index.RoleDisplayNameFolded, v1.IdentityKey},
-	"externalId":  {index.RoleExternalID, exactly},
-}
 
 func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := roleSpec(doc)

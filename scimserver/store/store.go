@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
@@ -212,60 +210,6 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 		return nil
 	})
 	return apiError(err, "Resource "+id)
-}
-
-// lookup serves an Equality on one attribute from a field index.
-type lookup struct {
-	// index is the field index of the attribute.
-	index index.Index
-	// key turns the compared value into the index's key.
-	key func(value string) string
-}
-
-// exactly is the key of an index that holds values as they are.
-func exactly(value string) string { return value }
-
-// listObjects serves List for users and groups (rs): an Equality on id is a Get, one on an attribute
-// of lookups is read through its index, any other lists every object into list. Objects being
-// deleted are gone to SCIM; render turns the others into resources, in id order.
-func listObjects(ctx context.Context, s *Store, rs Resources, list client.ObjectList, eq *Equality,
-	lookups map[string]lookup, render func(client.Object) (*Resource, error)) ([]*Resource, error) {
-	var opts []client.ListOption
-	if eq != nil {
-		if l, ok := lookups[eq.Attribute]; ok {
-			opts = append(opts, client.MatchingFields{l.index.Name: l.key(eq.Value)})
-		} else if eq.Attribute == "id" {
-			r, err := rs.Get(ctx, eq.Value)
-			if e := scimerror.As(err); e != nil && e.Status == 404 {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []*Resource{r}, nil
-		}
-	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
-		return nil, apiError(err, strings.TrimPrefix(rs.Type().Endpoint, "/"))
-	}
-	items, err := apimeta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].(client.Object).GetName() < items[j].(client.Object).GetName() })
-	out := make([]*Resource, 0, len(items))
-	for _, item := range items {
-		obj := item.(client.Object)
-		if v1.IsTerminating(obj) {
-			continue // gone to SCIM
-		}
-		r, err := render(obj)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // deleteObject deletes object id (read into obj) after beforeDelete, honouring If-Match; a mismatch

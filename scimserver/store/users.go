@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
@@ -16,28 +14,6 @@ import (
 const userPrefix = "a-"
 
 type users struct{ *Store }
-
-func (s *users) Type() *schema.ResourceType { return schema.UserResourceType }
-
-func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
-	u := &v1.ScimUser{}
-	if err := s.get(ctx, id, u); err != nil {
-		return nil, apiError(err, "Resource "+id)
-	}
-	return s.resource(ctx, u)
-}
-
-func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	return listObjects(ctx, s.Store, s, &v1.ScimUserList{}, eq, userLookups, func(o client.Object) (*Resource, error) {
-		return s.resource(ctx, o.(*v1.ScimUser))
-	})
-}
-
-// userLookups are the User attributes an index serves an Equality on.
-var userLookups = map[string]lookup{
-	"userName":   {index.UserNameFolded, v1.IdentityKey},
-	"externalId": {index.UserExternalID, exactly},
-}
 
 func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := userSpec(doc)
