@@ -2,18 +2,13 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
-	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
 
-// rolePrefix starts server-generated role ids, as StrongDM's do.
-const rolePrefix = "r-"
-
-type groups struct{ *Store }
+// users is the Users view through which a role's writes mark its members.
+func (s *groups) users() *users { return &users{s.Store} }
 
 func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := roleSpec(doc)
@@ -24,7 +19,7 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	if spec.Members, err = s.resolveMembers(ctx, spec.Members, true, false); err != nil {
 		return nil, err
 	}
-	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, ""); err != nil {
+	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, "", ""); err != nil {
 		return nil, err
 	}
 	// Members are marked before the role is written: a failure then leaves no role the client did
@@ -110,20 +105,10 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 	return groupResource(r), changed, nil
 }
 
-// update applies mutate to role id and writes it (see updateObject); a changed displayName must be
-// free unless it keeps its identity key.
+// update applies mutate to role id and writes it (see updateObject) if the role passes checkUpdate.
 func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
 	r := &v1.ScimRole{}
-	err := updateObject(ctx, s.Store, w, id, r, mutate, func(before, after *v1.ScimRole) error {
-		if strings.TrimSpace(after.Spec.DisplayName) == "" {
-			return errEmptyDisplayName
-		}
-		if v1.IdentityKey(before.Spec.DisplayName) == v1.IdentityKey(after.Spec.DisplayName) {
-			return nil
-		}
-		return s.checkDisplayNameFree(ctx, after.Spec.DisplayName, id)
-	})
-	if err != nil {
+	if err := updateObject(ctx, s.Store, w, id, r, mutate, s.checkUpdate(ctx, id)); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -131,18 +116,6 @@ func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1
 
 func (s *groups) Delete(ctx context.Context, w Write, id string) error {
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimRole{}, func() error { return nil })
-}
-
-func (s *groups) users() *users { return &users{s.Store} }
-
-func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
-	return s.checkFree(ctx, &v1.ScimRoleList{}, index.RoleDisplayNameFolded.Name, displayName, self, errDisplayNameTaken(displayName))
-}
-
-var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")
-
-func errDisplayNameTaken(name string) error {
-	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: displayName %q belongs to another group.", name)
 }
 
 // groupResource renders a role as served. Every member carries a display, as StrongDM's do: one

@@ -2,18 +2,10 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
-	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
-
-// userPrefix starts server-generated user ids, as StrongDM's do.
-const userPrefix = "a-"
-
-type users struct{ *Store }
 
 func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := userSpec(doc)
@@ -24,7 +16,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 		return nil, err
 	}
 	deriveUserDefaults(spec)
-	if err := s.checkUserNameFree(ctx, spec.UserName, ""); err != nil {
+	if err := s.checkUserNameFree(ctx, spec.UserName, "", ""); err != nil {
 		return nil, err
 	}
 	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
@@ -92,39 +84,13 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error { return s.leaveRoles(ctx, w, id, true) })
 }
 
-// update applies mutate to user id and writes it (see updateObject); a changed userName must be valid,
-// and free unless it keeps its identity key.
+// update applies mutate to user id and writes it (see updateObject) if the user passes checkUpdate.
 func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) error) (*Resource, error) {
 	u := &v1.ScimUser{}
-	err := updateObject(ctx, s.Store, w, id, u, mutate, func(before, after *v1.ScimUser) error {
-		if err := validateUser(after); err != nil {
-			return err
-		}
-		if before.Spec.UserName == after.Spec.UserName {
-			// Unchanged, it is not checked again: a userName stored before the white space rule
-			// (by kubectl) must not stop the provider from suspending or updating its user.
-			return nil
-		}
-		if err := validUserName(after.Spec.UserName); err != nil {
-			return err
-		}
-		if v1.IdentityKey(before.Spec.UserName) == v1.IdentityKey(after.Spec.UserName) {
-			return nil
-		}
-		return s.checkUserNameFree(ctx, after.Spec.UserName, id)
-	})
-	if err != nil {
+	if err := updateObject(ctx, s.Store, w, id, u, mutate, s.checkUpdate(ctx, id)); err != nil {
 		return nil, err
 	}
 	return s.resource(ctx, u)
-}
-
-func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
-	return s.checkFree(ctx, &v1.ScimUserList{}, index.UserNameFolded.Name, userName, self, errUserNameTaken(userName))
-}
-
-func errUserNameTaken(userName string) error {
-	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: userName %q belongs to another user.", userName)
 }
 
 func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
@@ -133,19 +99,4 @@ func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error)
 		return nil, err
 	}
 	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u)}, nil
-}
-
-// validUserName returns a 400 invalidValue for a userName a user cannot be given (v1.ValidateUserName).
-func validUserName(userName string) error {
-	if err := v1.ValidateUserName(userName); err != nil {
-		return scimerror.BadRequest(scimerror.InvalidValue, "%v", err)
-	}
-	return nil
-}
-
-func validateUser(u *v1.ScimUser) error {
-	if strings.TrimSpace(u.Spec.UserName) == "" {
-		return scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
-	}
-	return nil
 }
