@@ -20,7 +20,6 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
-	"github.com/scim-operator/scim-operator/internal/index"
 )
 
 // statusDelay is how long the status of a role waits after its access changed; see Reconcile.
@@ -195,13 +194,13 @@ func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alph
 
 // rolesOfUser maps a user to the roles that list it as a member.
 func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object) []reconcile.Request {
-	var roles identityv1alpha1.ScimRoleList
-	if err := r.List(ctx, &roles, client.MatchingFields{index.RoleMember.Name: user.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+	roles, err := rolesWithMember(ctx, r.Client, user.GetName())
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot map a user to its roles", "user", user.GetName())
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(roles.Items))
-	for i, role := range roles.Items {
+	reqs := make([]reconcile.Request, len(roles))
+	for i, role := range roles {
 		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Name: role.Name}}
 	}
 	return reqs

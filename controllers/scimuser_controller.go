@@ -21,7 +21,6 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
-	"github.com/scim-operator/scim-operator/internal/index"
 )
 
 // readinessDelay coalesces the binding changes that refresh a user's Ready condition: revoking a
@@ -161,12 +160,12 @@ func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identity
 // rolesOf returns the roles that list the user named name as a member, sorted by name. They are the
 // cache's objects: read-only.
 func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identityv1alpha1.ScimRole, error) {
-	var roles identityv1alpha1.ScimRoleList
-	if err := r.List(ctx, &roles, client.MatchingFields{index.RoleMember.Name: name}, client.UnsafeDisableDeepCopy); err != nil {
+	roles, err := rolesWithMember(ctx, r.Client, name)
+	if err != nil {
 		return nil, fmt.Errorf("list roles of user %s: %w", name, err)
 	}
-	slices.SortFunc(roles.Items, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
-	return roles.Items, nil
+	slices.SortFunc(roles, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
+	return roles, nil
 }
 
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
@@ -201,12 +200,12 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 // (readinessDelay) and at low priority.
 func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q access.Queue) {
 	for _, name := range change.Users {
-		var users identityv1alpha1.ScimUserList
-		if err := r.List(ctx, &users, client.MatchingFields{index.UserName.Name: name}, client.UnsafeDisableDeepCopy); err != nil {
+		users, err := usersNamed(ctx, r.Client, name)
+		if err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot map a binding change to its users", "userName", name)
 			continue
 		}
-		for _, u := range users.Items {
+		for _, u := range users {
 			enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: u.Name}}, handler.LowPriority, readinessDelay)
 		}
 	}
