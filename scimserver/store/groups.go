@@ -1,5 +1,8 @@
 package store
 
+// The writes of SCIM Groups: what a provider's create, replace, patch and delete do to a ScimRole
+// and its members. A role's access is never written here.
+
 import (
 	"context"
 

@@ -23,8 +23,8 @@ import (
 // meanwhile is skipped.
 func (s *users) touch(ctx context.Context, provider string, ids []string) error {
 	for _, id := range ids {
-		// The cache hands out a copy: TouchByProvider on it only tells whether there is anything to
-		// write (not when the user is marked already, or suspended and so never marked).
+		// cached is this request's own copy: TouchByProvider on it only tells whether there is
+		// anything to write (not when the user is marked already, or suspended and so never marked).
 		cached := &v1.ScimUser{}
 		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && !cached.TouchByProvider(provider) {
 			continue

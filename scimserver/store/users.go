@@ -1,5 +1,8 @@
 package store
 
+// The writes of SCIM Users: what a provider's create, replace, patch and delete do to a ScimUser,
+// with the suspension rules (rules 1 and 4) applied to the active it sends.
+
 import (
 	"context"
 
