@@ -85,7 +85,7 @@ func (r *ScimRoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 	}
 	before := role.DeepCopy()
 	defer func() {
-		if err := patchStatus(ctx, r.Client, before, role, retErr == nil, func(o *identityv1alpha1.ScimRole) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimRole) any { return o.Status }); err != nil {
+		if err := patchStatus(ctx, r.Client, before, role, retErr == nil); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -194,13 +194,13 @@ func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alph
 
 // rolesOfUser maps a user to the roles that list it as a member.
 func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object) []reconcile.Request {
-	var roles identityv1alpha1.ScimRoleList
-	if err := r.List(ctx, &roles, client.MatchingFields{IndexRoleMember: user.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+	roles, err := rolesWithMember(ctx, r.Client, user.GetName())
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot map a user to its roles", "user", user.GetName())
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(roles.Items))
-	for i, role := range roles.Items {
+	reqs := make([]reconcile.Request, len(roles))
+	for i, role := range roles {
 		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Name: role.Name}}
 	}
 	return reqs
@@ -208,7 +208,7 @@ func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object
 
 // roleOfChange queues the role a change of the access system belongs to, at low priority: most
 // changes are the role's own writes, and repairing the others can wait for revocations in progress.
-func roleOfChange(_ context.Context, change access.Change, q queue) {
+func roleOfChange(_ context.Context, change access.Change, q access.Queue) {
 	enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: change.Role}}, handler.LowPriority, 0)
 }
 

@@ -15,12 +15,12 @@ import (
 // setExternallyManaged sets ExternallyManaged from the role's marking.
 func (r *ScimRoleReconciler) setExternallyManaged(role *identityv1alpha1.ScimRole) {
 	if provider := identityv1alpha1.ManagedBy(role); provider != "" {
-		r.conditions().set(role, &role.Status.Conditions, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionTrue,
+		r.conditions().set(role, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionTrue,
 			identityv1alpha1.ReasonManagedByProvider, fmt.Sprintf("Managed by provider %s through SCIM; to take the role over, "+
 				"remove the label %s", provider, identityv1alpha1.LabelManagedBy))
 		return
 	}
-	r.conditions().set(role, &role.Status.Conditions, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
+	r.conditions().set(role, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
 		identityv1alpha1.ReasonNotManaged, "No provider manages the role")
 }
 
@@ -43,16 +43,16 @@ func (r *ScimRoleReconciler) setReady(role *identityv1alpha1.ScimRole, m members
 		}
 	}
 	set := func(status metav1.ConditionStatus, reason, message string) {
-		r.conditions().set(role, &role.Status.Conditions, identityv1alpha1.ConditionReady, status, reason, message)
+		r.conditions().set(role, identityv1alpha1.ConditionReady, status, reason, message)
 	}
 	switch {
 	case len(forbidden) > 0:
 		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindForbidden, fmt.Sprintf("The operator may not bind %s: "+
 			"allow it the bind verb on them in its RBAC (see config/rbac/README.md)", strings.Join(forbidden, ", ")))
 	case len(failed) > 0:
-		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindingFailed, "Cannot write the binding of "+summarize(failed))
+		set(metav1.ConditionFalse, identityv1alpha1.ReasonBindingFailed, "Cannot write the binding of "+problemList.summarize(failed))
 	case len(m.missing) > 0:
-		set(metav1.ConditionFalse, identityv1alpha1.ReasonMembersMissing, "Members without a ScimUser: "+summarizeIDs(m.missing))
+		set(metav1.ConditionFalse, identityv1alpha1.ReasonMembersMissing, "Members without a ScimUser: "+idList.summarize(m.missing))
 	case len(access.GrantsOf(role.Spec.Access)) == 0:
 		set(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, "The role grants no access")
 	default:
@@ -63,15 +63,6 @@ func (r *ScimRoleReconciler) setReady(role *identityv1alpha1.ScimRole, m members
 
 // setReadyFailed sets Ready to False after the access system failed as a whole.
 func (r *ScimRoleReconciler) setReadyFailed(role *identityv1alpha1.ScimRole, err error) {
-	r.conditions().set(role, &role.Status.Conditions, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
+	r.conditions().set(role, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
 		identityv1alpha1.ReasonBindingFailed, fmt.Sprintf("Cannot apply the role's access: %v", err))
-}
-
-// summarizeIDs lists ids for a condition message, naming at most a few.
-func summarizeIDs(ids []string) string {
-	const most = 10
-	if len(ids) <= most {
-		return strings.Join(ids, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(ids[:most], ", "), len(ids)-most)
 }

@@ -80,7 +80,7 @@ func (r *ScimUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 
 	before := user.DeepCopy()
 	defer func() {
-		if err := patchStatus(ctx, r.Client, before, user, retErr == nil, func(o *identityv1alpha1.ScimUser) *int64 { return &o.Status.ObservedGeneration }, func(o *identityv1alpha1.ScimUser) any { return o.Status }); err != nil {
+		if err := patchStatus(ctx, r.Client, before, user, retErr == nil); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -160,18 +160,18 @@ func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identity
 // rolesOf returns the roles that list the user named name as a member, sorted by name. They are the
 // cache's objects: read-only.
 func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identityv1alpha1.ScimRole, error) {
-	var roles identityv1alpha1.ScimRoleList
-	if err := r.List(ctx, &roles, client.MatchingFields{IndexRoleMember: name}, client.UnsafeDisableDeepCopy); err != nil {
+	roles, err := rolesWithMember(ctx, r.Client, name)
+	if err != nil {
 		return nil, fmt.Errorf("list roles of user %s: %w", name, err)
 	}
-	slices.SortFunc(roles.Items, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
-	return roles.Items, nil
+	slices.SortFunc(roles, func(a, b identityv1alpha1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
+	return roles, nil
 }
 
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
 // role appears, disappears, is renamed or changes readiness, else those who joined or left.
 func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
-	enqueue := func(q queue, members ...[]identityv1alpha1.Member) {
+	enqueue := func(q access.Queue, members ...[]identityv1alpha1.Member) {
 		for _, list := range members {
 			for _, m := range list {
 				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
@@ -179,13 +179,13 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 		}
 	}
 	return handler.Funcs{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) {
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
 			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) {
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
 			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
 				enqueue(q, old.Spec.Members, cur.Spec.Members)
@@ -198,14 +198,14 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 
 // usersOfChange queues the users whose access a change of the access system changed, coalesced
 // (readinessDelay) and at low priority.
-func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q queue) {
+func (r *ScimUserReconciler) usersOfChange(ctx context.Context, change access.Change, q access.Queue) {
 	for _, name := range change.Users {
-		var users identityv1alpha1.ScimUserList
-		if err := r.List(ctx, &users, client.MatchingFields{IndexUserName: name}, client.UnsafeDisableDeepCopy); err != nil {
+		users, err := usersNamed(ctx, r.Client, name)
+		if err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot map a binding change to its users", "userName", name)
 			continue
 		}
-		for _, u := range users.Items {
+		for _, u := range users {
 			enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: u.Name}}, handler.LowPriority, readinessDelay)
 		}
 	}

@@ -19,14 +19,14 @@ import (
 func (r *ScimUserReconciler) setExternallyManaged(user *identityv1alpha1.ScimUser) {
 	switch provider := identityv1alpha1.ManagedBy(user); {
 	case provider != "":
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionTrue,
+		r.conditions().set(user, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionTrue,
 			identityv1alpha1.ReasonManagedByProvider, fmt.Sprintf("Managed by provider %s through SCIM; to take the user over, "+
 				"suspend it (spec.active: false) or remove the label %s", provider, identityv1alpha1.LabelManagedBy))
 	case !user.IsActive():
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
+		r.conditions().set(user, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
 			identityv1alpha1.ReasonSuspended, "A suspended user is managed by no provider")
 	default:
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
+		r.conditions().set(user, identityv1alpha1.ConditionExternallyManaged, metav1.ConditionFalse,
 			identityv1alpha1.ReasonNotManaged, "No provider manages the user")
 	}
 }
@@ -35,13 +35,13 @@ func (r *ScimUserReconciler) setExternallyManaged(user *identityv1alpha1.ScimUse
 func (r *ScimUserReconciler) setSuspended(user *identityv1alpha1.ScimUser) {
 	switch {
 	case user.IsActive():
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionSuspended, metav1.ConditionFalse,
+		r.conditions().set(user, identityv1alpha1.ConditionSuspended, metav1.ConditionFalse,
 			identityv1alpha1.ReasonActive, "The user is active")
 	case user.SuspendedBy() == identityv1alpha1.SuspendedByProvider:
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue,
+		r.conditions().set(user, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue,
 			identityv1alpha1.ReasonSuspendedByProvider, "The identity provider suspended the user; it reactivates it")
 	default:
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue,
+		r.conditions().set(user, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue,
 			identityv1alpha1.ReasonSuspendedByAdmin, "An administrator suspended the user; only an administrator reactivates it")
 	}
 }
@@ -50,7 +50,7 @@ func (r *ScimUserReconciler) setSuspended(user *identityv1alpha1.ScimUser) {
 // none does (a suspended one).
 func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha1.ScimUser, roles []identityv1alpha1.ScimRole) error {
 	if subject := identityv1alpha1.SubjectName(r.UserPrefix, user.Spec.UserName); user.IsActive() && identityv1alpha1.IsReservedSubject(subject) {
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
+		r.conditions().set(user, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
 			identityv1alpha1.ReasonReservedName, fmt.Sprintf("The user's subject name %q lies in Kubernetes' reserved %q namespace, "+
 				"so no binding names it; set --rbac-user-prefix to the API server's --oidc-username-prefix",
 				subject, identityv1alpha1.ReservedSubjectPrefix))
@@ -60,7 +60,7 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 	var problems []string
 	for i := range roles {
 		role := &roles[i]
-		if !role.DeletionTimestamp.IsZero() {
+		if identityv1alpha1.IsTerminating(role) {
 			continue
 		}
 		holding, err := r.Access.Holds(ctx, role, user.Spec.UserName)
@@ -79,8 +79,8 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 		}
 	}
 	if len(problems) > 0 {
-		r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
-			reason, summarize(problems))
+		r.conditions().set(user, identityv1alpha1.ConditionReady, metav1.ConditionFalse,
+			reason, problemList.summarize(problems))
 		return nil
 	}
 	message := fmt.Sprintf("Every grant of the user's roles (%d) holds it", len(roles))
@@ -90,7 +90,7 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 	case len(roles) == 0:
 		message = "The user is in no role"
 	}
-	r.conditions().set(user, &user.Status.Conditions, identityv1alpha1.ConditionReady, metav1.ConditionTrue,
+	r.conditions().set(user, identityv1alpha1.ConditionReady, metav1.ConditionTrue,
 		identityv1alpha1.ReasonBindingsApplied, message)
 	return nil
 }
@@ -112,15 +112,6 @@ func joinGrants(grants []access.Grant) string {
 		s[i] = g.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// summarize joins problems for a condition message, naming at most a few.
-func summarize(problems []string) string {
-	const most = 5
-	if len(problems) <= most {
-		return strings.Join(problems, "; ")
-	}
-	return fmt.Sprintf("%s; and %d more", strings.Join(problems[:most], "; "), len(problems)-most)
 }
 
 // roleReferences lists roles as status.roles: value is the role's name, display its displayName.

@@ -1,9 +1,12 @@
 package controllers
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
@@ -51,10 +54,59 @@ func TestHoldingProblem(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	problems := []string{"1", "2", "3", "4", "5", "6", "7"}
-	if got := summarize(problems); got != "1; 2; 3; 4; 5; and 2 more" {
+	if got := problemList.summarize(problems); got != "1; 2; 3; 4; 5; and 2 more" {
 		t.Errorf("summarize() = %q", got)
 	}
-	if got := summarizeIDs(strings.Split("a b c", " ")); got != "a, b, c" {
+	if got := idList.summarize(strings.Split("a b c", " ")); got != "a, b, c" {
 		t.Errorf("summarizeIDs() = %q", got)
+	}
+}
+
+// TestStatusOf checks that patchStatus finds the status of both kinds, which it does by reflection.
+func TestStatusOf(t *testing.T) {
+	user := &identityv1alpha1.ScimUser{Status: identityv1alpha1.ScimUserStatus{Roles: []identityv1alpha1.RoleReference{{Value: "r-1"}}}}
+	role := &identityv1alpha1.ScimRole{Status: identityv1alpha1.ScimRoleStatus{MemberCount: 3}}
+	for _, tt := range []struct {
+		obj     client.Object
+		status  any
+		written func() int64
+	}{
+		{user, user.Status, func() int64 { return user.Status.ObservedGeneration }},
+		{role, role.Status, func() int64 { return role.Status.ObservedGeneration }},
+	} {
+		if got := statusOf(tt.obj).Interface(); !reflect.DeepEqual(got, tt.status) {
+			t.Errorf("statusOf(%T) = %v, want %v", tt.obj, got, tt.status)
+		}
+		statusOf(tt.obj).FieldByName("ObservedGeneration").SetInt(7)
+		if got := tt.written(); got != 7 {
+			t.Errorf("%T: observedGeneration = %d after writing 7 through statusOf", tt.obj, got)
+		}
+	}
+}
+
+func TestMessageList(t *testing.T) {
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("a-%d", i+1)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		list  messageList
+		items []string
+		want  string
+	}{
+		{"no problems", problemList, nil, ""},
+		{"five problems, all named", problemList, ids(5), "a-1; a-2; a-3; a-4; a-5"},
+		{"six problems", problemList, ids(6), "a-1; a-2; a-3; a-4; a-5; and 1 more"},
+		{"ten ids, all named", idList, ids(10), "a-1, a-2, a-3, a-4, a-5, a-6, a-7, a-8, a-9, a-10"},
+		{"thirteen ids", idList, ids(13), "a-1, a-2, a-3, a-4, a-5, a-6, a-7, a-8, a-9, a-10 and 3 more"},
+	}
+	for _, tt := range tests {
+		if got := tt.list.summarize(tt.items); got != tt.want {
+			t.Errorf("%s: summarize() = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -15,8 +15,11 @@ import (
 // The identity rules of design.md ("The rules"), written once. The SCIM store applies them to what a
 // request writes and the controllers apply them to what they observe; neither re-implements them.
 
-// IsActive reports whether the user is active; an unset spec.active means active.
-func (u *ScimUser) IsActive() bool { return u.Spec.Active == nil || *u.Spec.Active }
+// IsActive reports whether the spec is of an active user; an unset active means active.
+func (s *ScimUserSpec) IsActive() bool { return s.Active == nil || *s.Active }
+
+// IsActive reports whether the user is active (ScimUserSpec.IsActive).
+func (u *ScimUser) IsActive() bool { return u.Spec.IsActive() }
 
 // SuspendedBy returns who suspended the user (SuspendedByProvider, SuspendedByAdmin) or "".
 func (u *ScimUser) SuspendedBy() string { return u.GetAnnotations()[AnnotationSuspendedBy] }
@@ -126,8 +129,8 @@ func metaAndActiveEqual(a, b *ScimUser) bool {
 }
 
 // HasAccess reports whether the user may hold the access of its roles (rule 5): it is active and
-// not being deleted.
-func (u *ScimUser) HasAccess() bool { return u.IsActive() && u.DeletionTimestamp.IsZero() }
+// not being deleted (IsTerminating).
+func (u *ScimUser) HasAccess() bool { return u.IsActive() && !IsTerminating(u) }
 
 // IsTerminating reports whether obj is being deleted: to SCIM it is gone already, and it grants
 // nothing while the operator removes what it granted.
@@ -169,14 +172,17 @@ func SubjectName(prefix, userName string) string { return prefix + userName }
 // system:anonymous would otherwise hand a role's access to every unauthenticated client.
 func IsReservedSubject(name string) bool { return strings.HasPrefix(name, ReservedSubjectPrefix) }
 
-// MemberIDs returns the ids (ScimUser names) of the role's members, in order.
-func (r *ScimRole) MemberIDs() []string {
-	ids := make([]string, len(r.Spec.Members))
-	for i, m := range r.Spec.Members {
+// MemberIDs returns the ids (ScimUser names) of the members, in order.
+func (s *ScimRoleSpec) MemberIDs() []string {
+	ids := make([]string, len(s.Members))
+	for i, m := range s.Members {
 		ids[i] = m.Value
 	}
 	return ids
 }
+
+// MemberIDs returns the ids (ScimUser names) of the role's members, in order.
+func (r *ScimRole) MemberIDs() []string { return r.Spec.MemberIDs() }
 
 // RemoveMember removes the member id from the role; it reports whether the role changed.
 func (r *ScimRole) RemoveMember(id string) bool {

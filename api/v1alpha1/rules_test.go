@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +196,183 @@ func TestValidateUserName(t *testing.T) {
 	}
 	if err := ValidateUserName(" alice"); err == nil || !strings.Contains(err.Error(), "must not begin or end with white space") {
 		t.Errorf("ValidateUserName(\" alice\") = %v, want the white space message", err)
+	}
+}
+
+func TestSpecIsActive(t *testing.T) {
+	tests := []struct {
+		name   string
+		active *bool
+		want   bool
+	}{
+		{"unset is active", nil, true},
+		{"true is active", ptr.To(true), true},
+		{"false is suspended", ptr.To(false), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &ScimUserSpec{UserName: "u", Active: tt.active}
+			if got := spec.IsActive(); got != tt.want {
+				t.Errorf("ScimUserSpec.IsActive() = %v, want %v", got, tt.want)
+			}
+			if got := (&ScimUser{Spec: *spec}).IsActive(); got != tt.want {
+				t.Errorf("ScimUser.IsActive() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func members(ids ...string) []Member {
+	out := make([]Member, len(ids))
+	for i, id := range ids {
+		out[i] = Member{Value: id, Display: "user " + id}
+	}
+	return out
+}
+
+func TestMemberIDs(t *testing.T) {
+	tests := []struct {
+		name    string
+		members []Member
+		want    []string
+	}{
+		{"no members", nil, []string{}},
+		{"one member", members("a-1"), []string{"a-1"}},
+		{"in the order of the members", members("a-2", "a-1", "a-3"), []string{"a-2", "a-1", "a-3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &ScimRoleSpec{DisplayName: "r", Members: tt.members}
+			if got := spec.MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("ScimRoleSpec.MemberIDs() = %q, want %q", got, tt.want)
+			}
+			if got := (&ScimRole{Spec: *spec}).MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("ScimRole.MemberIDs() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemoveMember(t *testing.T) {
+	tests := []struct {
+		name        string
+		members     []Member
+		remove      string
+		want        []string
+		wantChanged bool
+	}{
+		{"the only member", members("a-1"), "a-1", []string{}, true},
+		{"one of several, the others keep their order", members("a-3", "a-1", "a-2"), "a-1", []string{"a-3", "a-2"}, true},
+		{"not a member: no change", members("a-1", "a-2"), "a-9", []string{"a-1", "a-2"}, false},
+		{"no members: no change", nil, "a-1", []string{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := slices.Clone(tt.members)
+			r := &ScimRole{Spec: ScimRoleSpec{DisplayName: "r", Members: tt.members}}
+			if changed := r.RemoveMember(tt.remove); changed != tt.wantChanged {
+				t.Errorf("changed = %v, want %v", changed, tt.wantChanged)
+			}
+			if got := r.MemberIDs(); !slices.Equal(got, tt.want) {
+				t.Errorf("members = %q, want %q", got, tt.want)
+			}
+			if !slices.Equal(tt.members, before) {
+				t.Errorf("the members the role held before were changed in place: %v, want %v", tt.members, before)
+			}
+		})
+	}
+}
+
+func TestHasAccess(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name     string
+		active   *bool
+		deletion *metav1.Time
+		want     bool
+	}{
+		{"active (unset)", nil, nil, true},
+		{"active", ptr.To(true), nil, true},
+		{"suspended", ptr.To(false), nil, false},
+		{"active, being deleted", ptr.To(true), &now, false},
+		{"suspended, being deleted", ptr.To(false), &now, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := user(tt.active, nil, nil)
+			u.DeletionTimestamp = tt.deletion
+			if got := u.HasAccess(); got != tt.want {
+				t.Errorf("HasAccess() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsTerminating(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name string
+		obj  metav1.Object
+		want bool
+	}{
+		{"user", &ScimUser{}, false},
+		{"user being deleted", &ScimUser{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now}}, true},
+		{"role", &ScimRole{}, false},
+		{"role being deleted, finalizer pending", &ScimRole{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now, Finalizers: []string{FinalizerAccess}}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsTerminating(tt.obj); got != tt.want {
+				t.Errorf("IsTerminating() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFinalizerAccess(t *testing.T) {
+	const other = "example.com/other"
+	tests := []struct {
+		name       string
+		finalizers []string
+		wantHas    bool
+		wantAdd    []string
+		wantRemove []string
+	}{
+		{"none", nil, false, []string{FinalizerAccess}, nil},
+		{"only another", []string{other}, false, []string{other, FinalizerAccess}, []string{other}},
+		{"only ours", []string{FinalizerAccess}, true, []string{FinalizerAccess}, []string{}},
+		{"ours and another", []string{FinalizerAccess, other}, true, []string{FinalizerAccess, other}, []string{other}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			role := &ScimRole{ObjectMeta: metav1.ObjectMeta{Finalizers: slices.Clone(tt.finalizers)}}
+			if got := HasFinalizerAccess(role); got != tt.wantHas {
+				t.Errorf("HasFinalizerAccess() = %v, want %v", got, tt.wantHas)
+			}
+			if changed := AddFinalizerAccess(role); changed == tt.wantHas {
+				t.Errorf("AddFinalizerAccess() changed = %v, want %v", changed, !tt.wantHas)
+			}
+			if got := role.GetFinalizers(); !slices.Equal(got, tt.wantAdd) {
+				t.Errorf("after AddFinalizerAccess: %q, want %q", got, tt.wantAdd)
+			}
+			if AddFinalizerAccess(role) {
+				t.Error("AddFinalizerAccess() changed an object that carries the finalizer")
+			}
+
+			u := &ScimUser{ObjectMeta: metav1.ObjectMeta{Finalizers: slices.Clone(tt.finalizers)}}
+			shared := u.Finalizers
+			if changed := RemoveFinalizerAccess(u); changed != tt.wantHas {
+				t.Errorf("RemoveFinalizerAccess() changed = %v, want %v", changed, tt.wantHas)
+			}
+			if got := u.GetFinalizers(); !slices.Equal(got, tt.wantRemove) {
+				t.Errorf("after RemoveFinalizerAccess: %q, want %q", got, tt.wantRemove)
+			}
+			if !slices.Equal(shared, tt.finalizers) {
+				t.Errorf("RemoveFinalizerAccess changed the finalizers in place: %q, want %q", shared, tt.finalizers)
+			}
+			if RemoveFinalizerAccess(u) || HasFinalizerAccess(u) {
+				t.Error("RemoveFinalizerAccess() left the finalizer, or changed an object without it")
+			}
+		})
 	}
 }

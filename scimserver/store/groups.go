@@ -1,67 +1,17 @@
 package store
 
+// The writes of SCIM Groups: what a provider's create, replace, patch and delete do to a ScimRole
+// and its members. A role's access is never written here.
+
 import (
 	"context"
-	"sort"
-	"strings"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
-	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
 
-// rolePrefix starts server-generated role ids, as StrongDM's do.
-const rolePrefix = "r-"
-
-type groups struct{ *Store }
-
-func (s *groups) Type() *schema.ResourceType { return schema.GroupResourceType }
-
-func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
-	r := &v1.ScimRole{}
-	if err := s.get(ctx, id, r); err != nil {
-		return nil, apiError(err, "Resource "+id)
-	}
-	return groupResource(r), nil
-}
-
-func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	list := &v1.ScimRoleList{}
-	var opts []client.ListOption
-	if eq != nil {
-		switch eq.Attribute {
-		case "displayName":
-			opts = append(opts, client.MatchingFields{IndexDisplayName: v1.IdentityKey(eq.Value)})
-		case "externalId":
-			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
-		case "id":
-			r, err := s.Get(ctx, eq.Value)
-			if e := scimerror.As(err); e != nil && e.Status == 404 {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []*Resource{r}, nil
-		}
-	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	out := make([]*Resource, 0, len(list.Items))
-	for i := range list.Items {
-		if v1.IsTerminating(&list.Items[i]) {
-			continue // gone to SCIM
-		}
-		out = append(out, groupResource(&list.Items[i]))
-	}
-	return out, nil
-}
+// users is the Users view through which a role's writes mark its members.
+func (s *groups) users() *users { return &users{s.Store} }
 
 func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := roleSpec(doc)
@@ -72,12 +22,12 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	if spec.Members, err = s.resolveMembers(ctx, spec.Members, true, false); err != nil {
 		return nil, err
 	}
-	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, ""); err != nil {
+	if err := s.checkDisplayNameFree(ctx, spec.DisplayName, "", ""); err != nil {
 		return nil, err
 	}
 	// Members are marked before the role is written: a failure then leaves no role the client did
 	// not see created (marking is idempotent, a retry completes it).
-	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
+	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
@@ -102,7 +52,7 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 	if spec.Members, err = s.resolveMembers(ctx, spec.Members, false, false); err != nil {
 		return nil, err
 	}
-	if err := s.users().touch(ctx, w.Provider, (&v1.ScimRole{Spec: *spec}).MemberIDs()); err != nil {
+	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
 	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
@@ -139,7 +89,7 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 			return err
 		}
 		spec.Members = mergeResolved(spec.Members, added, resolved)
-		added = (&v1.ScimRole{Spec: v1.ScimRoleSpec{Members: resolved}}).MemberIDs()
+		added = (&v1.ScimRoleSpec{Members: resolved}).MemberIDs()
 		// Marked before the role is written, as on create.
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
 			return err
@@ -154,20 +104,10 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 	return groupResource(r), changed, nil
 }
 
-// update applies mutate to role id and writes it (see updateObject); a changed displayName must be
-// free unless it keeps its identity key.
+// update applies mutate to role id and writes it (see updateObject) if the role passes checkUpdate.
 func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
 	r := &v1.ScimRole{}
-	err := updateObject(ctx, s.Store, w, id, r, mutate, func(before, after *v1.ScimRole) error {
-		if strings.TrimSpace(after.Spec.DisplayName) == "" {
-			return errEmptyDisplayName
-		}
-		if v1.IdentityKey(before.Spec.DisplayName) == v1.IdentityKey(after.Spec.DisplayName) {
-			return nil
-		}
-		return s.checkDisplayNameFree(ctx, after.Spec.DisplayName, id)
-	})
-	if err != nil {
+	if err := updateObject(ctx, s.Store, w, id, r, mutate, s.checkUpdate(ctx, id)); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -175,52 +115,6 @@ func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1
 
 func (s *groups) Delete(ctx context.Context, w Write, id string) error {
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimRole{}, func() error { return nil })
-}
-
-func (s *groups) users() *users { return &users{s.Store} }
-
-// resolveMembers checks member ids: an id that cannot name a user is 400 (StrongDM: "cannot parse
-// member id") unless ignoreMalformed; an unknown id is 404 unless ignoreUnknown. Ignored ids are
-// dropped. A member without display gets the user's displayName (or userName).
-func (s *groups) resolveMembers(ctx context.Context, members []v1.Member, ignoreUnknown, ignoreMalformed bool) ([]v1.Member, error) {
-	out := make([]v1.Member, 0, len(members))
-	for _, m := range members {
-		if len(validation.IsDNS1123Subdomain(m.Value)) > 0 {
-			if ignoreMalformed {
-				continue
-			}
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "cannot parse member id: %s", m.Value)
-		}
-		u := &v1.ScimUser{}
-		err := s.get(ctx, m.Value, u)
-		if apierrors.IsNotFound(err) {
-			if !ignoreUnknown {
-				return nil, scimerror.NotFound("Resource %s not found.", m.Value)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, apiError(err, "User "+m.Value)
-		}
-		if m.Display == "" {
-			m.Display = u.Spec.DisplayName
-			if m.Display == "" {
-				m.Display = u.Spec.UserName
-			}
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, self string) error {
-	return s.checkFree(ctx, &v1.ScimRoleList{}, IndexDisplayName, displayName, self, errDisplayNameTaken(displayName))
-}
-
-var errEmptyDisplayName = scimerror.BadRequest(scimerror.InvalidValue, "displayName is required and must not be empty: a role needs a name")
-
-func errDisplayNameTaken(name string) error {
-	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: displayName %q belongs to another group.", name)
 }
 
 // groupResource renders a role as served. Every member carries a display, as StrongDM's do: one
@@ -233,101 +127,4 @@ func groupResource(r *v1.ScimRole) *Resource {
 		}
 	}
 	return &Resource{ID: r.Name, Doc: doc, Version: version(r), Location: "Groups/" + r.Name}
-}
-
-// groupDoc renders a ScimRole as a SCIM Group; members is always present.
-func groupDoc(r *v1.ScimRole) map[string]any {
-	members := make([]any, 0, len(r.Spec.Members))
-	for _, m := range r.Spec.Members {
-		members = append(members, map[string]any{"value": m.Value, "display": m.Display})
-	}
-	doc := map[string]any{
-		"schemas":     []any{schema.GroupURN},
-		"id":          r.Name,
-		"displayName": r.Spec.DisplayName,
-		"members":     members,
-		"meta":        meta(r, "Group", "Groups/"+r.Name),
-	}
-	if r.Spec.ExternalID != "" {
-		doc["externalId"] = r.Spec.ExternalID
-	}
-	return doc
-}
-
-// roleSpec converts a canonical SCIM Group document into the SCIM-owned part of a ScimRoleSpec.
-// Duplicate members are merged.
-func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
-	spec := &v1.ScimRoleSpec{}
-	spec.DisplayName, _ = doc["displayName"].(string)
-	spec.ExternalID, _ = doc["externalId"].(string)
-	if strings.TrimSpace(spec.DisplayName) == "" {
-		return nil, errEmptyDisplayName
-	}
-	seen := map[string]bool{}
-	list, _ := doc["members"].([]any)
-	for _, item := range list {
-		m, _ := item.(map[string]any)
-		value, _ := m["value"].(string)
-		display, _ := m["display"].(string)
-		if value == "" {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a value (a User id)")
-		}
-		if seen[value] {
-			continue
-		}
-		seen[value] = true
-		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
-	}
-	return spec, nil
-}
-
-// newMembers returns the ids in after that are not in before.
-func newMembers(before, after []v1.Member) []string {
-	had := map[string]bool{}
-	for _, m := range before {
-		had[m.Value] = true
-	}
-	var ids []string
-	for _, m := range after {
-		if !had[m.Value] {
-			ids = append(ids, m.Value)
-		}
-	}
-	return ids
-}
-
-func membersWithIDs(members []v1.Member, ids []string) []v1.Member {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	var out []v1.Member
-	for _, m := range members {
-		if want[m.Value] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// mergeResolved replaces the added members of members with their resolved form (display filled),
-// dropping those that did not resolve.
-func mergeResolved(members []v1.Member, added []string, resolved []v1.Member) []v1.Member {
-	isAdded := map[string]bool{}
-	for _, id := range added {
-		isAdded[id] = true
-	}
-	byID := map[string]v1.Member{}
-	for _, m := range resolved {
-		byID[m.Value] = m
-	}
-	out := make([]v1.Member, 0, len(members))
-	for _, m := range members {
-		if !isAdded[m.Value] {
-			out = append(out, m)
-		} else if r, ok := byID[m.Value]; ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }

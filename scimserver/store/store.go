@@ -17,7 +17,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -96,6 +95,12 @@ func (s *Store) Users() Resources { return &users{s} }
 
 // Groups returns the Groups view of the store.
 func (s *Store) Groups() Resources { return &groups{s} }
+
+// users serves SCIM Users as ScimUsers.
+type users struct{ *Store }
+
+// groups serves SCIM Groups as ScimRoles.
+type groups struct{ *Store }
 
 // get reads obj named id from the cache, falling back to a live read on a miss. An object being
 // deleted is not found: to SCIM it is gone (its finalizer only holds the name until the operator has
@@ -241,25 +246,6 @@ func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 	return nil
 }
 
-// checkFree returns taken when an object other than self has name's identity key in the unique
-// index field.
-func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, name, self string, taken error) error {
-	if err := s.Client.List(ctx, list, client.MatchingFields{field: v1.IdentityKey(name)}); err != nil {
-		return apiError(err, "the list")
-	}
-	items, err := apimeta.ExtractList(list)
-	if err != nil {
-		return err
-	}
-	for _, item := range items {
-		// An object being deleted holds its name no longer: a new one may take it.
-		if obj := item.(client.Object); obj.GetName() != self && !v1.IsTerminating(obj) {
-			return taken
-		}
-	}
-	return nil
-}
-
 // errDecideLive makes updateObject read the stored object and decide again.
 var errDecideLive = errors.New("decide on a live read")
 
@@ -301,6 +287,12 @@ func deterministicID(prefix, name string, n int) string {
 // conflictBackoff paces retries of a write that lost a race: many writers of one busy role (an IdP
 // pushing members in parallel, on several replicas) must all get through.
 var conflictBackoff = wait.Backoff{Steps: 40, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1.0, Cap: 500 * time.Millisecond}
+
+// userPrefix and rolePrefix start server-generated user and role ids, as StrongDM's do.
+const (
+	userPrefix = "a-"
+	rolePrefix = "r-"
+)
 
 // maxIDProbes bounds deterministicID's probing.
 const maxIDProbes = 16

@@ -1,73 +1,14 @@
 package store
 
+// The writes of SCIM Users: what a provider's create, replace, patch and delete do to a ScimUser,
+// with the suspension rules (rules 1 and 4) applied to the active it sends.
+
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"slices"
-	"sort"
-	"strings"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
-	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
-
-// userPrefix starts server-generated user ids, as StrongDM's do.
-const userPrefix = "a-"
-
-type users struct{ *Store }
-
-func (s *users) Type() *schema.ResourceType { return schema.UserResourceType }
-
-func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
-	u := &v1.ScimUser{}
-	if err := s.get(ctx, id, u); err != nil {
-		return nil, apiError(err, "Resource "+id)
-	}
-	return s.resource(ctx, u)
-}
-
-func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	list := &v1.ScimUserList{}
-	var opts []client.ListOption
-	if eq != nil {
-		switch eq.Attribute {
-		case "userName":
-			opts = append(opts, client.MatchingFields{IndexUserName: v1.IdentityKey(eq.Value)})
-		case "externalId":
-			opts = append(opts, client.MatchingFields{IndexExternalID: eq.Value})
-		case "id":
-			r, err := s.Get(ctx, eq.Value)
-			if scimerror.As(err) != nil && scimerror.As(err).Status == 404 {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []*Resource{r}, nil
-		}
-	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
-		return nil, apiError(err, "Users")
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	out := make([]*Resource, 0, len(list.Items))
-	for i := range list.Items {
-		if v1.IsTerminating(&list.Items[i]) {
-			continue // gone to SCIM
-		}
-		r, err := s.resource(ctx, &list.Items[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
 
 func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
 	spec, err := userSpec(doc)
@@ -78,7 +19,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 		return nil, err
 	}
 	deriveUserDefaults(spec)
-	if err := s.checkUserNameFree(ctx, spec.UserName, ""); err != nil {
+	if err := s.checkUserNameFree(ctx, spec.UserName, "", ""); err != nil {
 		return nil, err
 	}
 	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
@@ -86,7 +27,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 		func(u *v1.ScimUser) error {
 			u.Spec = *spec.DeepCopy()
 			u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active
-			u.ApplyProviderActive(w.Provider, spec.Active == nil || *spec.Active)
+			u.ApplyProviderActive(w.Provider, spec.IsActive())
 			// A new user is in no role. Ids derive from userName, so a role may still list this id
 			// for a user deleted without SCIM (kubectl): that membership is not the new user's.
 			return s.leaveRoles(ctx, w, u.Name, false)
@@ -105,7 +46,7 @@ func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]
 	// StrongDM answers Replace as it answers Create, derived attributes included.
 	deriveUserDefaults(spec)
 	return s.update(ctx, w, id, func(u *v1.ScimUser) error {
-		active := spec.Active == nil || *spec.Active
+		active := spec.IsActive()
 		next := spec.DeepCopy()
 		next.Active = u.Spec.Active
 		u.Spec = *next
@@ -126,7 +67,7 @@ func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[st
 		if err != nil {
 			return err
 		}
-		active := spec.Active == nil || *spec.Active
+		active := spec.IsActive()
 		spec.Active = u.Spec.Active
 		u.Spec = *spec
 		u.ApplyProviderActive(w.Provider, active)
@@ -142,115 +83,13 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error { return s.leaveRoles(ctx, w, id, true) })
 }
 
-// update applies mutate to user id and writes it (see updateObject); a changed userName must be valid,
-// and free unless it keeps its identity key.
+// update applies mutate to user id and writes it (see updateObject) if the user passes checkUpdate.
 func (s *users) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimUser) error) (*Resource, error) {
 	u := &v1.ScimUser{}
-	err := updateObject(ctx, s.Store, w, id, u, mutate, func(before, after *v1.ScimUser) error {
-		if err := validateUser(after); err != nil {
-			return err
-		}
-		if before.Spec.UserName == after.Spec.UserName {
-			// Unchanged, it is not checked again: a userName stored before the white space rule
-			// (by kubectl) must not stop the provider from suspending or updating its user.
-			return nil
-		}
-		if err := validUserName(after.Spec.UserName); err != nil {
-			return err
-		}
-		if v1.IdentityKey(before.Spec.UserName) == v1.IdentityKey(after.Spec.UserName) {
-			return nil
-		}
-		return s.checkUserNameFree(ctx, after.Spec.UserName, id)
-	})
-	if err != nil {
+	if err := updateObject(ctx, s.Store, w, id, u, mutate, s.checkUpdate(ctx, id)); err != nil {
 		return nil, err
 	}
 	return s.resource(ctx, u)
-}
-
-// touch marks the users with the given ids as used by a request of provider (rule 1). A user deleted
-// meanwhile is skipped.
-func (s *users) touch(ctx context.Context, provider string, ids []string) error {
-	for _, id := range ids {
-		cached := &v1.ScimUser{}
-		if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, cached); err == nil && (v1.ManagedBy(cached) == provider || !cached.IsActive()) {
-			continue // already marked, or suspended and so never marked: nothing to write
-		}
-		err := updateObject(ctx, s.Store, Write{}, id, &v1.ScimUser{},
-			func(u *v1.ScimUser) error { u.TouchByProvider(provider); return nil },
-			func(_, _ *v1.ScimUser) error { return nil })
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *users) checkUserNameFree(ctx context.Context, userName, self string) error {
-	return s.checkFree(ctx, &v1.ScimUserList{}, IndexUserName, userName, self, errUserNameTaken(userName))
-}
-
-func errUserNameTaken(userName string) error {
-	return scimerror.Conflict("One or more of the attribute values are already in use or are reserved: userName %q belongs to another user.", userName)
-}
-
-func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{IndexMember: id}); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	return list.Items, nil
-}
-
-// leaveRoles removes id from the members of every role that lists it, found live or in the cache,
-// marking each role as modified by the request.
-func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) error {
-	var roles []v1.ScimRole
-	var err error
-	if live {
-		roles, err = s.liveRolesOf(ctx, id)
-	} else {
-		roles, err = s.rolesOf(ctx, id)
-	}
-	if err != nil {
-		return err
-	}
-	g := &groups{s.Store}
-	for i := range roles {
-		_, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
-			r.RemoveMember(id)
-			v1.MarkManagedBy(r, w.Provider)
-			return nil
-		})
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			continue // the role is gone, or being deleted
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// liveRolesOf lists, from the API server, the roles id is a member of.
-func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	list := &v1.ScimRoleList{}
-	if err := s.Live.List(ctx, list); err != nil {
-		return nil, apiError(err, "Groups")
-	}
-	var out []v1.ScimRole
-	for _, r := range list.Items {
-		if slices.Contains(r.MemberIDs(), id) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }
 
 func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
@@ -259,126 +98,4 @@ func (s *users) resource(ctx context.Context, u *v1.ScimUser) (*Resource, error)
 		return nil, err
 	}
 	return &Resource{ID: u.Name, Doc: userDoc(u, roles), Version: version(u), Location: "Users/" + u.Name}, nil
-}
-
-// userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
-func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
-	spec := u.Spec.DeepCopy()
-	enterprise := spec.Enterprise
-	spec.Enterprise = nil
-	doc := toMap(spec)
-	schemas := []any{schema.UserURN}
-	if enterprise != nil {
-		if ext := toMap(enterprise); len(ext) > 0 {
-			doc[schema.EnterpriseUserURN] = ext
-			schemas = append(schemas, schema.EnterpriseUserURN)
-		}
-	}
-	doc["schemas"] = schemas
-	doc["id"] = u.Name
-	doc["active"] = u.IsActive()
-	groups := make([]any, 0, len(roles))
-	for _, r := range roles {
-		groups = append(groups, map[string]any{"value": r.Name, "display": r.Spec.DisplayName})
-	}
-	doc["groups"] = groups
-	doc["meta"] = meta(u, "User", "Users/"+u.Name)
-	return doc
-}
-
-func meta(obj client.Object, resourceType, location string) map[string]any {
-	m := map[string]any{"resourceType": resourceType, "location": location, "version": version(obj)}
-	if created := obj.GetCreationTimestamp(); !created.IsZero() {
-		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
-		last := created.Time
-		for _, f := range obj.GetManagedFields() {
-			if f.Time != nil && f.Time.After(last) {
-				last = f.Time.Time
-			}
-		}
-		m["lastModified"] = last.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return m
-}
-
-// userSpec converts a canonical SCIM User document into a ScimUserSpec. The document's attribute
-// names are the spec's JSON names, so the conversion is a JSON round trip; the enterprise extension
-// moves from its URN to spec.enterprise.
-func userSpec(doc map[string]any) (*v1.ScimUserSpec, error) {
-	flat := make(map[string]any, len(doc))
-	for k, v := range doc {
-		switch k {
-		case "schemas", "id", "meta", "groups":
-		case schema.EnterpriseUserURN:
-			flat["enterprise"] = v
-		default:
-			flat[k] = v
-		}
-	}
-	spec := &v1.ScimUserSpec{}
-	if err := fromMap(flat, spec); err != nil {
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "invalid User: %v", err)
-	}
-	if strings.TrimSpace(spec.UserName) == "" {
-		return nil, scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
-	}
-	return spec, nil
-}
-
-// validUserName returns a 400 invalidValue for a userName a user cannot be given (v1.ValidateUserName).
-func validUserName(userName string) error {
-	if err := v1.ValidateUserName(userName); err != nil {
-		return scimerror.BadRequest(scimerror.InvalidValue, "%v", err)
-	}
-	return nil
-}
-
-func validateUser(u *v1.ScimUser) error {
-	if strings.TrimSpace(u.Spec.UserName) == "" {
-		return scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
-	}
-	return nil
-}
-
-// deriveUserDefaults fills what StrongDM derives on create: displayName and name.formatted from the
-// given and family names, a primary e-mail from an e-mail-shaped userName, and userType "user".
-func deriveUserDefaults(spec *v1.ScimUserSpec) {
-	if spec.Name != nil {
-		full := strings.TrimSpace(spec.Name.GivenName + " " + spec.Name.FamilyName)
-		if spec.Name.Formatted == "" {
-			spec.Name.Formatted = full
-		}
-		if spec.DisplayName == "" {
-			spec.DisplayName = full
-		}
-	}
-	if spec.DisplayName == "" {
-		spec.DisplayName = spec.UserName
-	}
-	if len(spec.Emails) == 0 && strings.Contains(spec.UserName, "@") {
-		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: true}}
-	}
-	if spec.UserType == "" {
-		spec.UserType = "user"
-	}
-}
-
-func toMap(v any) map[string]any {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal
-	}
-	m := map[string]any{}
-	_ = json.Unmarshal(data, &m)
-	return m
-}
-
-func fromMap(m map[string]any, v any) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }

@@ -23,19 +23,19 @@ func (s *System) Sources(onChange access.ChangeFunc) []source.Source {
 	}
 }
 
-type queue = access.Queue
-
 func (s *System) changeHandler(onChange access.ChangeFunc) handler.EventHandler {
-	report := func(ctx context.Context, q queue, old, cur client.Object) {
+	report := func(ctx context.Context, q access.Queue, old, cur client.Object) {
 		if change, ok := s.changeOf(old, cur); ok {
 			onChange(ctx, change, q)
 		}
 	}
 	return handler.Funcs{
-		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) { report(ctx, q, nil, e.Object) },
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) { report(ctx, q, e.ObjectOld, e.ObjectNew) },
-		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q queue) { report(ctx, q, e.Object, nil) },
-		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) {
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q access.Queue) { report(ctx, q, nil, e.Object) },
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q access.Queue) {
+			report(ctx, q, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q access.Queue) { report(ctx, q, e.Object, nil) },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q access.Queue) {
 			report(ctx, q, nil, e.Object)
 		},
 	}

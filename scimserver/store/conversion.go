@@ -1,0 +1,169 @@
+package store
+
+// Conversion between SCIM documents and ScimUsers and ScimRoles: the one place that knows how SCIM
+// attributes map onto the API types.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+// userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
+func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
+	spec := u.Spec.DeepCopy()
+	enterprise := spec.Enterprise
+	spec.Enterprise = nil
+	doc := toMap(spec)
+	schemas := []any{schema.UserURN}
+	if enterprise != nil {
+		if ext := toMap(enterprise); len(ext) > 0 {
+			doc[schema.EnterpriseUserURN] = ext
+			schemas = append(schemas, schema.EnterpriseUserURN)
+		}
+	}
+	doc["schemas"] = schemas
+	doc["id"] = u.Name
+	doc["active"] = u.IsActive()
+	groups := make([]any, 0, len(roles))
+	for _, r := range roles {
+		groups = append(groups, map[string]any{"value": r.Name, "display": r.Spec.DisplayName})
+	}
+	doc["groups"] = groups
+	doc["meta"] = meta(u, "User", "Users/"+u.Name)
+	return doc
+}
+
+// userSpec converts a canonical SCIM User document into a ScimUserSpec. The document's attribute
+// names are the spec's JSON names, so the conversion is a JSON round trip; the enterprise extension
+// moves from its URN to spec.enterprise.
+func userSpec(doc map[string]any) (*v1.ScimUserSpec, error) {
+	flat := make(map[string]any, len(doc))
+	for k, v := range doc {
+		switch k {
+		case "schemas", "id", "meta", "groups":
+		case schema.EnterpriseUserURN:
+			flat["enterprise"] = v
+		default:
+			flat[k] = v
+		}
+	}
+	spec := &v1.ScimUserSpec{}
+	if err := fromMap(flat, spec); err != nil {
+		return nil, scimerror.BadRequest(scimerror.InvalidValue, "invalid User: %v", err)
+	}
+	if strings.TrimSpace(spec.UserName) == "" {
+		return nil, scimerror.BadRequest(scimerror.InvalidValue, "userName is required and must not be blank")
+	}
+	return spec, nil
+}
+
+// deriveUserDefaults fills what StrongDM derives on create: displayName and name.formatted from the
+// given and family names, a primary e-mail from an e-mail-shaped userName, and userType "user".
+func deriveUserDefaults(spec *v1.ScimUserSpec) {
+	if spec.Name != nil {
+		full := strings.TrimSpace(spec.Name.GivenName + " " + spec.Name.FamilyName)
+		if spec.Name.Formatted == "" {
+			spec.Name.Formatted = full
+		}
+		if spec.DisplayName == "" {
+			spec.DisplayName = full
+		}
+	}
+	if spec.DisplayName == "" {
+		spec.DisplayName = spec.UserName
+	}
+	if len(spec.Emails) == 0 && strings.Contains(spec.UserName, "@") {
+		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: true}}
+	}
+	if spec.UserType == "" {
+		spec.UserType = "user"
+	}
+}
+
+// groupDoc renders a ScimRole as a SCIM Group; members is always present.
+func groupDoc(r *v1.ScimRole) map[string]any {
+	members := make([]any, 0, len(r.Spec.Members))
+	for _, m := range r.Spec.Members {
+		members = append(members, map[string]any{"value": m.Value, "display": m.Display})
+	}
+	doc := map[string]any{
+		"schemas":     []any{schema.GroupURN},
+		"id":          r.Name,
+		"displayName": r.Spec.DisplayName,
+		"members":     members,
+		"meta":        meta(r, "Group", "Groups/"+r.Name),
+	}
+	if r.Spec.ExternalID != "" {
+		doc["externalId"] = r.Spec.ExternalID
+	}
+	return doc
+}
+
+// roleSpec converts a canonical SCIM Group document into the SCIM-owned part of a ScimRoleSpec.
+// Duplicate members are merged.
+func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
+	spec := &v1.ScimRoleSpec{}
+	spec.DisplayName, _ = doc["displayName"].(string)
+	spec.ExternalID, _ = doc["externalId"].(string)
+	if strings.TrimSpace(spec.DisplayName) == "" {
+		return nil, errEmptyDisplayName
+	}
+	seen := map[string]bool{}
+	list, _ := doc["members"].([]any)
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		value, _ := m["value"].(string)
+		display, _ := m["display"].(string)
+		if value == "" {
+			return nil, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a value (a User id)")
+		}
+		if seen[value] {
+			continue
+		}
+		seen[value] = true
+		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
+	}
+	return spec, nil
+}
+
+func meta(obj client.Object, resourceType, location string) map[string]any {
+	m := map[string]any{"resourceType": resourceType, "location": location, "version": version(obj)}
+	if created := obj.GetCreationTimestamp(); !created.IsZero() {
+		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
+		last := created.Time
+		for _, f := range obj.GetManagedFields() {
+			if f.Time != nil && f.Time.After(last) {
+				last = f.Time.Time
+			}
+		}
+		m["lastModified"] = last.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return m
+}
+
+func toMap(v any) map[string]any {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal
+	}
+	m := map[string]any{}
+	_ = json.Unmarshal(data, &m)
+	return m
+}
+
+func fromMap(m map[string]any, v any) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

@@ -1,0 +1,116 @@
+package store
+
+// Reads: Users and Groups are read alike, from the cache through its indexes, and differ only in
+// how an object is rendered.
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/index"
+	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+)
+
+func (s *users) Type() *schema.ResourceType  { return schema.UserResourceType }
+func (s *groups) Type() *schema.ResourceType { return schema.GroupResourceType }
+
+func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
+	return getResource(ctx, s.Store, id, &v1.ScimUser{}, s.resource)
+}
+
+func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
+	return getResource(ctx, s.Store, id, &v1.ScimRole{}, renderGroup)
+}
+
+func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, s.resource)
+}
+
+func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, eq, renderGroup)
+}
+
+// renderGroup is groupResource as getResource and listResources call it.
+func renderGroup(_ context.Context, r *v1.ScimRole) (*Resource, error) { return groupResource(r), nil }
+
+// lookup serves an Equality on one attribute from a field index.
+type lookup struct {
+	// index is the field index of the attribute.
+	index index.Index
+	// key turns the compared value into the index's key.
+	key func(value string) string
+}
+
+// exactly is the key of an index that holds values as they are.
+func exactly(value string) string { return value }
+
+// lookups are, by resource type, the attributes an index serves an Equality on.
+var lookups = map[*schema.ResourceType]map[string]lookup{
+	schema.UserResourceType: {
+		"userName":   {index.UserNameFolded, v1.IdentityKey},
+		"externalId": {index.UserExternalID, exactly},
+	},
+	schema.GroupResourceType: {
+		"displayName": {index.RoleDisplayNameFolded, v1.IdentityKey},
+		"externalId":  {index.RoleExternalID, exactly},
+	},
+}
+
+// getResource reads object id into obj (see Store.get) and renders it.
+func getResource[T client.Object](ctx context.Context, s *Store, id string, obj T,
+	render func(context.Context, T) (*Resource, error)) (*Resource, error) {
+	if err := s.get(ctx, id, obj); err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return render(ctx, obj)
+}
+
+// listResources serves List for rs: an Equality on id is a Get, one on an attribute of
+// lookups[rs.Type()] is read through its index, any other lists every object into list. Objects being
+// deleted are gone to SCIM; render turns the others into resources, in id order.
+func listResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, eq *Equality,
+	render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
+	var opts []client.ListOption
+	if eq != nil {
+		if l, ok := lookups[rs.Type()][eq.Attribute]; ok {
+			opts = append(opts, client.MatchingFields{l.index.Name: l.key(eq.Value)})
+		} else if eq.Attribute == "id" {
+			r, err := rs.Get(ctx, eq.Value)
+			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []*Resource{r}, nil
+		}
+	}
+	if err := s.Client.List(ctx, list, opts...); err != nil {
+		return nil, apiError(err, strings.TrimPrefix(rs.Type().Endpoint, "/"))
+	}
+	items, err := apimeta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].(client.Object).GetName() < items[j].(client.Object).GetName() })
+	out := make([]*Resource, 0, len(items))
+	for _, item := range items {
+		obj := item.(T)
+		if v1.IsTerminating(obj) {
+			continue // gone to SCIM
+		}
+		r, err := render(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
