@@ -7,7 +7,6 @@ import (
 	"context"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/scimserver/schema"
 )
 
 // users is the Users view through which a role's writes mark its members.

@@ -7,7 +7,6 @@ import (
 	"context"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/scimserver/schema"
 )
 
 func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
