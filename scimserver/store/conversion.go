@@ -167,3 +167,14 @@ func fromMap(m map[string]any, v any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
+
+// patchedSpec applies patch to doc, a stored object rendered as SCIM, and converts the patched
+// (canonical) document back into a spec with toSpec; it reports whether patch changed doc.
+func patchedSpec[S any](doc map[string]any, patch func(map[string]any) (bool, error), toSpec func(map[string]any) (*S, error)) (*S, bool, error) {
+	changed, err := patch(doc)
+	if err != nil {
+		return nil, changed, err
+	}
+	spec, err := toSpec(doc)
+	return spec, changed, err
+}

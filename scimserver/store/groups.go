@@ -69,13 +69,8 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 	var changed bool
 	var added []string
 	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
-		doc := groupDoc(r)
-		var err error
-		if changed, err = patch(doc); err != nil {
-			return err
-		}
-		spec, err := roleSpec(doc)
-		if err != nil {
+		spec, patched, err := patchedSpec(groupDoc(r), patch, roleSpec)
+		if changed = patched; err != nil {
 			return err
 		}
 		// StrongDM: members a PATCH adds must exist (404 otherwise); members already in the role

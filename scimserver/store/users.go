@@ -57,13 +57,8 @@ func (s *users) Replace(ctx context.Context, w Write, id string, doc map[string]
 func (s *users) Patch(ctx context.Context, w Write, id string, patch func(map[string]any) (bool, error)) (*Resource, bool, error) {
 	var changed bool
 	r, err := s.update(ctx, w, id, func(u *v1.ScimUser) error {
-		doc := userDoc(u, nil)
-		var err error
-		if changed, err = patch(doc); err != nil {
-			return err
-		}
-		spec, err := userSpec(doc)
-		if err != nil {
+		spec, patched, err := patchedSpec(userDoc(u, nil), patch, userSpec)
+		if changed = patched; err != nil {
 			return err
 		}
 		active := spec.IsActive()
