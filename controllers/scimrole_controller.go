@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,15 +30,7 @@ const forbiddenRetry = time.Minute
 
 // ScimRoleReconciler projects each ScimRole onto the access system: every grant of the role holds
 // exactly the role's active members.
-type ScimRoleReconciler struct {
-	client.Client
-	// Access is the access system the roles are projected onto.
-	Access access.System
-	// Recorder receives an event for each change of a condition.
-	Recorder events.EventRecorder
-	// UserPrefix is the --rbac-user-prefix that makes a userName a subject name.
-	UserPrefix string
-}
+type ScimRoleReconciler struct{ Deps }
 
 // SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
 func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
@@ -52,10 +43,7 @@ func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 			builder.WithPredicates(userAccessChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A binding edited or deleted by hand is repaired.
-	for _, src := range r.Access.Sources(roleOfChange) {
-		b = b.WatchesRawSource(src)
-	}
-	return b.Complete(r)
+	return r.watchAccess(b, roleOfChange).Complete(r)
 }
 
 // Reconcile applies the role to the access system and refreshes its status.

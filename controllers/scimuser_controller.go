@@ -8,7 +8,6 @@ import (
 	"time"
 
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -31,17 +30,7 @@ const readinessDelay = 500 * time.Millisecond
 // ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
 // whether the access system reflects them — records a suspension made by an admin (rule 4), and
 // removes a deleted user from every role's members before the deletion completes (rule 5).
-type ScimUserReconciler struct {
-	client.Client
-	// Live reads roles from the API server for conflict-safe updates.
-	Live client.Reader
-	// Access is the access system whose grants the Ready condition compares with the user's state.
-	Access access.System
-	// Recorder receives an event for each change of a condition.
-	Recorder events.EventRecorder
-	// UserPrefix is the --rbac-user-prefix that makes a userName a subject name.
-	UserPrefix string
-}
+type ScimUserReconciler struct{ Deps }
 
 // SetupWithManager registers the reconciler with mgr, running workers reconciles at once.
 func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
@@ -53,10 +42,7 @@ func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 		Watches(&identityv1alpha1.ScimRole{}, r.roleMembersHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A user becomes Ready once the bindings that should (no longer) hold it are written.
-	for _, src := range r.Access.Sources(r.usersOfChange) {
-		b = b.WatchesRawSource(src)
-	}
-	return b.Complete(r)
+	return r.watchAccess(b, r.usersOfChange).Complete(r)
 }
 
 // Reconcile records an admin's suspension of the user and refreshes its status; a deleted user

@@ -6,11 +6,14 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
 	"github.com/scim-operator/scim-operator/controllers/access/rbac"
 )
 
@@ -19,6 +22,30 @@ import (
 // +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers/status;scimroles/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimroles/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Deps is what both reconcilers work with.
+type Deps struct {
+	// Client reads from the manager's cache and writes to the API server.
+	client.Client
+	// Live reads from the API server, for conflict-safe updates of roles.
+	Live client.Reader
+	// Access is the access system roles are projected onto, and whose grants a user's Ready
+	// condition is compared with.
+	Access access.System
+	// Recorder receives an event for each change of a condition.
+	Recorder events.EventRecorder
+	// UserPrefix is the --rbac-user-prefix that makes a userName a subject name.
+	UserPrefix string
+}
+
+// watchAccess makes b watch every change to the access system's objects, by the operator or anyone
+// else, reporting each to onChange.
+func (d Deps) watchAccess(b *builder.Builder, onChange access.ChangeFunc) *builder.Builder {
+	for _, src := range d.Access.Sources(onChange) {
+		b = b.WatchesRawSource(src)
+	}
+	return b
+}
 
 // DefaultMaxConcurrentReconciles is the default of Options.MaxConcurrentReconciles.
 const DefaultMaxConcurrentReconciles = 16
@@ -56,11 +83,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up the RBAC access system: %w", err)
 	}
 	recorder := mgr.GetEventRecorder("scim-operator")
-	users := &ScimUserReconciler{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
+	deps := Deps{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
+	users := &ScimUserReconciler{deps}
 	if err := users.SetupWithManager(mgr, max(1, opts.MaxConcurrentReconciles/4)); err != nil {
 		return fmt.Errorf("set up the ScimUser controller: %w", err)
 	}
-	roles := &ScimRoleReconciler{Client: mgr.GetClient(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
+	roles := &ScimRoleReconciler{deps}
 	if err := roles.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("set up the ScimRole controller: %w", err)
 	}
