@@ -34,7 +34,7 @@ func TestTokenSourceAcceptsHashedAndPlainTokens(t *testing.T) {
 		{"azure", "hashed-azure", true},
 		{"generic", "sha256:abc", true},
 		{"okta", scimtoken.Hash("hashed-okta"), false}, // the stored hash is not a token
-		{"azure", "hashed-okta", false},                 // another provider's token
+		{"azure", "hashed-okta", false},                // another provider's token
 		{"okta", "wrong", false},
 		{"okta", "", false},
 		{"nobody", "plain-okta", false},
