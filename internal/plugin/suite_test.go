@@ -75,13 +75,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	sa := types.NamespacedName{Namespace: plugin.DefaultNamespace, Name: "scim-operator-controller-manager"}
-	username, err := controlplane.InstallOperatorRBAC(suiteCtx, cfg, root, sa)
+	operatorCfg, err := local.OperatorConfig(suiteCtx, cfg, root, sa)
 	Expect(err).NotTo(HaveOccurred())
-	operator, err := local.Env.AddUser(envtest.User{Name: username,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + sa.Namespace}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	operatorCfg := operator.Config()
-	operatorCfg.QPS = -1
 	mgr, err := ctrl.NewManager(operatorCfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
