@@ -484,58 +484,54 @@ func bindingsOf(ctx context.Context, c client.Reader, role string) (map[Grant][]
 	return byGrant, nil
 }
 
-// findUser returns the ScimUser whose id or userName (compared by identity key) is arg.
+// findUser returns the ScimUser whose id or userName is arg.
 func findUser(ctx context.Context, c client.Reader, arg string) (*identityv1alpha1.ScimUser, error) {
-	user := &identityv1alpha1.ScimUser{}
-	if found, err := getByID(ctx, c, arg, user); found || err != nil {
-		return user, err
-	}
-	key := identityv1alpha1.IdentityKey(arg)
-	var matches []identityv1alpha1.ScimUser
 	list := &identityv1alpha1.ScimUserList{}
-	if err := listPages(ctx, c, list, func() {
-		for _, u := range list.Items {
-			if identityv1alpha1.IdentityKey(u.Spec.UserName) == key {
-				matches = append(matches, u)
-			}
-		}
-	}); err != nil {
-		return nil, fmt.Errorf("list ScimUsers: %w", err)
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("no ScimUser has the id or userName %q", arg)
-	case 1:
-		return &matches[0], nil
-	}
-	return nil, fmt.Errorf("several ScimUsers have the userName %q: %s; name one by id", arg, namesOf(matches))
+	return find(ctx, c, arg, "ScimUser", "userName", list, func() []identityv1alpha1.ScimUser { return list.Items },
+		func(u *identityv1alpha1.ScimUser) string { return u.Spec.UserName })
 }
 
-// findRole returns the ScimRole whose id or displayName (compared by identity key) is arg.
+// findRole returns the ScimRole whose id or displayName is arg.
 func findRole(ctx context.Context, c client.Reader, arg string) (*identityv1alpha1.ScimRole, error) {
-	role := &identityv1alpha1.ScimRole{}
-	if found, err := getByID(ctx, c, arg, role); found || err != nil {
-		return role, err
+	list := &identityv1alpha1.ScimRoleList{}
+	return find(ctx, c, arg, "ScimRole", "displayName", list, func() []identityv1alpha1.ScimRole { return list.Items },
+		func(r *identityv1alpha1.ScimRole) string { return r.Spec.DisplayName })
+}
+
+// find returns the object named arg (its SCIM id), or else the one whose name, as nameOf returns
+// it, has the identity key of arg: names compare as the operator compares them. items returns the
+// items of list, read page by page; kind and attribute name them in errors.
+func find[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, c client.Reader, arg, kind, attribute string, list client.ObjectList, items func() []T, nameOf func(PT) string) (PT, error) {
+	obj := PT(new(T))
+	if found, err := getByID(ctx, c, arg, obj); found || err != nil {
+		return obj, err
 	}
 	key := identityv1alpha1.IdentityKey(arg)
-	var matches []identityv1alpha1.ScimRole
-	list := &identityv1alpha1.ScimRoleList{}
+	var matches []PT
 	if err := listPages(ctx, c, list, func() {
-		for _, r := range list.Items {
-			if identityv1alpha1.IdentityKey(r.Spec.DisplayName) == key {
-				matches = append(matches, r)
+		page := items()
+		for i := range page {
+			if identityv1alpha1.IdentityKey(nameOf(&page[i])) == key {
+				matches = append(matches, &page[i])
 			}
 		}
 	}); err != nil {
-		return nil, fmt.Errorf("list ScimRoles: %w", err)
+		return nil, fmt.Errorf("list %ss: %w", kind, err)
 	}
 	switch len(matches) {
 	case 0:
-		return nil, fmt.Errorf("no ScimRole has the id or displayName %q", arg)
+		return nil, fmt.Errorf("no %s has the id or %s %q", kind, attribute, arg)
 	case 1:
-		return &matches[0], nil
+		return matches[0], nil
 	}
-	return nil, fmt.Errorf("several ScimRoles have the displayName %q: %s; name one by id", arg, namesOf(matches))
+	names := make([]string, len(matches))
+	for i, m := range matches {
+		names[i] = m.GetName()
+	}
+	return nil, fmt.Errorf("several %ss have the %s %q: %s; name one by id", kind, attribute, arg, strings.Join(names, ", "))
 }
 
 // getByID reads the object named id into obj; it reports false without an error when there is
@@ -552,17 +548,6 @@ func getByID(ctx context.Context, c client.Reader, id string, obj client.Object)
 		return false, fmt.Errorf("read %s: %w", id, err)
 	}
 	return true, nil
-}
-
-func namesOf[T any, PT interface {
-	*T
-	client.Object
-}](objs []T) string {
-	names := make([]string, len(objs))
-	for i := range objs {
-		names[i] = PT(&objs[i]).GetName()
-	}
-	return strings.Join(names, ", ")
 }
 
 // rolesOf returns the roles whose spec.members list the user id, sorted by name.

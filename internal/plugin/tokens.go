@@ -90,7 +90,7 @@ func newTokenCreateCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
+			s, err := o.tokenSecret()
 			if err != nil {
 				return err
 			}
@@ -98,7 +98,6 @@ func newTokenCreateCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := tokenSecret{client: c, name: types.NamespacedName{Namespace: o.namespace(), Name: o.secret}}
 			if err := s.add(cmd.Context(), key, scimtoken.Hash(token), now); err != nil {
 				return err
 			}
@@ -123,11 +122,10 @@ func newTokenListCommand(o *options) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			c, err := o.client()
+			s, err := o.tokenSecret()
 			if err != nil {
 				return err
 			}
-			s := tokenSecret{client: c, name: types.NamespacedName{Namespace: o.namespace(), Name: o.secret}}
 			list, err := s.list(cmd.Context())
 			if err != nil {
 				return err
@@ -146,11 +144,10 @@ func newTokenRevokeCommand(o *options) *cobra.Command {
 		Example: `  kubectl scim token revoke okta.20261201T094900Z`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
+			s, err := o.tokenSecret()
 			if err != nil {
 				return err
 			}
-			s := tokenSecret{client: c, name: types.NamespacedName{Namespace: o.namespace(), Name: o.secret}}
 			left, err := s.remove(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -167,6 +164,12 @@ func newTokenRevokeCommand(o *options) *cobra.Command {
 // conflictBackoff paces the retries of a change that lost a race with another: jittered, so that
 // several admins (or scripts) changing the Secret at once all get through.
 var conflictBackoff = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1}
+
+// tokenSecret returns the token Secret that the flags name.
+func (o *options) tokenSecret() (tokenSecret, error) {
+	c, err := o.client()
+	return tokenSecret{client: c, name: types.NamespacedName{Namespace: o.namespace(), Name: o.secret}}, err
+}
 
 // tokenSecret is the token Secret. Every change is a patch of the one key it adds or removes and
 // of AnnotationTokensCreated, made with the resourceVersion it was computed from and retried on
