@@ -89,8 +89,9 @@ run: manifests generate fmt vet ## Run the manager against the current kubeconfi
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary into bin/manager.
+build: manifests generate fmt vet ## Build the manager (bin/manager) and the kubectl plugin (bin/kubectl-scim).
 	$(GO) build -o $(LOCALBIN)/manager .
+	$(GO) build -o $(LOCALBIN)/kubectl-scim ./cmd/kubectl-scim
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

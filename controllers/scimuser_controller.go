@@ -131,10 +131,11 @@ func (r *ScimUserReconciler) observeSuspension(ctx context.Context, user *identi
 	return nil
 }
 
-// reconcileNormal sets every condition and the roles of the user.
+// reconcileNormal sets every condition, the subject and the roles of the user.
 func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identityv1alpha1.ScimUser) error {
 	r.setExternallyManaged(user)
 	r.setSuspended(user)
+	user.Status.Subject = identityv1alpha1.SubjectName(r.UserPrefix, user.Spec.UserName)
 	roles, err := r.rolesOf(ctx, user.Name)
 	if err != nil {
 		return err

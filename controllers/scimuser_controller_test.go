@@ -35,6 +35,7 @@ var _ = Describe("ScimUser status", func() {
 				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonActive, u.Generation))
 			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
 				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
+			g.Expect(u.Status.Subject).To(Equal(suiteOptions.RBACUserPrefix + u.Spec.UserName))
 		})
 	})
 

@@ -1,21 +1,23 @@
 package scimserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/internal/scimtoken"
 )
 
 // tokenSource checks bearer tokens against the token Secret. Each key of the Secret named
 // "<provider>" or "<provider>.<anything>" holds one token of that provider, so a token is rotated by
-// adding "okta.next", moving the IdP over, then deleting "okta". The Secret is read through the
-// informer cache on every request, so changes apply without a restart.
+// adding "okta.next", moving the IdP over, then deleting "okta". A value is the token, or its
+// SHA-256 as kubectl scim stores it ("sha256:" and 64 hex digits, see package scimtoken). The Secret
+// is read through the informer cache on every request, so changes (a revoked key) apply without a
+// restart, on every replica, as soon as its informer sees them.
 type tokenSource struct {
 	reader client.Reader
 	secret types.NamespacedName
@@ -35,12 +37,10 @@ func (t *tokenSource) valid(ctx context.Context, provider, token string) bool {
 	given := sha256.Sum256([]byte(token))
 	ok := 0
 	for key, value := range secret.Data {
-		name, _, _ := strings.Cut(key, ".")
-		if name != provider || len(value) == 0 {
+		if scimtoken.ProviderOf(key) != provider || len(value) == 0 {
 			continue
 		}
-		// A token written with --from-file keeps its trailing newline; it is not part of the token.
-		want := sha256.Sum256(bytes.TrimSpace(value))
+		want, _ := scimtoken.Digest(value)
 		ok |= subtle.ConstantTimeCompare(given[:], want[:])
 	}
 	return ok == 1

@@ -212,6 +212,11 @@ type ScimUserStatus struct {
 	// +optional
 	// +listType=atomic
 	Roles []RoleReference `json:"roles,omitempty"`
+
+	// subject is the name of the user's RBAC User subject in the bindings of its roles: the
+	// operator's --rbac-user-prefix followed by userName.
+	// +optional
+	Subject string `json:"subject,omitempty"`
 }
 
 // ScimUser is a user provisioned by an identity provider through SCIM, or declared in YAML. Its name
@@ -227,6 +232,7 @@ type ScimUserStatus struct {
 // +kubebuilder:printcolumn:name="Suspended-By",type=string,priority=1,JSONPath=`.metadata.annotations.identity\.scim-operator\.io/suspended-by`
 // +kubebuilder:printcolumn:name="External-ID",type=string,priority=1,JSONPath=`.spec.externalId`
 // +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Subject",type=string,priority=1,JSONPath=`.status.subject`
 type ScimUser struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

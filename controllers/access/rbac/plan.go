@@ -52,9 +52,9 @@ func indexOf(base, name string) (int, bool) {
 	return i, true
 }
 
-// roleLabelValue is the value of the LabelRole label for the role named role: the name itself when
+// RoleLabelValue is the value of the LabelRole label for the role named role: the name itself when
 // it is a valid label value (every generated SCIM id is), else a prefix of it and a hash.
-func roleLabelValue(role string) string {
+func RoleLabelValue(role string) string {
 	if len(validation.IsValidLabelValue(role)) == 0 {
 		return role
 	}

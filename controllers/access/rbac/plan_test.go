@@ -140,15 +140,15 @@ func TestIndexOf(t *testing.T) {
 }
 
 func TestRoleLabelValue(t *testing.T) {
-	if got := roleLabelValue("r-0123456789abcdef"); got != "r-0123456789abcdef" {
-		t.Errorf("roleLabelValue of a SCIM id = %q, want the id", got)
+	if got := RoleLabelValue("r-0123456789abcdef"); got != "r-0123456789abcdef" {
+		t.Errorf("RoleLabelValue of a SCIM id = %q, want the id", got)
 	}
 	long := strings.Repeat("a.", 100) + "b"
-	got := roleLabelValue(long)
+	got := RoleLabelValue(long)
 	if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
-		t.Errorf("roleLabelValue(long) = %q, invalid: %v", got, errs)
+		t.Errorf("RoleLabelValue(long) = %q, invalid: %v", got, errs)
 	}
-	if got == roleLabelValue(long+"c") {
+	if got == RoleLabelValue(long+"c") {
 		t.Error("distinct long names share a label value")
 	}
 }

@@ -177,7 +177,7 @@ func (s *System) applyGrant(ctx context.Context, role *identityv1alpha1.ScimRole
 // desired is the binding at name of grant g of role, holding members.
 func (s *System) desired(role *identityv1alpha1.ScimRole, g access.Grant, name string, members []string) (binding, error) {
 	b := newBinding(g, name)
-	b.SetLabels(map[string]string{identityv1alpha1.LabelRole: roleLabelValue(role.Name)})
+	b.SetLabels(map[string]string{identityv1alpha1.LabelRole: RoleLabelValue(role.Name)})
 	*b.subjects = subjectsFor(members, s.opts.UserPrefix)
 	if err := controllerutil.SetControllerReference(role, b.Object, s.scheme); err != nil {
 		return b, fmt.Errorf("set owner of binding %s: %w", name, err)
@@ -294,7 +294,7 @@ func (s *System) Holds(ctx context.Context, role *identityv1alpha1.ScimRole, use
 
 // bindingsOf returns the bindings of the role named role, as the cache holds them: read-only.
 func (s *System) bindingsOf(ctx context.Context, role string) ([]binding, error) {
-	match := client.MatchingFields{indexRole: roleLabelValue(role)}
+	match := client.MatchingFields{indexRole: RoleLabelValue(role)}
 	var crbs rbacv1.ClusterRoleBindingList
 	if err := s.client.List(ctx, &crbs, match, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list ClusterRoleBindings of role %s: %w", role, err)
