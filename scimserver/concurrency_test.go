@@ -111,6 +111,56 @@ var _ = Describe("Two replicas writing at once", Ordered, func() {
 		Expect(created).To(Equal(1))
 	})
 
+	// memberStorm sends 60 member PATCHes of one group at once, spread over bases: 20 adds of 10
+	// new members each and 40 single removes by members[value eq], as an IdP pushing a big group
+	// in parallel does. Every request must succeed (a 409 stops an Okta job) and the group must end
+	// with exactly what the requests asked for.
+	memberStorm := func(bases ...string) {
+		GinkgoHelper()
+		var old, added []string
+		for i := 0; i < 40; i++ {
+			old = append(old, createUser(unique("storm-old")))
+		}
+		for i := 0; i < 200; i++ {
+			added = append(added, createUser(unique("storm-new")))
+		}
+		group := createGroup(unique("storm"), old...)
+		var wg sync.WaitGroup
+		codes := make(chan string, 60)
+		send := func(i int, op string) {
+			defer GinkgoRecover()
+			defer wg.Done()
+			r := call(bases[i%len(bases)], "generic", "PATCH", "/Groups/"+group, groupPatch(op))
+			codes <- fmt.Sprintf("%d %s", r.StatusCode, r.raw)
+		}
+		for i := 0; i < 20; i++ {
+			var values []string
+			for _, id := range added[i*10 : i*10+10] {
+				values = append(values, fmt.Sprintf(`{"value":%q}`, id))
+			}
+			wg.Add(1)
+			go send(i, `{"op":"add","path":"members","value":[`+strings.Join(values, ",")+`]}`)
+		}
+		for i, id := range old {
+			wg.Add(1)
+			go send(i, fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, id))
+		}
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			Expect(c).To(Or(HavePrefix("200 "), HavePrefix("204 ")), "every member PATCH succeeds")
+		}
+		Expect(getRole(group).MemberIDs()).To(ConsistOf(added), "the group holds exactly what the requests asked for")
+	}
+
+	It("let 60 concurrent member PATCHes of one group on one replica all succeed, losing none", func() {
+		memberStorm(server.URL)
+	})
+
+	It("let 60 concurrent member PATCHes of one group across two replicas all succeed, losing none", func() {
+		memberStorm(server.URL, second.URL)
+	})
+
 	It("do not undo each other: a remove on one replica then an add on the other", func() {
 		a := createUser(unique("flip"))
 		group := createGroup(unique("flip"), a)

@@ -88,6 +88,9 @@ type Store struct {
 	Live client.Reader
 	// CacheWait bounds how long a write waits for the cache to observe it (default 2s).
 	CacheWait time.Duration
+
+	// writes queues this replica's writes to one object (see objectLocks).
+	writes objectLocks
 }
 
 // Users returns the Users view of the store.
@@ -178,6 +181,8 @@ func newerThan(a, b client.Object) bool {
 // to observe what it wrote.
 func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id string, obj T,
 	mutate func(T) error, validate func(before, after T) error) error {
+	// Lock order: a role before the users it marks (groups' mutate touches users), never back.
+	defer s.writes.lock(fmt.Sprintf("%T/%s", obj, id))()
 	live := false
 	err := retry.OnError(conflictBackoff, func(err error) bool { return apierrors.IsConflict(err) || err == errDecideLive }, func() error {
 		fromCache := !live
@@ -352,15 +357,24 @@ func apiError(err error, what string) error {
 	case apierrors.IsAlreadyExists(err):
 		return scimerror.Conflict("One or more of the attribute values are already in use or are reserved.")
 	case apierrors.IsConflict(err):
-		return scimerror.New(http.StatusConflict, "", "%s was changed concurrently; retry the request", what)
+		// Every conflict retry lost a race with other replicas: a later attempt can win, so this is
+		// a 503 to retry, not a 409, which tells an IdP (Okta) to stop its job.
+		return Unavailable(fmt.Errorf("%s was changed concurrently too often: %w", what, err))
+	case isTooLarge(err):
+		return scimerror.New(http.StatusRequestEntityTooLarge, "", "%s is too large to store: %s", what, apiMessage(err))
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return scimerror.BadRequest(scimerror.InvalidValue, "%s", apiMessage(err))
 	case apierrors.IsForbidden(err):
 		return scimerror.New(http.StatusForbidden, "", "%s", apiMessage(err))
-	case apierrors.IsRequestEntityTooLargeError(err):
-		return scimerror.New(http.StatusRequestEntityTooLarge, "", "%s is too large to store", what)
+
 	}
 	return Unavailable(err)
+}
+
+// isTooLarge reports whether the API server refused a write for its size, its own limit (413) or
+// etcd's ("etcdserver: request is too large", passed on as an internal error): no retry cures that.
+func isTooLarge(err error) bool {
+	return apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(apiMessage(err), "request is too large")
 }
 
 // Unavailable wraps an error reaching the API server as a 503.

@@ -1,15 +1,20 @@
 package store
 
 import (
+	"errors"
+	"net/http"
 	"regexp"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
+	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
 
 func TestDeterministicID(t *testing.T) {
@@ -121,5 +126,26 @@ func TestRoleSpecMergesDuplicateMembers(t *testing.T) {
 	}
 	if got := newMembers([]v1.Member{{Value: "a-1"}}, []v1.Member{{Value: "a-1"}, {Value: "a-3"}}); len(got) != 1 || got[0] != "a-3" {
 		t.Errorf("newMembers = %v", got)
+	}
+}
+
+// TestAPIErrorsARetryCannotCure answers what no retry can cure with the 4xx that says so, and what a
+// retry can cure with a 503: never a 409 for lost races, which tells an IdP to stop.
+func TestAPIErrorsARetryCannotCure(t *testing.T) {
+	gr := kschema.GroupResource{Group: "identity.scim-operator.io", Resource: "scimroles"}
+	tooLarge := apierrors.NewInternalError(errors.New("etcdserver: request is too large"))
+	if e := scimerror.As(apiError(tooLarge, "Resource r-1")); e == nil || e.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("etcd's request is too large: got %v, want a 413", apiError(tooLarge, "Resource r-1"))
+	}
+	if e := scimerror.As(apiError(apierrors.NewRequestEntityTooLargeError("limit is 3145728"), "Resource r-1")); e == nil || e.Status != http.StatusRequestEntityTooLarge {
+		t.Error("the API server's own 413: want a 413")
+	}
+	invalid := apierrors.NewInvalid(kschema.GroupKind{Group: gr.Group, Kind: "ScimRole"}, "r-1", nil)
+	if e := scimerror.As(apiError(invalid, "Resource r-1")); e == nil || e.Status != http.StatusBadRequest {
+		t.Error("invalid: want a 400")
+	}
+	var unavailable *UnavailableError
+	if err := apiError(apierrors.NewConflict(gr, "r-1", errors.New("the object has been modified")), "Resource r-1"); !errors.As(err, &unavailable) {
+		t.Errorf("a lost race: got %v, want a 503 to retry", err)
 	}
 }
