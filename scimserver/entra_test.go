@@ -96,7 +96,7 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		Expect(r.body["meta"]).To(HaveKeyWithValue("resourceType", "User"))
 		stored := getUser(id)
 		Expect(stored.Spec.ExternalID).To(Equal(externalID))
-		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: email, Type: "work", Primary: true}}))
+		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: email, Type: "work", Primary: new(true)}}))
 		expectActiveMarked(id, "azure")
 
 		// "Get User" and "Get User by query": users are queried by userName and externalId.
@@ -125,7 +125,7 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		Expect(r.body["emails"]).To(ConsistOf(map[string]any{"value": "updatedEmail@microsoft.com", "type": "work", "primary": true}))
 		Expect(r.body["name"]).To(HaveKeyWithValue("familyName", "updatedFamilyName"))
 		stored = getUser(id)
-		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "updatedEmail@microsoft.com", Type: "work", Primary: true}}))
+		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "updatedEmail@microsoft.com", Type: "work", Primary: new(true)}}))
 		Expect(stored.Spec.Name.FamilyName).To(Equal("updatedFamilyName"))
 
 		// Source: same page, "Update User [Single-valued properties]".
@@ -259,7 +259,7 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		}`).expectStatusIn(http.StatusOK, http.StatusNoContent)
 		u := getUser(id)
 		Expect(u.Spec.DisplayName).To(Equal("Pvlo"))
-		Expect(u.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "TestBcwqnm@test.microsoft.com", Type: "work", Primary: true}}))
+		Expect(u.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "TestBcwqnm@test.microsoft.com", Type: "work", Primary: new(true)}}))
 		Expect(u.Spec.Name.GivenName).To(Equal("Gtfd"))
 		Expect(u.Spec.Name.FamilyName).To(Equal("Pkqf"))
 		Expect(u.Spec.ExternalID).To(Equal("Eqpj"))
@@ -291,7 +291,7 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		}`).expectStatusIn(http.StatusOK, http.StatusNoContent)
 		u = getUser(id)
 		Expect(u.Spec.DisplayName).To(Equal("Bjfe"))
-		Expect(u.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "TestMhvaes@test.microsoft.com", Type: "work", Primary: true}}))
+		Expect(u.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: "TestMhvaes@test.microsoft.com", Type: "work", Primary: new(true)}}))
 		Expect(u.Spec.Name.GivenName).To(Equal("Kkom"))
 		Expect(u.Spec.Name.FamilyName).To(Equal("Unua"))
 		Expect(u.Spec.Enterprise.EmployeeNumber).To(Equal("Aklq"))

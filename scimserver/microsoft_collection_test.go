@@ -54,7 +54,7 @@ var _ = Describe("Microsoft's SCIM test collection (azure provider)", func() {
 		id1 := r.str("id")
 		Expect(r.body["emails"]).To(ConsistOf(
 			map[string]any{"primary": true, "type": "work", "value": "testing@bob.com"},
-			map[string]any{"type": "home", "value": "testinghome@bob.com"}), "sub-attribute names are case-insensitive")
+			map[string]any{"primary": false, "type": "home", "value": "testinghome@bob.com"}), "sub-attribute names are case-insensitive; primary: false round-trips")
 		expectActiveMarked(id1, "azure")
 
 		// "Post EnterpriseUser": the extension's attribute names capitalized.
@@ -479,7 +479,8 @@ var _ = Describe("Microsoft's SCIM test collection (azure provider)", func() {
 		Expect(r.body).To(HaveKeyWithValue("active", true))
 		stored := getUser(r.str("id"))
 		Expect(stored.Spec.Addresses).To(HaveLen(2))
-		Expect(stored.Spec.Addresses[1]).To(Equal(v1.Address{Formatted: "18522 Lisa Unions\nEast Gregory, CT 52311", Type: "other"}), "nulls are left out")
+		Expect(stored.Spec.Addresses[1]).To(Equal(v1.Address{Formatted: "18522 Lisa Unions\nEast Gregory, CT 52311", Type: "other", Primary: new(false)}),
+			"nulls are left out; primary: false is kept")
 		Expect(stored.Spec.PhoneNumbers).To(HaveLen(3))
 		Expect(stored.Spec.Title).To(Equal("Site engineer"))
 		Expect(stored.Spec.PreferredLanguage).To(Equal("xh"))

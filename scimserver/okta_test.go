@@ -74,7 +74,7 @@ var _ = Describe("Okta's requests (okta provider)", func() {
 		Expect(stored.Spec.UserName).To(Equal(userName))
 		Expect(stored.Spec.ExternalID).To(Equal(externalID))
 		Expect(stored.Spec.Locale).To(Equal("en-US"))
-		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: userName, Type: "work", Primary: true}}))
+		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: userName, Type: "work", Primary: new(true)}}))
 		expectActiveMarked(id, "okta")
 		raw, err := json.Marshal(stored)
 		Expect(err).NotTo(HaveOccurred())
@@ -100,7 +100,7 @@ var _ = Describe("Okta's requests (okta provider)", func() {
 		stored = getUser(id)
 		Expect(stored.Spec.Name.GivenName).To(Equal("Another"))
 		Expect(stored.Spec.Name.MiddleName).To(Equal("Excited"))
-		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: userName, Display: userName, Type: "work", Primary: true}}))
+		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: userName, Display: userName, Type: "work", Primary: new(true)}}))
 		expectActiveMarked(id, "okta")
 
 		// Source: same page, "Update a specific User (PATCH)": Okta deactivates a user with a

@@ -212,7 +212,7 @@ var _ = Describe("StrongDM's Go client (scimsdk v1.0.12)", func() {
 		Expect(stored.Spec.UserName).To(Equal(name))
 		Expect(stored.Spec.Name).To(Equal(&v1.Name{GivenName: "test", FamilyName: "name", Formatted: "test name"}))
 		Expect(stored.Spec.DisplayName).To(Equal("test name"))
-		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: name, Primary: true}}))
+		Expect(stored.Spec.Emails).To(Equal([]v1.MultiValuedAttribute{{Value: name, Primary: new(true)}}))
 		Expect(stored.Spec.UserType).To(Equal("user"))
 		Expect(stored.Spec.Active).To(HaveValue(BeTrue()))
 		expectMarkedBy(stored, "generic")

@@ -15,9 +15,10 @@ type MultiValuedAttribute struct {
 	// +optional
 	Type string `json:"type,omitempty"`
 
-	// primary marks the preferred value of the attribute; at most one value should be primary.
+	// primary marks the preferred value of the attribute; at most one value is primary. A false
+	// value is kept as sent, so that it round-trips.
 	// +optional
-	Primary bool `json:"primary,omitempty"`
+	Primary *bool `json:"primary,omitempty"`
 }
 
 // Address is a physical mailing address of a user (RFC 7643 §4.1.2, "addresses").
@@ -51,7 +52,8 @@ type Address struct {
 	// +optional
 	Type string `json:"type,omitempty"`
 
-	// primary marks the preferred mailing address.
+	// primary marks the preferred mailing address; at most one address is primary. A false value is
+	// kept as sent, so that it round-trips.
 	// +optional
-	Primary bool `json:"primary,omitempty"`
+	Primary *bool `json:"primary,omitempty"`
 }

@@ -290,7 +290,7 @@ func scimUser(n int, managed bool) *identityv1alpha1.ScimUser {
 	values := func(format string) []identityv1alpha1.MultiValuedAttribute {
 		v := make([]identityv1alpha1.MultiValuedAttribute, n)
 		for i := range v {
-			v[i] = identityv1alpha1.MultiValuedAttribute{Value: fmt.Sprintf(format, i), Type: "work", Primary: i == 0}
+			v[i] = identityv1alpha1.MultiValuedAttribute{Value: fmt.Sprintf(format, i), Type: "work", Primary: new(i == 0)}
 		}
 		return v
 	}

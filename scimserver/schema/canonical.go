@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -203,18 +204,45 @@ func canonicalValue(a *Attribute, name string, value any, dec Decoding) (any, er
 			return nil, invalidValue("%s is multi-valued: its value must be an array, not %s", name, Describe(value))
 		}
 		out := make([]any, 0, len(list))
+		seen := make(map[string]bool, len(list))
 		for i, item := range list {
 			v, err := singleValue(a, fmt.Sprintf("%s[%d]", name, i), item, dec)
 			if err != nil {
 				return nil, err
 			}
-			if v != nil {
-				out = append(out, v)
+			if v == nil {
+				continue
 			}
+			// Exact duplicates are folded into one (RFC 7643 §2.4: a value appears once).
+			// encoding/json writes map keys sorted, so equal values encode alike.
+			key, _ := json.Marshal(v)
+			if seen[string(key)] {
+				continue
+			}
+			seen[string(key)] = true
+			out = append(out, v)
 		}
-		return out, nil
+		return out, onePrimary(a, name, out)
 	}
 	return singleValue(a, name, value, dec)
+}
+
+// onePrimary enforces RFC 7643 §2.4's "the primary attribute value true MUST appear no more than
+// once" on the values of a multi-valued attribute a.
+func onePrimary(a *Attribute, name string, values []any) error {
+	if a.SubAttribute("primary") == nil {
+		return nil
+	}
+	primaries := 0
+	for _, v := range values {
+		if m, ok := v.(map[string]any); ok && m["primary"] == true {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		return invalidValue("at most one value of %s may be primary: %d are", name, primaries)
+	}
+	return nil
 }
 
 // singleValue validates one value of attribute a: for a multi-valued attribute, one element.

@@ -80,7 +80,7 @@ func deriveUserDefaults(spec *v1.ScimUserSpec) {
 		spec.DisplayName = spec.UserName
 	}
 	if len(spec.Emails) == 0 && strings.Contains(spec.UserName, "@") {
-		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: true}}
+		spec.Emails = []v1.MultiValuedAttribute{{Value: spec.UserName, Primary: new(true)}}
 	}
 	if spec.UserType == "" {
 		spec.UserType = "user"

@@ -71,7 +71,7 @@ func TestUserDocRoundTrip(t *testing.T) {
 		Spec: v1.ScimUserSpec{
 			UserName: "bjensen", Active: ptr.To(false), Title: "Guide",
 			Name:       &v1.Name{GivenName: "Barbara", FamilyName: "Jensen"},
-			Emails:     []v1.MultiValuedAttribute{{Value: "b@example.com", Type: "work", Primary: true}},
+			Emails:     []v1.MultiValuedAttribute{{Value: "b@example.com", Type: "work", Primary: new(true)}},
 			Addresses:  []v1.Address{{Locality: "Hollywood"}},
 			Enterprise: &v1.EnterpriseUser{Department: "Tours", Manager: &v1.Manager{Value: "a-2"}},
 		},
@@ -102,7 +102,7 @@ func TestDeriveUserDefaults(t *testing.T) {
 	if spec.DisplayName != "Firstname Lastname" || spec.Name.Formatted != "Firstname Lastname" || spec.UserType != "user" {
 		t.Errorf("derived %+v", spec)
 	}
-	if len(spec.Emails) != 1 || spec.Emails[0].Value != "myUser@example.test" || !spec.Emails[0].Primary {
+	if len(spec.Emails) != 1 || spec.Emails[0].Value != "myUser@example.test" || spec.Emails[0].Primary == nil || !*spec.Emails[0].Primary {
 		t.Errorf("e-mail not derived from userName: %+v", spec.Emails)
 	}
 	kept := &v1.ScimUserSpec{UserName: "svc", DisplayName: "Service", UserType: "Employee"}
