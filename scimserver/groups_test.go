@@ -26,7 +26,7 @@ var _ = Describe("Groups", func() {
 		id := r.str("id")
 		Expect(id).To(MatchRegexp(`^r-[0-9a-f]{16}$`))
 		Expect(r.Header.Get("Location")).To(HaveSuffix("/Groups/" + id))
-		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": alice, "display": "alice@example.test"}),
+		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": alice, "display": "alice@example.test", "type": "User", "$ref": "Users/" + alice}),
 			"unknown but well-formed member ids are ignored on create")
 		Expect(r.body["meta"]).To(And(HaveKeyWithValue("resourceType", "Group"), HaveKeyWithValue("location", "Groups/"+id)))
 
@@ -67,7 +67,7 @@ var _ = Describe("Groups", func() {
 		scim("PATCH", "/Groups/"+id, groupPatch(`{"op":"add","path":"members","value":[`+member(b, "b@example.test")+`]}`)).expectStatus(http.StatusNoContent)
 
 		r = scim("PATCH", "/Groups/"+id, groupPatch(`{"op":"replace","path":"members","value":[`+member(c, "c-userName")+`]}`)).expectStatus(http.StatusOK)
-		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": c, "display": "c-userName"}))
+		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": c, "display": "c-userName", "type": "User", "$ref": "Users/" + c}))
 
 		scim("PATCH", "/Groups/"+id, groupPatch(`{"op":"add","path":"members","value":[`+member(a, "a")+`]}`)).expectStatus(http.StatusOK)
 		scim("PATCH", "/Groups/"+id, groupPatch(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, c))).expectStatus(http.StatusOK)
@@ -131,5 +131,48 @@ var _ = Describe("Groups", func() {
 		Expect(r.body["Resources"].([]any)[0]).To(HaveKeyWithValue("id", id))
 		scim("DELETE", "/Groups/"+id, "").expectStatus(http.StatusNoContent)
 		scim("GET", "/Groups/"+id, "").expectError(http.StatusNotFound, "")
+	})
+})
+
+// RFC 7643 §4.2: a member may carry its type and $ref; every member is served with both.
+var _ = Describe("Group members with type and $ref", func() {
+	It("accepts type User and a $ref naming the member's User, relative or absolute, and returns both", func() {
+		a, b := createUser(unique("typed")), createUser(unique("typed"))
+		r := scim("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,
+			"members":[{"value":%q,"type":"User","$ref":"https://scim.example.com/provisioning/generic/v2/Users/%s"},{"value":%q,"$ref":"Users/%s"}]}`,
+			unique("typed"), a, a, b, b)).expectStatus(http.StatusCreated)
+		Expect(r.body["members"]).To(ConsistOf(
+			And(HaveKeyWithValue("value", a), HaveKeyWithValue("type", "User"), HaveKeyWithValue("$ref", "Users/"+a)),
+			And(HaveKeyWithValue("value", b), HaveKeyWithValue("type", "User"), HaveKeyWithValue("$ref", "Users/"+b))))
+		group := r.str("id")
+		c := createUser(unique("typed"))
+		scim("PATCH", "/Groups/"+group, groupPatch(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q,"type":"User"}]}`, c))).
+			expectStatus(http.StatusOK)
+		Expect(getRole(group).MemberIDs()).To(ConsistOf(a, b, c))
+	})
+
+	It("refuses a Group member (groups do not nest) and a $ref naming another resource, storing nothing", func() {
+		a := createUser(unique("typed"))
+		name := unique("typed")
+		r := scim("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,"members":[{"value":%q,"type":"Group"}]}`, name, a)).
+			expectError(http.StatusBadRequest, "invalidValue")
+		Expect(r.body["detail"]).To(ContainSubstring("groups do not nest"))
+		r = scim("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,"members":[{"value":%q,"$ref":"Users/a-0000000000000000"}]}`, name, a)).
+			expectError(http.StatusBadRequest, "invalidValue")
+		Expect(r.body["detail"]).To(ContainSubstring("does not name its User"))
+		Expect(scim("GET", "/Groups?filter="+url.QueryEscape(fmt.Sprintf("displayName eq %q", name)), "").body["totalResults"]).To(BeEquivalentTo(0))
+	})
+
+	It("advertises type and $ref of members in /Schemas", func() {
+		r := scim("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", "").expectStatus(http.StatusOK)
+		var subs []string
+		for _, a := range r.body["attributes"].([]any) {
+			if attr := a.(map[string]any); attr["name"] == "members" {
+				for _, s := range attr["subAttributes"].([]any) {
+					subs = append(subs, s.(map[string]any)["name"].(string))
+				}
+			}
+		}
+		Expect(subs).To(ConsistOf("value", "display", "type", "$ref"))
 	})
 })

@@ -150,7 +150,7 @@ var _ = Describe("Okta's requests (okta provider)", func() {
 		    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
 		    "Operations": [{"op": "add", "path": "members", "value": [{"value": %q, "display": %q}]}]
 		}`, u1, u1Name)).expectStatus(http.StatusOK)
-		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": u1, "display": u1Name}))
+		Expect(r.body["members"]).To(ConsistOf(map[string]any{"value": u1, "display": u1Name, "type": "User", "$ref": "Users/" + u1}))
 		Expect(getRole(gid).Spec.Members).To(Equal([]v1.Member{{Value: u1, Display: u1Name}}))
 
 		// Source: same page, the membership body as documented: remove one member by a value filter

@@ -140,6 +140,11 @@ var Group = &Schema{
 					Uniqueness: UniquenessNone, Description: "The id of a User that is a member of the Group."},
 				{Name: "display", Type: String, Mutability: ReadWrite, Returned: ReturnedDefault,
 					Uniqueness: UniquenessNone, Description: "A human-readable name of the member."},
+				{Name: "type", Type: String, CanonicalValues: []string{"User"}, Mutability: Immutable, Returned: ReturnedDefault,
+					Uniqueness: UniquenessNone, Description: "The kind of the member: always User (groups do not nest)."},
+				{Name: "$ref", Type: Reference, ReferenceTypes: []string{"User"}, CaseExact: true, Mutability: Immutable,
+					Returned: ReturnedDefault, Uniqueness: UniquenessNone,
+					Description: "The URI of the member's User, relative to the provider's base URL (Users/<id>); accepted absolute."},
 			}},
 	},
 }

@@ -91,7 +91,7 @@ func deriveUserDefaults(spec *v1.ScimUserSpec) {
 func groupDoc(r *v1.ScimRole) map[string]any {
 	members := make([]any, 0, len(r.Spec.Members))
 	for _, m := range r.Spec.Members {
-		members = append(members, map[string]any{"value": m.Value, "display": m.Display})
+		members = append(members, map[string]any{"value": m.Value, "display": m.Display, "type": memberType, "$ref": memberRef(m.Value)})
 	}
 	doc := map[string]any{
 		"schemas":     []any{schema.GroupURN},
@@ -124,6 +124,9 @@ func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
 		if value == "" {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a value (a User id)")
 		}
+		if err := checkMemberKind(m, value); err != nil {
+			return nil, err
+		}
 		if seen[value] {
 			continue
 		}
@@ -131,6 +134,31 @@ func roleSpec(doc map[string]any) (*v1.ScimRoleSpec, error) {
 		spec.Members = append(spec.Members, v1.Member{Value: value, Display: display})
 	}
 	return spec, nil
+}
+
+// memberType is the type of every member: groups do not nest here.
+const memberType = "User"
+
+// memberRef is the $ref of member id: its User's location, relative like meta.location.
+func memberRef(id string) string { return "Users/" + id }
+
+// checkMemberKind checks a member's type and $ref against its value (RFC 7643 §4.2): the type, when
+// given, is User — a Group is refused, since groups do not nest — and the $ref, when given, names
+// the member's User at this server, relative ("Users/<id>") or absolute (".../Users/<id>").
+func checkMemberKind(m map[string]any, value string) error {
+	if t, _ := m["type"].(string); t != "" && !strings.EqualFold(t, memberType) {
+		if strings.EqualFold(t, "Group") {
+			return scimerror.BadRequest(scimerror.InvalidValue, "member %s is a Group: groups do not nest here, a member must be a User", value)
+		}
+		return scimerror.BadRequest(scimerror.InvalidValue, "member %s has type %q: a member must be a User", value, t)
+	}
+	if ref, _ := m["$ref"].(string); ref != "" {
+		ref = strings.TrimSuffix(ref, "/")
+		if ref != memberRef(value) && !strings.HasSuffix(ref, "/"+memberRef(value)) {
+			return scimerror.BadRequest(scimerror.InvalidValue, "member %s has $ref %q, which does not name its User (…/%s)", value, ref, memberRef(value))
+		}
+	}
+	return nil
 }
 
 func meta(obj client.Object, resourceType, location string) map[string]any {
