@@ -1,10 +1,12 @@
 package scimserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/scim-operator/scim-operator/scimserver/patch"
@@ -32,8 +34,25 @@ func (r *request) write() store.Write {
 // route dispatches on the path below /provisioning/{provider}/v2. It returns the error to answer
 // with, which serve writes; a nil error means the response is written.
 func (s *Server) route(w http.ResponseWriter, r *request, segments []string) error {
-	if len(segments) == 0 {
-		return noEndpoint(r)
+	switch {
+	case len(segments) == 0 && r.Method == http.MethodGet:
+		// A query at the server root spans every resource type (RFC 7644 §3.4.2.1).
+		return s.serveRoot(w, r, paramsFromURL(r.URL.Query()))
+	case len(segments) == 0:
+		return methodNotAllowed(w, r, http.MethodGet)
+	case len(segments) == 1 && segments[0] == ".search":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, r, http.MethodPost)
+		}
+		obj, err := s.readObject(r)
+		if err != nil {
+			return err
+		}
+		p, err := paramsFromSearch(obj)
+		if err != nil {
+			return err
+		}
+		return s.serveRoot(w, r, p)
 	}
 	var resources store.Resources
 	// Endpoint names are matched case-insensitively: Microsoft's test collection sends /users.
@@ -272,6 +291,96 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *request, resources store.
 	return s.serveList(w, r, resources, q)
 }
 
+// matches returns the resources that q's filter matches, listing only those an index finds for eq
+// when it is set.
+func matches(ctx context.Context, resources store.Resources, q *query, eq *store.Equality) ([]*store.Resource, error) {
+	all, err := resources.List(ctx, eq)
+	if err != nil {
+		return nil, err
+	}
+	matched := all[:0:0]
+	for _, res := range all {
+		if q.filter == nil || q.filter.Match(res.Doc) {
+			matched = append(matched, res)
+		}
+	}
+	return matched, nil
+}
+
+// serveRoot answers a query at the server root, GET / or POST /.search (RFC 7644 §3.4.2.1, §3.4.3),
+// across Users and Groups: the parameters are resolved against each resource type, and a type whose
+// schema does not have an attribute the filter or the sort names contributes nothing (a filter on a
+// missing attribute matches no resource of it); only when no type can answer is the error the
+// client's. Sorting, paging and projection apply to the combined list.
+func (s *Server) serveRoot(w http.ResponseWriter, r *request, p queryParams) error {
+	type found struct {
+		res *store.Resource
+		q   *query
+	}
+	var all []found
+	var firstErr error
+	// paging is the first type's query (every type's has the same paging); sortBy the first with a
+	// sort key.
+	var paging, sortBy *query
+	types := []store.Resources{s.store.Users(), s.store.Groups()}
+	// A filter naming an attribute no type has is the client's mistake; one that only some types
+	// have matches nothing of the others.
+	known := false
+	for _, resources := range types {
+		_, err := p.parse(resources.Type(), s.opts.MaxResults, r.quirks.Filter)
+		if err == nil {
+			known = true
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if !known {
+		return firstErr
+	}
+	lenient := r.quirks.Filter
+	lenient.MissingAttributesMatchNothing = true
+	for _, resources := range types {
+		q, err := p.parse(resources.Type(), s.opts.MaxResults, lenient)
+		if err != nil {
+			continue // a sortBy or attributes path this type does not have
+		}
+		if paging == nil {
+			paging = q
+		}
+		list, err := matches(r.Context(), resources, q, nil)
+		if err != nil {
+			return err
+		}
+		for _, res := range list {
+			all = append(all, found{res, q})
+		}
+		if q.sort != nil && sortBy == nil {
+			sortBy = q
+		}
+	}
+	if paging == nil {
+		return firstErr
+	}
+	if sortBy != nil {
+		sort.SliceStable(all, func(i, j int) bool {
+			c := sortBy.sort.Compare(all[i].res.Doc, all[j].res.Doc)
+			if sortBy.descending {
+				c = -c
+			}
+			return c < 0
+		})
+	}
+	from := min(paging.startIndex-1, len(all))
+	page := all[from:min(from+paging.count, len(all))]
+	resp := listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(all), StartIndex: paging.startIndex,
+		ItemsPerPage: len(page), Resources: make([]map[string]any, 0, len(page))}
+	for _, f := range page {
+		resp.Resources = append(resp.Resources, f.q.project(f.res.Doc))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
 // listResponse is a SCIM ListResponse. itemsPerPage is the number of resources returned, which
 // StrongDM's client relies on to stop paging.
 type listResponse struct {
@@ -293,15 +402,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 			eq = &store.Equality{Attribute: attr, Value: value}
 		}
 	}
-	all, err := resources.List(r.Context(), eq)
+	matched, err := matches(r.Context(), resources, q, eq)
 	if err != nil {
 		return err
-	}
-	matched := all[:0:0]
-	for _, res := range all {
-		if q.filter == nil || q.filter.Match(res.Doc) {
-			matched = append(matched, res)
-		}
 	}
 	if q.sort != nil {
 		q.sortResources(matched)

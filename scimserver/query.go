@@ -38,15 +38,28 @@ type queryParams struct {
 // queryFromURL reads the parameters of a request's URL. maxResults bounds count; fo are the
 // provider's filter options.
 func queryFromURL(rt *schema.ResourceType, v url.Values, maxResults int, fo filter.Options) (*query, error) {
-	p := queryParams{filter: v.Get("filter"), sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
+	return paramsFromURL(v).parse(rt, maxResults, fo)
+}
+
+// paramsFromURL reads the query parameters of a URL.
+func paramsFromURL(v url.Values) queryParams {
+	return queryParams{filter: v.Get("filter"), sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
 		startIndex: v.Get("startIndex"), count: v.Get("count"),
 		attributes: splitList(v.Get("attributes")), excluded: splitList(v.Get("excludedAttributes"))}
-	return p.parse(rt, maxResults, fo)
 }
 
 // queryFromSearch reads a SearchRequest body (RFC 7644 §3.4.3): attribute names in any case,
 // schemas exactly [SearchRequest], and no attribute the request does not define.
 func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults int, fo filter.Options) (*query, error) {
+	p, err := paramsFromSearch(body)
+	if err != nil {
+		return nil, err
+	}
+	return p.parse(rt, maxResults, fo)
+}
+
+// paramsFromSearch reads the parameters of a SearchRequest body.
+func paramsFromSearch(body map[string]any) (queryParams, error) {
 	p := queryParams{}
 	hasSchema := false
 	for k, v := range body {
@@ -55,14 +68,14 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 		case "schemas":
 			list, _ := v.([]any)
 			if len(list) != 1 || !strings.EqualFold(toString(list[0]), schema.SearchRequestURN) {
-				return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
+				return p, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
 			}
 			hasSchema = true
 			continue
 		case "attributes", "excludedattributes":
 			list := toStrings(v)
 			if list == nil && v != nil {
-				return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be an array of attribute paths", k)
+				return p, scimerror.BadRequest(scimerror.InvalidValue, "%s must be an array of attribute paths", k)
 			}
 			if key == "attributes" {
 				p.attributes = list
@@ -74,7 +87,7 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 		// JSON clients send startIndex and count as numbers; the other parameters are strings.
 		value := toString(v)
 		if value == "" && v != nil && v != "" {
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string or a whole number", k)
+			return p, scimerror.BadRequest(scimerror.InvalidValue, "%s must be a string or a whole number", k)
 		}
 		switch key {
 		case "filter":
@@ -88,13 +101,13 @@ func queryFromSearch(rt *schema.ResourceType, body map[string]any, maxResults in
 		case "count":
 			p.count = value
 		default:
-			return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "unknown SearchRequest attribute %q", k)
+			return p, scimerror.BadRequest(scimerror.InvalidSyntax, "unknown SearchRequest attribute %q", k)
 		}
 	}
 	if !hasSchema {
-		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
+		return p, scimerror.BadRequest(scimerror.InvalidSyntax, "schemas must be [%q]", schema.SearchRequestURN)
 	}
-	return p.parse(rt, maxResults, fo)
+	return p, nil
 }
 
 // toString returns a SearchRequest string as it is, a number as its integer part, anything else as "".

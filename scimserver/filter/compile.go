@@ -21,6 +21,9 @@ type compiler struct {
 	// tree stand for (see extractValueFilters); nil when the tree has none.
 	valueFilters []scimfilter.Expression
 	comparisons  int
+	// missingMatchNothing compiles a comparison of an attribute rt lacks to one that matches
+	// nothing (Options.MissingAttributesMatchNothing).
+	missingMatchNothing bool
 }
 
 func invalidFilter(format string, args ...any) *scimerror.Error {
@@ -127,6 +130,9 @@ func (c *compiler) comparison(e *scimfilter.AttributeExpression, scope *schema.A
 		return nil, invalidFilter("filter combines more than %d expressions", MaxExpressions)
 	}
 	ref, err := c.ref(e.AttributePath, scope)
+	if err != nil && scope == nil && c.missingMatchNothing {
+		return nothing{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +302,9 @@ func (c *compiler) valuePath(e *scimfilter.ValuePath, scope *schema.Attribute) (
 		return nil, invalidFilter("a value filter cannot contain another value filter (%s)", e.AttributePath.String())
 	}
 	ref, err := c.ref(e.AttributePath, nil)
+	if err != nil && c.missingMatchNothing {
+		return nothing{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,11 @@ type expr interface {
 	match(ctx map[string]any) bool
 }
 
+// nothing is a comparison of an attribute the resource type does not have: it matches nothing.
+type nothing struct{}
+
+func (nothing) match(map[string]any) bool { return false }
+
 // logical is `left and right` or `left or right`.
 type logical struct {
 	and         bool

@@ -42,6 +42,10 @@ type Options struct {
 	// Microsoft's SCIM test collection (the "User tests with garbage" folder) sends such filters.
 	// A filter is only rewritten when it fails to parse as it is.
 	UnquotedStrings bool
+	// MissingAttributesMatchNothing makes a comparison of an attribute the resource type does not
+	// have match no resource instead of being a 400: a query at the server root spans resource
+	// types that have different attributes (RFC 7644 §3.4.2.1).
+	MissingAttributesMatchNothing bool
 }
 
 // Filter is a parsed SCIM filter, resolved against a resource type.
@@ -71,7 +75,7 @@ func (o Options) Parse(rt *schema.ResourceType, s string) (*Filter, error) {
 }
 
 func (o Options) parse(rt *schema.ResourceType, src *source) (expr, error) {
-	root, err := parseFilter(rt, src)
+	root, err := o.parseFilter(rt, src)
 	if err == nil || !o.UnquotedStrings {
 		return root, err
 	}
@@ -79,13 +83,13 @@ func (o Options) parse(rt *schema.ResourceType, src *source) (expr, error) {
 	if !ok {
 		return nil, err
 	}
-	return parseFilter(rt, quoted)
+	return o.parseFilter(rt, quoted)
 }
 
 // parseFilter parses src as it is and, when the parser's narrow value-filter grammar rejects it,
 // again with each bracketed value filter parsed on its own with the full filter grammar.
-func parseFilter(rt *schema.ResourceType, src *source) (expr, error) {
-	c := &compiler{rt: rt}
+func (o Options) parseFilter(rt *schema.ResourceType, src *source) (expr, error) {
+	c := &compiler{rt: rt, missingMatchNothing: o.MissingAttributesMatchNothing}
 	ast, err := scimfilter.ParseFilterNumber([]byte(src.text))
 	if err != nil {
 		if ast, c.valueFilters, err = parseWithValueFilters(src, err); err != nil {

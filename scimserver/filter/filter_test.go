@@ -465,3 +465,28 @@ func TestString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", f.String(), s)
 	}
 }
+
+// TestMissingAttributesMatchNothing: at the server root, a comparison of an attribute the resource
+// type lacks matches nothing, inside and/or/not as a false term would.
+func TestMissingAttributesMatchNothing(t *testing.T) {
+	o := Options{MissingAttributesMatchNothing: true}
+	group := map[string]any{"displayName": "Admins"}
+	for f, want := range map[string]bool{
+		`userName eq "x"`: false,
+		`userName eq "x" or displayName eq "Admins"`: true,
+		`userName pr and displayName eq "Admins"`:    false,
+		`emails[type eq "work"]`:                     false,
+		`not (userName eq "x")`:                      true,
+	} {
+		parsed, err := o.Parse(schema.GroupResourceType, f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if got := parsed.Match(group); got != want {
+			t.Errorf("%s: match = %v, want %v", f, got, want)
+		}
+	}
+	if _, err := Parse(schema.GroupResourceType, `userName eq "x"`); err == nil {
+		t.Error("strict parsing must still refuse an unknown attribute")
+	}
+}
