@@ -148,18 +148,14 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxResults <= 0 {
-		opts.MaxResults = DefaultMaxResults
-	}
-	if opts.MaxPatchOperations <= 0 {
-		opts.MaxPatchOperations = DefaultMaxPatchOperations
-	}
-	if opts.MaxMultiValues <= 0 {
-		opts.MaxMultiValues = DefaultMaxMultiValues
-	}
+	orDefault(&opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&opts.MaxResults, DefaultMaxResults)
+	orDefault(&opts.MaxPatchOperations, DefaultMaxPatchOperations)
+	orDefault(&opts.MaxMultiValues, DefaultMaxMultiValues)
+	orDefault(&opts.AuthFailureAddresses, DefaultAuthFailureAddresses)
+	orDefault(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
+	orDefault(&opts.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
 		if p = strings.TrimSpace(p); p != "" {
@@ -172,24 +168,19 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	if opts.KeyName == "" {
 		opts.KeyName = "tls.key"
 	}
-	if opts.AuthFailureAddresses <= 0 {
-		opts.AuthFailureAddresses = DefaultAuthFailureAddresses
-	}
-	if opts.ReadHeaderTimeout <= 0 {
-		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if opts.ReadTimeout <= 0 {
-		opts.ReadTimeout = DefaultReadTimeout
-	}
-	if opts.MaxHeaderBytes <= 0 {
-		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
 	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
 		providers: providers, log: log, audit: log.WithName("audit"), external: external,
 		failures:  newBuckets(opts.AuthFailureRate, opts.AuthFailureBurst, opts.AuthFailureAddresses),
 		tokenRate: newBuckets(opts.TokenRate, opts.TokenBurst, 0),
 		inFlight:  &inFlight{max: opts.TokenMaxConcurrent},
 		listening: make(chan struct{})}, nil
+}
+
+// orDefault sets *v to def when it is not positive: the Options left zero.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // NeedLeaderElection is false: every replica serves SCIM.
