@@ -71,6 +71,21 @@ conformance: build control-plane ## Run Microsoft's SCIM test collection (newman
 test-unit: ## Run only the tests that need no control plane.
 	$(GO) test -short ./... $(TEST_ARGS)
 
+# The fuzz targets, as package:name, each run for FUZZTIME from its seed corpus (testdata/fuzz/<name>/:
+# requests of Okta, Entra ID and StrongDM's client). A failure leaves its input there: commit it as a seed.
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzIdentityKey ./scimserver/filter:FuzzParse ./scimserver/patch:FuzzApply \
+	./scimserver/patch:FuzzApplyOperation ./scimserver/schema:FuzzCanonicalize ./scimserver:FuzzListQuery \
+	./scimserver:FuzzSearchRequest
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
+	@for t in $(FUZZ_TARGETS); do \
+		pkg="$${t%%:*}"; name="$${t##*:}"; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test "$$pkg" -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
 .PHONY: check-generated
 check-generated: generate manifests ## Fail when generated files are not the committed ones.
 	git diff --exit-code -- api config || { echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; }

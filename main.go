@@ -63,7 +63,16 @@ func main() {
 	flag.IntVar(&o.SCIM.MaxPatchOperations, "scim-max-patch-operations", scimserver.DefaultMaxPatchOperations, "The most operations one SCIM PATCH request may hold; more are 400.")
 	flag.IntVar(&o.SCIM.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
 	flag.StringVar(&o.SCIM.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
-	flag.BoolVar(&o.SCIM.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set. Only behind an Ingress you control that sets these headers and drops a client's.")
+	flag.BoolVar(&o.SCIM.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set, and take a client's address for --scim-auth-failure-rate from the last X-Forwarded-For value. Only behind an Ingress you control that sets these headers and drops a client's.")
+	// The SCIM server's abuse limits, per replica (docs/operations.md, "Abuse limits").
+	flag.Float64Var(&o.SCIM.AuthFailureRate, "scim-auth-failure-rate", scimserver.DefaultAuthFailureRate, "Requests per second without a valid bearer token allowed from one client address after a burst of --scim-auth-failure-burst; beyond it they are 429. Requests with a valid token are never limited by it. 0 disables it.")
+	flag.IntVar(&o.SCIM.AuthFailureBurst, "scim-auth-failure-burst", scimserver.DefaultAuthFailureBurst, "Requests without a valid bearer token one client address may make in a row before --scim-auth-failure-rate applies.")
+	flag.Float64Var(&o.SCIM.TokenRate, "scim-token-rate", scimserver.DefaultTokenRate, "Requests per second one token (one key of the token Secret) may make after a burst of --scim-token-burst; beyond it they are 429 with Retry-After. 0 disables it.")
+	flag.IntVar(&o.SCIM.TokenBurst, "scim-token-burst", scimserver.DefaultTokenBurst, "Requests one token may make at once before --scim-token-rate applies.")
+	flag.IntVar(&o.SCIM.TokenMaxConcurrent, "scim-token-max-concurrent", scimserver.DefaultTokenMaxConcurrent, "The most requests of one token in progress at once; beyond it they are 429 with Retry-After. 0 disables it.")
+	flag.DurationVar(&o.SCIM.ReadHeaderTimeout, "scim-read-header-timeout", scimserver.DefaultReadHeaderTimeout, "The time a SCIM client has to send a request's headers before its connection is closed.")
+	flag.DurationVar(&o.SCIM.ReadTimeout, "scim-read-timeout", scimserver.DefaultReadTimeout, "The time a SCIM client has to send a whole request, body included, before its connection is closed.")
+	flag.IntVar(&o.SCIM.MaxHeaderBytes, "scim-max-header-bytes", scimserver.DefaultMaxHeaderBytes, "The largest SCIM request headers accepted; larger ones are 431.")
 	zapOpts := zap.Options{Development: false} // JSON lines: one audit line per SCIM write
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -83,7 +83,7 @@ var _ = Describe("Scenario: GitOps declares a role, SCIM fills it, RBAC follows"
 	}
 
 	BeforeAll(func() {
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "scim-tokens", Namespace: operatorSA.Namespace},
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "scim-operator-scim-tokens", Namespace: operatorSA.Namespace},
 			StringData: map[string]string{"generic": token}}
 		Expect(admin.Create(suiteCtx, secret)).To(Succeed())
 		tokens := types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name}

@@ -31,6 +31,12 @@ var (
 		Name: "scim_auth_failures_total",
 		Help: "SCIM requests refused for a missing or wrong bearer token, by provider.",
 	}, []string{"provider"})
+	throttledTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scim_throttled_total",
+		Help: "SCIM requests refused with 429 by an abuse limit, by provider and reason: auth_failures (too many " +
+			"requests without a valid token from one address), token_rate or token_concurrency (one token's requests " +
+			"per second, or in progress).",
+	}, []string{"provider", "reason"})
 	writesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scim_writes_total",
 		Help: "SCIM writes (POST, PUT, PATCH, DELETE of Users and Groups) by provider, resource and outcome: " +
@@ -39,7 +45,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(requestsTotal, requestDuration, authFailures, writesTotal)
+	metrics.Registry.MustRegister(requestsTotal, requestDuration, authFailures, throttledTotal, writesTotal)
 }
 
 // resources are the values of the resource label; a path naming none of them is "other".

@@ -52,8 +52,17 @@ next:
 // exactly labels, or 0 when there is none yet.
 func metricValue(name string, labels map[string]string) float64 {
 	GinkgoHelper()
-	families, err := metrics.Registry.Gather()
+	v, err := gatheredValue(name, labels)
 	Expect(err).NotTo(HaveOccurred())
+	return v
+}
+
+// gatheredValue is metricValue for tests without Gomega.
+func gatheredValue(name string, labels map[string]string) (float64, error) {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return 0, err
+	}
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -68,10 +77,10 @@ func metricValue(name string, labels map[string]string) float64 {
 					continue metric
 				}
 			}
-			return valueOf(m)
+			return valueOf(m), nil
 		}
 	}
-	return 0
+	return 0, nil
 }
 
 func valueOf(m *dto.Metric) float64 {

@@ -52,9 +52,10 @@ type Options struct {
 	// URL without credentials, query or fragment.
 	ExternalURL string
 	// TrustForwardedHeaders builds Location headers, when ExternalURL is empty, from the
-	// X-Forwarded-Proto and X-Forwarded-Host headers. Enable it only behind a proxy you control (an
-	// Ingress) that sets them and drops any a client sends: otherwise a client chooses the host the
-	// server names.
+	// X-Forwarded-Proto and X-Forwarded-Host headers, and takes a client's address for
+	// AuthFailureRate from the last X-Forwarded-For value. Enable it only behind a proxy you
+	// control (an Ingress) that sets them and drops any a client sends: otherwise a client chooses
+	// the host the server names.
 	TrustForwardedHeaders bool
 	// CertDir is a directory holding the server's certificate and key (CertName, KeyName), as
 	// controller-runtime's webhook server takes it: the server then speaks HTTPS only, TLS 1.2 or
@@ -67,6 +68,34 @@ type Options struct {
 	// EnableHTTP2 offers HTTP/2 over TLS. Off by default, as kubebuilder does, against HTTP/2's
 	// stream-reset attacks (CVE-2023-44487, CVE-2023-39325).
 	EnableHTTP2 bool
+
+	// The abuse limits (throttle.go), each per replica; a zero rate or maximum disables its limit.
+
+	// AuthFailureRate is how many requests per second without a valid bearer token one client
+	// address may make, after a burst of AuthFailureBurst; beyond it they are 429, not 401. The
+	// address is the connection's, or with TrustForwardedHeaders the last X-Forwarded-For value.
+	// Requests with a valid token are never counted nor refused by it.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// AuthFailureAddresses is the most client addresses tracked at once (default
+	// DefaultAuthFailureAddresses); the addresses beyond share one budget.
+	AuthFailureAddresses int
+	// TokenRate is how many requests per second one token (one key of the token Secret) may make,
+	// after a burst of TokenBurst; beyond it they are 429.
+	TokenRate  float64
+	TokenBurst int
+	// TokenMaxConcurrent is the most requests of one token in progress at once; beyond it they
+	// are 429.
+	TokenMaxConcurrent int
+
+	// The slow-client limits of the HTTP server: zero takes the default.
+
+	// ReadHeaderTimeout bounds the time to read a request's headers, ReadTimeout the whole
+	// request, body included. A connection that takes longer is closed.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// MaxHeaderBytes bounds the size of a request's headers; larger ones are answered 431 by
+	// net/http, without a SCIM body.
+	MaxHeaderBytes int
 }
 
 // Defaults for Options.
@@ -75,6 +104,20 @@ const (
 	DefaultMaxResults         = 1000
 	DefaultMaxPatchOperations = 1000
 	DefaultMaxMultiValues     = 100
+
+	// An address may fail to authenticate 10 times in a row, then once a second.
+	DefaultAuthFailureRate      = 1
+	DefaultAuthFailureBurst     = 10
+	DefaultAuthFailureAddresses = 10000
+	// A token may send 1,000 requests a second, 2,000 at once: an initial sync of 10,000 users by
+	// 16 clients stays below it.
+	DefaultTokenRate          = 1000
+	DefaultTokenBurst         = 2000
+	DefaultTokenMaxConcurrent = 32
+
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultMaxHeaderBytes    = 32 << 10
 )
 
 // Server is the SCIM server. It is a manager runnable that runs on every replica.
@@ -83,6 +126,11 @@ type Server struct {
 	store     *store.Store
 	tokens    *tokenSource
 	providers map[string]Quirks
+	// failures are the failed-authentication buckets by client address, tokenRate the request
+	// buckets by token key, inFlight the requests in progress by token key.
+	failures  *buckets
+	tokenRate *buckets
+	inFlight  *inFlight
 	log       logr.Logger
 	// audit receives one line per SCIM write.
 	audit logr.Logger
@@ -100,18 +148,14 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxResults <= 0 {
-		opts.MaxResults = DefaultMaxResults
-	}
-	if opts.MaxPatchOperations <= 0 {
-		opts.MaxPatchOperations = DefaultMaxPatchOperations
-	}
-	if opts.MaxMultiValues <= 0 {
-		opts.MaxMultiValues = DefaultMaxMultiValues
-	}
+	orDefault(&opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&opts.MaxResults, DefaultMaxResults)
+	orDefault(&opts.MaxPatchOperations, DefaultMaxPatchOperations)
+	orDefault(&opts.MaxMultiValues, DefaultMaxMultiValues)
+	orDefault(&opts.AuthFailureAddresses, DefaultAuthFailureAddresses)
+	orDefault(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
+	orDefault(&opts.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
 		if p = strings.TrimSpace(p); p != "" {
@@ -126,7 +170,17 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	}
 	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
 		providers: providers, log: log, audit: log.WithName("audit"), external: external,
+		failures:  newBuckets(opts.AuthFailureRate, opts.AuthFailureBurst, opts.AuthFailureAddresses),
+		tokenRate: newBuckets(opts.TokenRate, opts.TokenBurst, 0),
+		inFlight:  &inFlight{max: opts.TokenMaxConcurrent},
 		listening: make(chan struct{})}, nil
+}
+
+// orDefault sets *v to def when it is not positive: the Options left zero.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // NeedLeaderElection is false: every replica serves SCIM.
@@ -138,8 +192,9 @@ func (s *Server) Start(ctx context.Context) error {
 	srv := &http.Server{
 		Addr:              s.opts.Addr,
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -230,8 +285,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handle routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, body limit, then the
-// endpoint. Anything else is a SCIM 404.
+// handle routes /provisioning/{provider}/v2/{endpoint...}: provider check, auth, the token's
+// limits, body limit, then the endpoint. Anything else is a SCIM 404.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 	provider, segments, ok := splitPath(r.URL.Path)
 	if !ok {
@@ -241,10 +296,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 	if !known {
 		return scimerror.NotFound("unknown provider %q", provider)
 	}
-	if !s.tokens.valid(r.Context(), provider, bearerToken(r)) {
-		authFailures.WithLabelValues(provider).Inc()
-		return scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for provider %s is required", provider)
+	key, err := s.authenticate(w, r, provider)
+	if err != nil {
+		return err
 	}
+	done, err := s.admit(w, provider, key)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	}

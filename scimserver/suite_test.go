@@ -42,7 +42,8 @@ import (
 
 const (
 	tokenNamespace = "scim-operator-system"
-	tokenName      = "scim-tokens"
+	// tokenName is the name the operator's RBAC lets it read (config/rbac/token_reader_role.yaml).
+	tokenName = "scim-operator-scim-tokens"
 )
 
 // Tokens of the providers, as stored in the token Secret.
