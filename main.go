@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/manager"
 	"github.com/scim-operator/scim-operator/scimserver"
 )
@@ -39,12 +40,13 @@ func main() {
 		o             manager.Options
 		scimProviders string
 		insecureHTTP  bool
+		authzClients  string
 	)
 	// The manager: metrics, probes and leader election.
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and SCIM servers (off: CVE-2023-44487, CVE-2023-39325).")
+	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics, SCIM and authorization webhook servers (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "The namespace of the leader election lease (default: POD_NAMESPACE, the pod's namespace).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
@@ -64,6 +66,11 @@ func main() {
 	flag.IntVar(&o.SCIM.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
 	flag.StringVar(&o.SCIM.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
 	flag.BoolVar(&o.SCIM.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set. Only behind an Ingress you control that sets these headers and drops a client's.")
+	// The authorization webhook: off unless an address is given; HTTPS, callable only by the API server.
+	flag.StringVar(&o.Authorization.Addr, "authorization-webhook-bind-address", "", "The address the authorization webhook (SubjectAccessReviews that deny suspended, deleted and unprovisioned users before RBAC) binds to, e.g. :9444; empty disables it. See docs/authorization.md.")
+	flag.StringVar(&o.Authorization.CertDir, "authorization-webhook-cert-dir", "", "Directory holding the webhook's tls.crt and tls.key (reloaded when they change). Required with --authorization-webhook-bind-address.")
+	flag.StringVar(&o.Authorization.ClientCAFile, "authorization-webhook-client-ca-file", "", "PEM bundle of the CAs that issue the API server's client certificate for the webhook (reloaded when it changes). Required with --authorization-webhook-bind-address.")
+	flag.StringVar(&authzClients, "authorization-webhook-client-names", authorizer.DefaultClientName, "Comma-separated common names a client certificate of the webhook may carry.")
 	zapOpts := zap.Options{Development: false} // JSON lines: one audit line per SCIM write
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -73,6 +80,8 @@ func main() {
 	// scimserver.New trims the provider names and skips empty ones.
 	o.SCIM.Providers = strings.Split(scimProviders, ",")
 	o.SCIM.EnableHTTP2 = o.EnableHTTP2
+	o.Authorization.EnableHTTP2 = o.EnableHTTP2
+	o.Authorization.ClientNames = nonEmpty(strings.Split(authzClients, ","))
 	if err := transport(o.SCIM.CertDir, insecureHTTP); err != nil {
 		setupLog.Error(err, "invalid flags")
 		os.Exit(1)
@@ -105,6 +114,17 @@ func transport(certDir string, insecureHTTP bool) error {
 		return errors.New("--scim-cert-dir and --scim-insecure-http exclude each other")
 	}
 	return nil
+}
+
+// nonEmpty returns the trimmed values that are not empty.
+func nonEmpty(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.
