@@ -24,6 +24,7 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -76,6 +77,8 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// client-go and the webhook's CA reloader log through klog: as JSON lines too.
+	klog.SetLogger(ctrl.Log.WithName("klog"))
 	setupLog := ctrl.Log.WithName("setup")
 	// scimserver.New trims the provider names and skips empty ones.
 	o.SCIM.Providers = strings.Split(scimProviders, ",")
