@@ -56,7 +56,7 @@ func BenchmarkRevocation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := startManager(ctx, operatorCfg, opts, func(err error) { b.Error(err) }); err != nil {
+	if err := startManager(ctx, operatorCfg, opts, nil, func(err error) { b.Error(err) }); err != nil {
 		b.Fatal(err)
 	}
 	tr, err := newBindingTracker(ctx, adminCfg)

@@ -24,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 )
 
@@ -66,7 +67,9 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 
-	local, cfg, operatorCfg, err := startControlPlane(suiteCtx)
+	// The API server consults the authorization webhook before RBAC, as config/authorization sets
+	// it up: the suite's SubjectAccessReviews go through the whole authorizer chain.
+	local, cfg, operatorCfg, err := startControlPlane(suiteCtx, controlplane.WithAuthorizationWebhook(suiteOptions.RBACUserPrefix))
 	Expect(err).NotTo(HaveOccurred())
 	controlPlane, testEnv = local, local.Env
 	admin, err = client.New(cfg, client.Options{Scheme: scheme})
@@ -75,7 +78,7 @@ var _ = BeforeSuite(func() {
 	operator, err = client.New(operatorCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	Expect(startManager(suiteCtx, operatorCfg, suiteOptions, func(err error) {
+	Expect(startManager(suiteCtx, operatorCfg, suiteOptions, local.AuthorizationWebhook, func(err error) {
 		defer GinkgoRecover()
 		Fail(fmt.Sprintf("the manager failed: %v", err))
 	})).To(Succeed())
@@ -100,12 +103,12 @@ func init() {
 // startControlPlane starts etcd, kube-apiserver and kube-controller-manager with the CRDs, installs
 // the operator's RBAC (config/rbac/role.yaml bound to operatorSA) and the admission policies
 // (config/policy). It returns the control plane, an admin config and a config that authenticates
-// as the operator.
-func startControlPlane(ctx context.Context) (_ *controlplane.Local, admin, operator *rest.Config, err error) {
+// as the operator. opts are controlplane.Start's.
+func startControlPlane(ctx context.Context, opts ...controlplane.Option) (_ *controlplane.Local, admin, operator *rest.Config, err error) {
 	if repoRoot, err = controlplane.RepoRoot(); err != nil {
 		return nil, nil, nil, err
 	}
-	local, cfg, err := controlplane.Start(ctx, repoRoot, "")
+	local, cfg, err := controlplane.Start(ctx, repoRoot, "", opts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -133,9 +136,10 @@ func startControlPlane(ctx context.Context) (_ *controlplane.Local, admin, opera
 	return local, cfg, operatorCfg, nil
 }
 
-// startManager runs a manager with the controllers as the operator until ctx ends; failed reports
-// an error of the manager.
-func startManager(ctx context.Context, cfg *rest.Config, opts Options, failed func(error)) error {
+// startManager runs a manager with the controllers as the operator until ctx ends, and the
+// authorization webhook where the API server expects it, unless webhook is nil; failed reports an
+// error of the manager.
+func startManager(ctx context.Context, cfg *rest.Config, opts Options, webhook *controlplane.AuthorizationWebhook, failed func(error)) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -148,6 +152,13 @@ func startManager(ctx context.Context, cfg *rest.Config, opts Options, failed fu
 	}
 	if err := Setup(mgr, opts); err != nil {
 		return err
+	}
+	if webhook != nil {
+		o := webhook.Options()
+		o.UserPrefix = opts.RBACUserPrefix
+		if _, err := authorizer.SetupWithManager(ctx, mgr, o); err != nil {
+			return err
+		}
 	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {

@@ -27,6 +27,11 @@ var SampleAuthorizationConfig = filepath.Join("config", "authorization", "author
 // sampleUserPrefix is the user prefix the sample's match condition names.
 const sampleUserPrefix = "oidc:"
 
+// NoUserPrefixCondition is the webhook's match condition for an operator without
+// --rbac-user-prefix: the IdP's users cannot be told apart, so all but the reserved system: names
+// (components, nodes, ServiceAccounts) are sent to it.
+const NoUserPrefixCondition = "!request.user.startsWith('system:')"
+
 // webhookAuthorizerName is the name of the webhook authorizer in the sample.
 const webhookAuthorizerName = "scim-operator"
 
@@ -39,7 +44,7 @@ type options struct {
 
 // WithAuthorizationWebhook makes the API server consult the operator's authorization webhook before
 // RBAC, for users whose names start with userPrefix (the manager's --rbac-user-prefix), as the
-// sample configuration does. The webhook's address is chosen before the API server starts: a
+// sample configuration does; with an empty prefix, for every user outside system:. The webhook's address is chosen before the API server starts: a
 // manager serves it with Local.AuthorizationWebhook. Until one does, the webhook's failure policy
 // (NoOpinion) leaves every decision to RBAC.
 func WithAuthorizationWebhook(userPrefix string) Option {
@@ -83,9 +88,6 @@ func (w *AuthorizationWebhook) Args() []string {
 // the kubeconfig the API server calls it with and the sample AuthorizationConfiguration pointing at
 // it, and makes env's API server run with it.
 func configureAuthorizationWebhook(env *envtest.Environment, root, userPrefix string) (_ *AuthorizationWebhook, err error) {
-	if userPrefix == "" {
-		return nil, fmt.Errorf("the authorization webhook needs a user prefix: the sample sends only prefixed users to it")
-	}
 	dir, err := os.MkdirTemp("", "authorization-webhook-")
 	if err != nil {
 		return nil, err
@@ -157,8 +159,10 @@ func writeWebhookCerts(dir, certDir, addr string) (string, error) {
 }
 
 // AuthorizationConfig returns the sample AuthorizationConfiguration of the checkout at root with the
-// webhook's kubeconfig at kubeconfig and its match condition for userPrefix instead of the sample's.
-// Everything else — the order of the authorizers, the failure policy, the caching — is the sample's.
+// webhook's kubeconfig at kubeconfig and its match condition for userPrefix instead of the sample's;
+// without a prefix, every user outside Kubernetes' reserved system: names is sent to the webhook
+// (NoUserPrefixCondition). Everything else — the order of the authorizers, the failure policy, the
+// caching — is the sample's.
 func AuthorizationConfig(root, kubeconfig, userPrefix string) ([]byte, error) {
 	path := filepath.Join(root, SampleAuthorizationConfig)
 	data, err := os.ReadFile(path)
@@ -180,8 +184,13 @@ func AuthorizationConfig(root, kubeconfig, userPrefix string) ([]byte, error) {
 	}
 	webhook.ConnectionInfo.KubeConfigFile = &kubeconfig
 	for i, c := range webhook.MatchConditions {
-		webhook.MatchConditions[i].Expression = strings.ReplaceAll(c.Expression,
-			"'"+sampleUserPrefix+"'", strconv.Quote(userPrefix))
+		sample := "request.user.startsWith('" + sampleUserPrefix + "')"
+		if userPrefix == "" {
+			webhook.MatchConditions[i].Expression = strings.ReplaceAll(c.Expression, sample, NoUserPrefixCondition)
+		} else {
+			webhook.MatchConditions[i].Expression = strings.ReplaceAll(c.Expression, sample,
+				"request.user.startsWith("+strconv.Quote(userPrefix)+")")
+		}
 	}
 	return yaml.Marshal(config)
 }

@@ -25,7 +25,17 @@ func TestAuthorizationConfig(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data, err := AuthorizationConfig(root, kubeconfig, "corp:")
+	for prefix, condition := range map[string]string{
+		"corp:": `request.user.startsWith("corp:")`,
+		"":      NoUserPrefixCondition,
+	} {
+		checkAuthorizationConfig(t, root, kubeconfig, prefix, condition)
+	}
+}
+
+func checkAuthorizationConfig(t *testing.T, root, kubeconfig, prefix, condition string) {
+	t.Helper()
+	data, err := AuthorizationConfig(root, kubeconfig, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +59,7 @@ func TestAuthorizationConfig(t *testing.T) {
 			w.SubjectAccessReviewVersion != "v1" || *w.ConnectionInfo.KubeConfigFile != kubeconfig {
 			t.Errorf("webhook: %+v", w)
 		}
-		if len(w.MatchConditions) != 1 || w.MatchConditions[0].Expression != `request.user.startsWith("corp:")` {
+		if len(w.MatchConditions) != 1 || w.MatchConditions[0].Expression != condition {
 			t.Errorf("match conditions: %+v", w.MatchConditions)
 		}
 	}
