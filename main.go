@@ -24,10 +24,12 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/manager"
 	"github.com/scim-operator/scim-operator/scimserver"
 )
@@ -39,12 +41,13 @@ func main() {
 		o             manager.Options
 		scimProviders string
 		insecureHTTP  bool
+		authzClients  string
 	)
 	// The manager: metrics, probes and leader election.
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and SCIM servers (off: CVE-2023-44487, CVE-2023-39325).")
+	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics, SCIM and authorization webhook servers (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "The namespace of the leader election lease (default: POD_NAMESPACE, the pod's namespace).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
@@ -73,15 +76,24 @@ func main() {
 	flag.DurationVar(&o.SCIM.ReadHeaderTimeout, "scim-read-header-timeout", scimserver.DefaultReadHeaderTimeout, "The time a SCIM client has to send a request's headers before its connection is closed.")
 	flag.DurationVar(&o.SCIM.ReadTimeout, "scim-read-timeout", scimserver.DefaultReadTimeout, "The time a SCIM client has to send a whole request, body included, before its connection is closed.")
 	flag.IntVar(&o.SCIM.MaxHeaderBytes, "scim-max-header-bytes", scimserver.DefaultMaxHeaderBytes, "The largest SCIM request headers accepted; larger ones are 431.")
+	// The authorization webhook: off unless an address is given; HTTPS, callable only by the API server.
+	flag.StringVar(&o.Authorization.Addr, "authorization-webhook-bind-address", "", "The address the authorization webhook (SubjectAccessReviews that deny suspended, deleted and unprovisioned users before RBAC) binds to, e.g. :9444; empty disables it. See docs/authorization.md.")
+	flag.StringVar(&o.Authorization.CertDir, "authorization-webhook-cert-dir", "", "Directory holding the webhook's tls.crt and tls.key (reloaded when they change). Required with --authorization-webhook-bind-address.")
+	flag.StringVar(&o.Authorization.ClientCAFile, "authorization-webhook-client-ca-file", "", "PEM bundle of the CAs that issue the API server's client certificate for the webhook (reloaded when it changes). Required with --authorization-webhook-bind-address.")
+	flag.StringVar(&authzClients, "authorization-webhook-client-names", authorizer.DefaultClientName, "Comma-separated common names a client certificate of the webhook may carry.")
 	zapOpts := zap.Options{Development: false} // JSON lines: one audit line per SCIM write
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// client-go and the webhook's CA reloader log through klog: as JSON lines too.
+	klog.SetLogger(ctrl.Log.WithName("klog"))
 	setupLog := ctrl.Log.WithName("setup")
 	// scimserver.New trims the provider names and skips empty ones.
 	o.SCIM.Providers = strings.Split(scimProviders, ",")
 	o.SCIM.EnableHTTP2 = o.EnableHTTP2
+	o.Authorization.EnableHTTP2 = o.EnableHTTP2
+	o.Authorization.ClientNames = nonEmpty(strings.Split(authzClients, ","))
 	if err := transport(o.SCIM.CertDir, insecureHTTP); err != nil {
 		setupLog.Error(err, "invalid flags")
 		os.Exit(1)
@@ -114,6 +126,17 @@ func transport(certDir string, insecureHTTP bool) error {
 		return errors.New("--scim-cert-dir and --scim-insecure-http exclude each other")
 	}
 	return nil
+}
+
+// nonEmpty returns the trimmed values that are not empty.
+func nonEmpty(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.

@@ -41,7 +41,7 @@ func TestLargeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := startManager(ctx, operatorCfg, Options{}, func(err error) { t.Error(err) }); err != nil {
+	if _, err := startManager(ctx, operatorCfg, Options{}, serving{}, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
+	"github.com/scim-operator/scim-operator/scimserver"
 )
 
 // The operator's ServiceAccount in the suites, as config/default would name it.
@@ -66,7 +69,9 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 
-	local, cfg, operatorCfg, err := startControlPlane(suiteCtx)
+	// The API server consults the authorization webhook before RBAC, as config/authorization sets
+	// it up: the suite's SubjectAccessReviews go through the whole authorizer chain.
+	local, cfg, operatorCfg, err := startControlPlane(suiteCtx, controlplane.WithAuthorizationWebhook(suiteOptions.RBACUserPrefix))
 	Expect(err).NotTo(HaveOccurred())
 	controlPlane, testEnv = local, local.Env
 	admin, err = client.New(cfg, client.Options{Scheme: scheme})
@@ -75,10 +80,11 @@ var _ = BeforeSuite(func() {
 	operator, err = client.New(operatorCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	Expect(startManager(suiteCtx, operatorCfg, suiteOptions, func(err error) {
+	_, err = startManager(suiteCtx, operatorCfg, suiteOptions, serving{webhook: local.AuthorizationWebhook}, func(err error) {
 		defer GinkgoRecover()
 		Fail(fmt.Sprintf("the manager failed: %v", err))
-	})).To(Succeed())
+	})
+	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() {
@@ -100,12 +106,12 @@ func init() {
 // startControlPlane starts etcd, kube-apiserver and kube-controller-manager with the CRDs, installs
 // the operator's RBAC (config/rbac/role.yaml bound to operatorSA) and the admission policies
 // (config/policy). It returns the control plane, an admin config and a config that authenticates
-// as the operator.
-func startControlPlane(ctx context.Context) (_ *controlplane.Local, admin, operator *rest.Config, err error) {
+// as the operator. opts are controlplane.Start's.
+func startControlPlane(ctx context.Context, opts ...controlplane.Option) (_ *controlplane.Local, admin, operator *rest.Config, err error) {
 	if repoRoot, err = controlplane.RepoRoot(); err != nil {
 		return nil, nil, nil, err
 	}
-	local, cfg, err := controlplane.Start(ctx, repoRoot, "")
+	local, cfg, err := controlplane.Start(ctx, repoRoot, "", opts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -133,28 +139,63 @@ func startControlPlane(ctx context.Context) (_ *controlplane.Local, admin, opera
 	return local, cfg, operatorCfg, nil
 }
 
-// startManager runs a manager with the controllers as the operator until ctx ends; failed reports
-// an error of the manager.
-func startManager(ctx context.Context, cfg *rest.Config, opts Options, failed func(error)) error {
+// serving is what startManager serves besides the controllers.
+type serving struct {
+	// webhook is where the API server expects the authorization webhook; nil serves none.
+	webhook *controlplane.AuthorizationWebhook
+	// scimTokens is the token Secret of a SCIM server (plain HTTP on loopback, provider generic);
+	// nil serves none.
+	scimTokens *types.NamespacedName
+}
+
+// startManager runs a manager with the controllers as the operator until ctx ends, and what extra
+// asks it to serve; it returns the SCIM server's base URL, if any. failed reports an error of the
+// manager.
+func startManager(ctx context.Context, cfg *rest.Config, opts Options, extra serving, failed func(error)) (string, error) {
+	byObject := CacheByObject()
+	if extra.scimTokens != nil {
+		maps.Copy(byObject, scimserver.CacheByObject(*extra.scimTokens))
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{ByObject: CacheByObject()},
+		Cache:                  cache.Options{ByObject: byObject},
 		Controller:             config.Controller{SkipNameValidation: new(true)},
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := Setup(mgr, opts); err != nil {
-		return err
+		return "", err
+	}
+	if extra.webhook != nil {
+		o := extra.webhook.Options()
+		o.UserPrefix = opts.RBACUserPrefix
+		if _, err := authorizer.SetupWithManager(ctx, mgr, o); err != nil {
+			return "", err
+		}
+	}
+	var srv *scimserver.Server
+	if extra.scimTokens != nil {
+		srv, err = scimserver.SetupWithManager(ctx, mgr, scimserver.Options{Addr: "127.0.0.1:0", Providers: []string{"generic"}, TokenSecret: *extra.scimTokens})
+		if err != nil {
+			return "", err
+		}
 	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
 			failed(err)
 		}
 	}()
-	return nil
+	if srv == nil {
+		return "", nil
+	}
+	addr, err := srv.Addr(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr.String() + "/provisioning/generic/v2", nil
 }
 
 var nameSeq atomic.Int64

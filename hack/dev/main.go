@@ -1,8 +1,9 @@
 // Command dev is `make dev`: it starts the local control plane (etcd and kube-apiserver from bin/),
 // installs the CRDs, the operator's RBAC and the admission policies, creates the SCIM token Secret,
 // writes an admin kubeconfig to bin/dev/kubeconfig and runs the manager binary in the foreground as
-// the operator's ServiceAccount, under its generated RBAC, so the policies behave as in a cluster. SIGINT or SIGTERM stops the manager, then
-// the control plane, leaving no process behind.
+// the operator's ServiceAccount, under its generated RBAC, so the policies behave as in a cluster,
+// serving the authorization webhook that the API server consults before RBAC. SIGINT or SIGTERM
+// stops the manager, then the control plane, leaving no process behind.
 package main
 
 import (
@@ -73,7 +74,9 @@ func run(binDir, manager, providers string) (err error) {
 	defer stop()
 
 	fmt.Println("dev: starting etcd, kube-apiserver and kube-controller-manager from", binDir)
-	local, cfg, err := controlplane.Start(ctx, root, binDir)
+	// The API server consults the manager's authorization webhook before RBAC, as
+	// config/authorization configures a cluster to.
+	local, cfg, err := controlplane.Start(ctx, root, binDir, controlplane.WithAuthorizationWebhook(userPrefix))
 	if err != nil {
 		return fmt.Errorf("start control plane: %w", err)
 	}
@@ -111,9 +114,9 @@ func run(binDir, manager, providers string) (err error) {
 	if err := ensureMetricsReader(ctx, cs); err != nil {
 		return err
 	}
-	printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr)
+	printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr, local.AuthorizationWebhook)
 
-	cmd := exec.Command(manager,
+	args := append([]string{
 		"--kubeconfig", operatorKubeconfig,
 		"--scim-bind-address", addr,
 		"--scim-insecure-http", // local development: plain HTTP on loopback
@@ -124,7 +127,8 @@ func run(binDir, manager, providers string) (err error) {
 		"--health-probe-bind-address", "127.0.0.1:0",
 		"--leader-elect=false",
 		"--rbac-user-prefix", userPrefix,
-	)
+	}, local.AuthorizationWebhook.Args()...)
+	cmd := exec.Command(manager, args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// The manager dies with this program even if it is killed without a chance to clean up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -223,7 +227,7 @@ func ensureMetricsReader(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
-func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr string) {
+func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr string, webhook *controlplane.AuthorizationWebhook) {
 	fmt.Println()
 	fmt.Println("dev: control plane is up; kubectl with:")
 	fmt.Printf("       bin/kubectl --kubeconfig %s get scimusers,scimroles\n", relative(kubeconfig))
@@ -237,6 +241,9 @@ func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr str
 	fmt.Printf("dev: metrics (HTTPS, a token the API server reviews):\n")
 	fmt.Printf("       curl -sk -H \"Authorization: Bearer $(bin/kubectl --kubeconfig %s -n %s create token %s)\" https://%s/metrics | grep ^scim_\n",
 		relative(kubeconfig), namespace, metricsReader, metricsAddr)
+	fmt.Printf("dev: the API server asks the authorization webhook (https://%s, %s) about every %q user before RBAC:\n", webhook.Addr, webhook.ConfigFile, userPrefix)
+	fmt.Println("       a suspended, deleted or unprovisioned user is denied at once")
+	fmt.Printf("       bin/kubectl --kubeconfig %s auth can-i list pods --as %salice@example.com\n", relative(kubeconfig), userPrefix)
 	fmt.Println("dev: Ctrl-C stops the manager and the control plane")
 	fmt.Println()
 }

@@ -61,31 +61,52 @@ type Local struct {
 	Env *envtest.Environment
 	// ControllerManager is the kube-controller-manager process.
 	ControllerManager *ControllerManager
+	// AuthorizationWebhook is where the API server calls the operator's authorization webhook, when
+	// started WithAuthorizationWebhook; else nil.
+	AuthorizationWebhook *AuthorizationWebhook
 }
 
 // Start starts the local control plane over the binaries in binDir (see Environment) and returns
 // it with a cluster-admin config. Stop it with Stop.
-func Start(ctx context.Context, root, binDir string) (*Local, *rest.Config, error) {
+func Start(ctx context.Context, root, binDir string, opts ...Option) (_ *Local, _ *rest.Config, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	env, err := Environment(root, binDir)
 	if err != nil {
 		return nil, nil, err
 	}
+	local := &Local{Env: env}
+	if o.authorizationWebhookPrefix != nil {
+		if local.AuthorizationWebhook, err = configureAuthorizationWebhook(env, root, *o.authorizationWebhookPrefix); err != nil {
+			return nil, nil, fmt.Errorf("configure the authorization webhook: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = local.Stop()
+		}
+	}()
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
-	cm, err := StartControllerManager(ctx, env, binDir)
-	if err != nil {
-		_ = env.Stop()
+	if local.ControllerManager, err = StartControllerManager(ctx, env, binDir); err != nil {
 		return nil, nil, err
 	}
-	return &Local{Env: env, ControllerManager: cm}, cfg, nil
+	return local, cfg, nil
 }
 
-// Stop stops kube-controller-manager, then kube-apiserver and etcd.
+// Stop stops kube-controller-manager, then kube-apiserver and etcd, and removes the files of the
+// authorization webhook.
 func (l *Local) Stop() error {
 	if l == nil {
 		return nil
 	}
-	return errors.Join(l.ControllerManager.Stop(), l.Env.Stop())
+	err := errors.Join(l.ControllerManager.Stop(), l.Env.Stop())
+	if l.AuthorizationWebhook != nil {
+		err = errors.Join(err, os.RemoveAll(l.AuthorizationWebhook.dir))
+	}
+	return err
 }

@@ -7,18 +7,11 @@ package install_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,7 +41,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
+	"github.com/scim-operator/scim-operator/internal/pki"
 )
 
 const (
@@ -100,10 +95,26 @@ func TestInstall(t *testing.T) {
 	if err := admin.Create(ctx, tokens); err != nil {
 		t.Fatal(err)
 	}
-	caPEM, certPEM, keyPEM := servingCert(t, "127.0.0.1")
-	if err := admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "scim-operator-scim-tls", Namespace: namespace},
-		Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM}}); err != nil {
+	// And, for the authorization-webhook component, the webhook's certificate and the CA of the API
+	// server's client certificate.
+	ca, err := pki.NewCA("install-test CA")
+	if err != nil {
 		t.Fatal(err)
+	}
+	scimCert := issueServing(t, ca, "scim-operator-scim")
+	webhookCert := issueServing(t, ca, "scim-operator-authorization")
+	apiserverCert, err := ca.Client(authorizer.DefaultClientName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]map[string][]byte{
+		"scim-operator-scim-tls":          {"tls.crt": scimCert.CertPEM, "tls.key": scimCert.KeyPEM},
+		"scim-operator-authorization-tls": {"tls.crt": webhookCert.CertPEM, "tls.key": webhookCert.KeyPEM, "client-ca.crt": ca.CertPEM},
+	} {
+		if err := admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+			Type: corev1.SecretTypeOpaque, Data: data}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := &corev1.Secret{}
 	if err := admin.Get(ctx, client.ObjectKeyFromObject(tokens), before); err != nil {
@@ -160,7 +171,7 @@ func TestInstall(t *testing.T) {
 
 	// It serves SCIM over HTTPS with the mounted certificate.
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool.AppendCertsFromPEM(ca.CertPEM)
 	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	scim := "https://127.0.0.1:" + portOf(t, container, "scim") + "/provisioning/generic/v2"
 	code, body := post(https, scim+"/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com"}`)
@@ -211,6 +222,32 @@ func TestInstall(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `scim_requests_total{code="201",method="POST",provider="generic",resource="Users"}`) {
 		t.Errorf("metrics as the reader: %d, want 200 with the SCIM requests counted", code)
 	}
+
+	// The authorization webhook answers the API server's client certificate, and no one else.
+	webhook := "https://127.0.0.1:" + portOf(t, container, "authorization") + "/"
+	review := `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"nobody@example.com"}}`
+	pair, err := tls.X509KeyPair(apiserverCert.CertPEM, apiserverCert.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiserver := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}}
+	if code, body := do(apiserver, postJSON(t, webhook, review)); code != http.StatusOK || !strings.Contains(body, `"status":{"allowed":false}`) {
+		t.Errorf("a review as the API server: %d %s, want 200 and no opinion", code, body)
+	}
+	if code, body := do(https, postJSON(t, webhook, review)); code != 0 {
+		t.Errorf("a review without a client certificate: %d %s, want the handshake refused", code, body)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
 }
 
 // buildManager builds the manager binary into a temporary directory.
@@ -225,21 +262,26 @@ func buildManager(t *testing.T, root string) string {
 	return out
 }
 
-// overlay writes, below bin/ (kustomize loads only relative paths), an overlay of config/default
-// with every component of config/components, and returns its directory.
+// overlay writes, into a temporary directory, an overlay of config/default with every component of
+// config/components, and returns its directory. The paths are relative (kustomize takes no absolute
+// ones) and from a real directory: bin/ may be a link to another checkout's.
 func overlay(t *testing.T, root string) string {
 	t.Helper()
-	dir := filepath.Join(root, "bin", "install-test")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
 	components, err := filepath.Glob(filepath.Join(root, "config", "components", "*", "kustomization.yaml"))
 	if err != nil || len(components) == 0 {
 		t.Fatalf("no components: %v", err)
 	}
-	k := "resources:\n- ../../config/default\ncomponents:\n"
+	rel := func(path string) string {
+		r, err := filepath.Rel(dir, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	k := "resources:\n- " + rel(filepath.Join(root, "config", "default")) + "\ncomponents:\n"
 	for _, c := range components {
-		k += "- ../../config/components/" + filepath.Base(filepath.Dir(c)) + "\n"
+		k += "- " + rel(filepath.Dir(c)) + "\n"
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
@@ -472,43 +514,15 @@ func portOf(t *testing.T, c corev1.Container, name string) string {
 	return ""
 }
 
-// servingCert returns a CA certificate and a serving certificate and key for host, signed by it.
-func servingCert(t *testing.T, host string) (caPEM, certPEM, keyPEM []byte) {
+// issueServing issues a serving certificate of ca for name, as its Service and as 127.0.0.1, where
+// the test reaches it.
+func issueServing(t *testing.T, ca *pki.CA, name string) pki.Pair {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := ca.Server(name, "127.0.0.1", name+"."+namespace+".svc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "install-test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "scim-operator-scim"},
-		IPAddresses: []net.IP{net.ParseIP(host)}, DNSNames: []string{"scim-operator-scim.scim-operator-system.svc"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	return p
 }
 
 func get(c *http.Client, url, bearer string) (int, string) {

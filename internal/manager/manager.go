@@ -1,5 +1,5 @@
-// Package manager builds the scim-operator manager: the SCIM server on every replica, the
-// controllers on the elected leader, metrics, and health and readiness checks that tell the truth.
+// Package manager builds the scim-operator manager: the SCIM server (and, when configured, the
+// authorization webhook) on every replica, the controllers on the elected leader, metrics, and health and readiness checks that tell the truth.
 // main.go turns flags into Options; the tests build the same manager.
 package manager
 
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/scimserver"
 )
 
@@ -68,6 +70,9 @@ type Options struct {
 	Controller config.Controller
 	// SCIM configures the SCIM server.
 	SCIM scimserver.Options
+	// Authorization configures the authorization webhook, served when Addr is set. Its UserPrefix
+	// is always Controllers.RBACUserPrefix: the webhook and the bindings name users alike.
+	Authorization authorizer.Options
 }
 
 // New returns the manager for cfg with the SCIM server and the controllers added, and the SCIM
@@ -114,6 +119,19 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 	if err := controllers.Setup(mgr, o.Controllers); err != nil {
 		return nil, nil, fmt.Errorf("set up the controllers: %w", err)
 	}
+	ready := map[string]healthz.Checker{
+		"informer-caches": cachesSynced(mgr.GetCache()),
+		"token-secret":    tokenSecretRead(mgr, o.SCIM.TokenSecret.Namespace, o.SCIM.TokenSecret.Name),
+		"scim-server":     listening("SCIM server", srv.Addr),
+	}
+	if o.Authorization.Addr != "" {
+		o.Authorization.UserPrefix = o.Controllers.RBACUserPrefix
+		authz, err := authorizer.SetupWithManager(ctx, mgr, o.Authorization)
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up the authorization webhook: %w", err)
+		}
+		ready["authorization-webhook"] = listening("authorization webhook", authz.Addr)
+	}
 	api, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -121,12 +139,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, nil, err
 	}
-	ready := map[string]healthz.Checker{
-		"informer-caches": cachesSynced(mgr.GetCache()),
-		"token-secret":    tokenSecretRead(mgr, o.SCIM.TokenSecret.Namespace, o.SCIM.TokenSecret.Name),
-		"scim-server":     scimListening(srv),
-		"api-server":      apiServerReachable(api),
-	}
+	ready["api-server"] = apiServerReachable(api)
 	for name, check := range ready {
 		if err := mgr.AddReadyzCheck(name, check); err != nil {
 			return nil, nil, err
@@ -171,13 +184,13 @@ func tokenSecretRead(mgr ctrl.Manager, namespace, name string) healthz.Checker {
 	}
 }
 
-// scimListening passes once the SCIM server listens.
-func scimListening(srv *scimserver.Server) healthz.Checker {
+// listening passes once the server called what listens: addr returns its address once it does.
+func listening(what string, addr func(context.Context) (net.Addr, error)) healthz.Checker {
 	return func(req *http.Request) error {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Millisecond)
 		defer cancel()
-		if _, err := srv.Addr(ctx); err != nil {
-			return errors.New("the SCIM server is not listening yet")
+		if _, err := addr(ctx); err != nil {
+			return fmt.Errorf("the %s is not listening yet", what)
 		}
 		return nil
 	}

@@ -49,18 +49,22 @@ type replica struct {
 }
 
 // startReplica builds and starts a manager as main.go does, as the operator's ServiceAccount, with
-// leader election on and short leases.
-func startReplica(t *testing.T, ctx context.Context, cfg *rest.Config, name string) *replica {
+// leader election on and short leases; configure changes the options, if given.
+func startReplica(t *testing.T, ctx context.Context, cfg *rest.Config, name string, configure ...func(*manager.Options)) *replica {
 	t.Helper()
 	probes := freeAddr(t)
 	ctx, cancel := context.WithCancel(ctx)
-	mgr, srv, err := manager.New(ctx, cfg, manager.Options{
+	o := manager.Options{
 		MetricsAddr: "0", ProbeAddr: probes,
 		LeaderElection: true, LeaderElectionNamespace: namespace,
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
 		Controller: config.Controller{SkipNameValidation: new(true)},
 		SCIM:       scimserver.Options{Addr: "127.0.0.1:0", Providers: []string{"generic"}, TokenSecret: tokenSecret},
-	})
+	}
+	for _, c := range configure {
+		c(&o)
+	}
+	mgr, srv, err := manager.New(ctx, cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +76,37 @@ func startReplica(t *testing.T, ctx context.Context, cfg *rest.Config, name stri
 	}
 	r.scim = "http://" + addr.String() + "/provisioning/generic/v2"
 	return r
+}
+
+// startControlPlane starts the local control plane with opts, stopped when the test ends, and
+// installs the operator's RBAC and the admission policies. It returns the control plane, an admin's
+// config and the operator's (its ServiceAccount, under the generated RBAC).
+func startControlPlane(t *testing.T, ctx context.Context, opts ...controlplane.Option) (*controlplane.Local, *rest.Config, *rest.Config) {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, adminCfg, err := controlplane.Start(ctx, root, "", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = local.Stop() })
+	sa := types.NamespacedName{Namespace: namespace, Name: "scim-operator-controller-manager"}
+	username, err := controlplane.InstallOperatorRBAC(ctx, adminCfg, root, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controlplane.InstallPolicies(ctx, adminCfg, root); err != nil {
+		t.Fatal(err)
+	}
+	operator, err := local.Env.AddUser(envtest.User{Name: username, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	operatorCfg := operator.Config()
+	operatorCfg.QPS = -1 // as ctrl.GetConfig: the API server's priority and fairness limits the operator
+	return local, adminCfg, operatorCfg
 }
 
 // stop stops the replica and waits until its manager has returned.
@@ -152,28 +187,7 @@ func TestReplicas(t *testing.T) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, adminCfg, err := controlplane.Start(ctx, root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = local.Stop() }()
-	sa := types.NamespacedName{Namespace: namespace, Name: "scim-operator-controller-manager"}
-	username, err := controlplane.InstallOperatorRBAC(ctx, adminCfg, root, sa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controlplane.InstallPolicies(ctx, adminCfg, root); err != nil {
-		t.Fatal(err)
-	}
-	operator, err := local.Env.AddUser(envtest.User{Name: username, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	operatorCfg := operator.Config()
+	local, adminCfg, operatorCfg := startControlPlane(t, ctx)
 	admin, err := client.New(adminCfg, client.Options{Scheme: manager.Scheme})
 	if err != nil {
 		t.Fatal(err)
