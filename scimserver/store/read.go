@@ -74,10 +74,11 @@ func getResource[T client.Object](ctx context.Context, s *Store, id string, obj 
 
 // listResources serves List for rs: an Equality on id is a Get, one on an attribute of
 // lookups[rs.Type()] is read through its index, any other lists every object into list. Objects being
-// deleted are gone to SCIM; render turns the others into resources, in id order.
+// deleted are gone to SCIM; render turns the others into resources, in id order. The objects are
+// the cache's, uncopied: render only reads them.
 func listResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, eq *Equality,
 	render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
-	var opts []client.ListOption
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 	if eq != nil {
 		if l, ok := lookups[rs.Type()][eq.Attribute]; ok {
 			opts = append(opts, client.MatchingFields{l.index.Name: l.key(eq.Value)})
