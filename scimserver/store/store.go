@@ -61,6 +61,10 @@ type Resources interface {
 	Get(ctx context.Context, id string) (*Resource, error)
 	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
 	List(ctx context.Context, eq *Equality) ([]*Resource, error)
+	// Page returns the count resources from the 0-based offset of every resource in id order (fewer
+	// at the end), and the number of resources there are: what List and paging give, without
+	// rendering the resources outside the page.
+	Page(ctx context.Context, offset, count int) ([]*Resource, int, error)
 	// Create creates a resource from a canonical document.
 	Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error)
 	// Replace replaces the SCIM-owned attributes of resource id with a canonical document.
