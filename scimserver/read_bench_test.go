@@ -59,8 +59,13 @@ func benchHandler(b *testing.B, users, roles int) http.Handler {
 	if err := store.RegisterIndexes(context.Background(), c); err != nil {
 		b.Fatal(err)
 	}
+	// As SetupWithManager sets the store up.
+	st := &store.Store{Client: c, Live: c}
+	if err := st.IndexOrder(context.Background(), c); err != nil {
+		b.Fatal(err)
+	}
 	srv, err := scimserver.New(scimserver.Options{Providers: []string{"okta"}, TokenSecret: types.NamespacedName{Namespace: "scim", Name: "tokens"}},
-		&store.Store{Client: c, Live: c}, c, logr.Discard())
+		st, c, logr.Discard())
 	if err != nil {
 		b.Fatal(err)
 	}

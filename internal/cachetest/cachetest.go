@@ -17,11 +17,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Cache holds objects in memory and serves reads of them, and Create and Update as an API server
-// would answer them (a new resourceVersion each time) for benchmarks of writes without one. Other
+// Cache holds objects in memory and serves reads of them, informers that report them, and Create
+// and Update as an API server would answer them (a new resourceVersion each time) for benchmarks
+// of writes without one. Other
 // writes are not served: the embedded client.Client is nil, and they panic. It is not safe for
 // concurrent writes, as benchmarks need not be.
 type Cache struct {
@@ -31,6 +34,8 @@ type Cache struct {
 	// indexers are, by type and field, the functions IndexField registered; indexes their values.
 	indexers map[reflect.Type]map[string]client.IndexerFunc
 	indexes  map[reflect.Type]map[string]map[string][]client.ObjectKey
+	// handlers are, by type, the event handlers of GetInformer's informers.
+	handlers map[reflect.Type][]toolscache.ResourceEventHandler
 }
 
 var _ client.FieldIndexer = &Cache{}
@@ -39,7 +44,8 @@ var _ client.FieldIndexer = &Cache{}
 func New(objs ...client.Object) *Cache {
 	c := &Cache{objects: map[reflect.Type]map[client.ObjectKey]client.Object{},
 		indexers: map[reflect.Type]map[string]client.IndexerFunc{},
-		indexes:  map[reflect.Type]map[string]map[string][]client.ObjectKey{}}
+		indexes:  map[reflect.Type]map[string]map[string][]client.ObjectKey{},
+		handlers: map[reflect.Type][]toolscache.ResourceEventHandler{}}
 	c.Add(objs...)
 	return c
 }
@@ -52,7 +58,8 @@ func (c *Cache) Add(objs ...client.Object) {
 			c.objects[t] = map[client.ObjectKey]client.Object{}
 		}
 		key := client.ObjectKeyFromObject(obj)
-		if old, ok := c.objects[t][key]; ok {
+		old, replaced := c.objects[t][key]
+		if replaced {
 			for field, extract := range c.indexers[t] {
 				c.unindex(t, field, key, extract(old))
 			}
@@ -61,8 +68,40 @@ func (c *Cache) Add(objs ...client.Object) {
 		for field, extract := range c.indexers[t] {
 			c.index(t, field, key, extract(obj))
 		}
+		for _, h := range c.handlers[t] {
+			if replaced {
+				h.OnUpdate(old, obj)
+			} else {
+				h.OnAdd(obj, false)
+			}
+		}
 	}
 }
+
+// GetInformer returns an informer of obj's kind whose handlers receive the objects held, then
+// each one added, created or updated. It serves AddEventHandler only; its other methods panic.
+func (c *Cache) GetInformer(_ context.Context, obj client.Object, _ ...cache.InformerGetOption) (cache.Informer, error) {
+	return &informer{c: c, t: reflect.TypeOf(obj)}, nil
+}
+
+type informer struct {
+	cache.Informer
+	c *Cache
+	t reflect.Type
+}
+
+func (i *informer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
+	for _, obj := range i.c.objects[i.t] {
+		h.OnAdd(obj, true)
+	}
+	i.c.handlers[i.t] = append(i.c.handlers[i.t], h)
+	return synced{}, nil
+}
+
+// synced is the registration of a handler that has received every object held.
+type synced struct{ toolscache.ResourceEventHandlerRegistration }
+
+func (synced) HasSynced() bool { return true }
 
 func (c *Cache) index(t reflect.Type, field string, key client.ObjectKey, values []string) {
 	if c.indexes[t] == nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,11 +39,11 @@ func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 }
 
 func (s *users) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
-	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, s.resource)
+	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} }, s.resource)
 }
 
 func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
-	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, renderGroup)
+	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, renderGroup)
 }
 
 // renderGroup is groupResource as getResource and listResources call it.
@@ -107,10 +108,28 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 	return renderEach(ctx, objs, render)
 }
 
-// pageResources serves Page for rs: it lists every object into list and renders only the count
-// from offset.
+// pageResources serves Page for rs: it reads the count objects from offset in the order of names
+// (IndexOrder) and renders them; without an order, it lists every object into list and renders
+// only the page. An object of the order deleted a moment ago is left out of the page.
 func pageResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, offset, count int,
-	render func(context.Context, T) (*Resource, error)) ([]*Resource, int, error) {
+	newObject func() T, render func(context.Context, T) (*Resource, error)) ([]*Resource, int, error) {
+	if o := s.orderOf(newObject()); o != nil {
+		names, total := o.page(offset, count)
+		objs := make([]T, 0, len(names))
+		for _, name := range names {
+			obj := newObject()
+			err := s.Client.Get(ctx, client.ObjectKey{Name: name}, obj)
+			if apierrors.IsNotFound(err) || (err == nil && v1.IsTerminating(obj)) {
+				continue
+			}
+			if err != nil {
+				return nil, 0, apiError(err, "Resource "+name)
+			}
+			objs = append(objs, obj)
+		}
+		page, err := renderEach(ctx, objs, render)
+		return page, total, err
+	}
 	objs, err := listObjects[T](ctx, s, rs, list)
 	if err != nil {
 		return nil, 0, err

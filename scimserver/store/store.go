@@ -95,6 +95,8 @@ type Store struct {
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
+	// order holds the names of users and roles in order (IndexOrder).
+	order orders
 }
 
 // Users returns the Users view of the store.
@@ -160,6 +162,11 @@ func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted boo
 			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID()), nil
 		}
 		if err != nil {
+			return false, nil
+		}
+		// Lists page through the order of names, which follows the cache: it must hold the object
+		// too (unless it is being deleted meanwhile, which leaves it out).
+		if o := s.orderOf(obj); o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
 			return false, nil
 		}
 		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj), nil
