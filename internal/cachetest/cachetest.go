@@ -99,7 +99,9 @@ func (i *informer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscach
 }
 
 // synced is the registration of a handler that has received every object held.
-type synced struct{ toolscache.ResourceEventHandlerRegistration }
+type synced struct {
+	toolscache.ResourceEventHandlerRegistration
+}
 
 func (synced) HasSynced() bool { return true }
 
