@@ -97,6 +97,11 @@ dev: build control-plane ## Start a local control plane and run the manager agai
 	$(GO) build -o $(LOCALBIN)/scim-dev ./hack/dev
 	exec $(LOCALBIN)/scim-dev --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager
 
+.PHONY: bench
+bench: build control-plane ## Measure the operator at scale (hack/bench) on a fresh control plane and manager; writes docs/performance.md. BENCH_ARGS=-series runs 1k, 10k and 50k users.
+	$(GO) build -o $(LOCALBIN)/scim-bench ./hack/bench
+	$(LOCALBIN)/scim-bench --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager --out docs/performance.md $(BENCH_ARGS)
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
 	$(GO) run ./main.go --scim-bind-address $(SCIM_ADDR) --scim-insecure-http

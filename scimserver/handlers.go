@@ -392,8 +392,17 @@ type listResponse struct {
 }
 
 // serveList answers a list or a search: the resources that match the filter, sorted, one page of
-// them, each projected (RFC 7644 §3.4.2).
+// them, each projected (RFC 7644 §3.4.2). Without a filter or a sort, the store renders the page
+// only.
 func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
+	if q.filter == nil && q.sort == nil {
+		page, total, err := resources.Page(r.Context(), q.startIndex-1, q.count)
+		if err != nil {
+			return err
+		}
+		writeList(w, q, page, total)
+		return nil
+	}
 	// An equality on an indexed attribute lets the store list only the candidates an index finds;
 	// the filter still decides on each of them.
 	var eq *store.Equality
@@ -409,15 +418,19 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 	if q.sort != nil {
 		q.sortResources(matched)
 	}
-	// totalResults counts every match, itemsPerPage only the page.
-	page := paginate(matched, q.startIndex, q.count)
-	resp := listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: len(matched), StartIndex: q.startIndex,
+	writeList(w, q, paginate(matched, q.startIndex, q.count), len(matched))
+	return nil
+}
+
+// writeList writes a ListResponse of one page of the total matches, each projected: totalResults
+// counts every match, itemsPerPage only the page.
+func writeList(w http.ResponseWriter, q *query, page []*store.Resource, total int) {
+	resp := listResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: total, StartIndex: q.startIndex,
 		ItemsPerPage: len(page), Resources: make([]map[string]any, 0, len(page))}
 	for _, res := range page {
 		resp.Resources = append(resp.Resources, q.project(res.Doc))
 	}
 	writeJSON(w, http.StatusOK, resp)
-	return nil
 }
 
 // paginate returns at most count resources from the 1-based startIndex; past the end, none.

@@ -40,6 +40,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if err := store.RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("register SCIM indexes: %w", err)
 	}
+	if err := st.IndexOrder(ctx, mgr.GetCache()); err != nil {
+		return nil, fmt.Errorf("index the order of users and roles: %w", err)
+	}
 	if err := mgr.Add(srv); err != nil {
 		return nil, fmt.Errorf("add SCIM server: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -34,10 +33,7 @@ var Controllers = []string{
 
 // ControllerManager is a kube-controller-manager process beside an envtest API server.
 type ControllerManager struct {
-	cmd *exec.Cmd
-	// exited is closed once the process has exited, with its result in err.
-	exited chan struct{}
-	err    error
+	*process
 	logDir string
 }
 
@@ -90,17 +86,11 @@ func StartControllerManager(ctx context.Context, env *envtest.Environment, binDi
 		"-v=1",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
-	// The process dies with the test binary or dev program even if that is killed outright.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start kube-controller-manager: %w", err)
+	p, err := startProcess(cmd, func() { _ = log.Close() })
+	if err != nil {
+		return nil, err
 	}
-	cm := &ControllerManager{cmd: cmd, exited: make(chan struct{}), logDir: dir}
-	go func() {
-		cm.err = cmd.Wait()
-		_ = log.Close()
-		close(cm.exited)
-	}()
+	cm := &ControllerManager{process: p, logDir: dir}
 	if err := cm.waitForAggregation(ctx, env.Config); err != nil {
 		_ = cm.Stop()
 		return nil, err
@@ -142,17 +132,5 @@ func (cm *ControllerManager) Stop() error {
 	if cm == nil {
 		return nil
 	}
-	_ = cm.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-cm.exited:
-	case <-time.After(10 * time.Second):
-		_ = cm.cmd.Process.Kill()
-		<-cm.exited
-	}
-	err := cm.err
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		err = nil // ended by the signal
-	}
-	return errors.Join(err, os.RemoveAll(cm.logDir))
+	return errors.Join(cm.stop(10*time.Second), os.RemoveAll(cm.logDir))
 }

@@ -90,3 +90,10 @@ func BenchmarkParseAtOperationLimit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplySuspend applies the PATCH an identity provider suspends a user with.
+func BenchmarkApplySuspend(b *testing.B) {
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"a-1","userName":"alice@example.com",` +
+		`"name":{"givenName":"Alice","familyName":"Liddell"},"emails":[{"value":"alice@example.com","type":"work","primary":true}],"active":true}`
+	benchmarkApply(b, schema.UserResourceType, user, patchOf([]string{`{"op":"replace","value":{"active":false}}`}))
+}

@@ -30,7 +30,7 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 		return nil, err
 	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
-		func(existing *v1.ScimRole) string { return existing.Spec.DisplayName },
+		func(existing *v1.ScimRole) string { return existing.Spec.DisplayName }, nil,
 		func(r *v1.ScimRole) error {
 			r.Spec = *spec.DeepCopy()
 			v1.MarkManagedBy(r, w.Provider)

@@ -42,9 +42,11 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 	return nil
 }
 
+// rolesOf lists, from the cache, the roles id is a member of, in name order. They share their
+// members with the cache's objects, uncopied (a role can hold thousands): read-only.
 func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{index.RoleMember.Name: id}); err != nil {
+	if err := s.Client.List(ctx, list, client.MatchingFields{index.RoleMember.Name: id}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, apiError(err, "Groups")
 	}
 	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })

@@ -6,9 +6,10 @@ package store
 import (
 	"context"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,6 +36,14 @@ func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 
 func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, eq, renderGroup)
+}
+
+func (s *users) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
+	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} }, s.resource)
+}
+
+func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
+	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, renderGroup)
 }
 
 // renderGroup is groupResource as getResource and listResources call it.
@@ -92,20 +101,68 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 			return []*Resource{r}, nil
 		}
 	}
-	if err := s.Client.List(ctx, list, opts...); err != nil {
+	objs, err := listObjects[T](ctx, s, rs, list, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return renderEach(ctx, objs, render)
+}
+
+// pageResources serves Page for rs: it reads the count objects from offset in the order of names
+// (IndexOrder) and renders them; without an order, it lists every object into list and renders
+// only the page. An object of the order deleted a moment ago is left out of the page.
+func pageResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, offset, count int,
+	newObject func() T, render func(context.Context, T) (*Resource, error)) ([]*Resource, int, error) {
+	if o := s.orderOf(newObject()); o != nil {
+		names, total := o.page(offset, count)
+		objs := make([]T, 0, len(names))
+		for _, name := range names {
+			obj := newObject()
+			err := s.Client.Get(ctx, client.ObjectKey{Name: name}, obj)
+			if apierrors.IsNotFound(err) || (err == nil && v1.IsTerminating(obj)) {
+				continue
+			}
+			if err != nil {
+				return nil, 0, apiError(err, "Resource "+name)
+			}
+			objs = append(objs, obj)
+		}
+		page, err := renderEach(ctx, objs, render)
+		return page, total, err
+	}
+	objs, err := listObjects[T](ctx, s, rs, list)
+	if err != nil {
+		return nil, 0, err
+	}
+	from := min(max(offset, 0), len(objs))
+	page, err := renderEach(ctx, objs[from:from+min(max(count, 0), len(objs)-from)], render)
+	return page, len(objs), err
+}
+
+// listObjects lists the objects of list's type from the cache with opts, those being deleted
+// (gone to SCIM) left out, in id order. They are the cache's, uncopied: read-only.
+func listObjects[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, opts ...client.ListOption) ([]T, error) {
+	if err := s.Client.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
 		return nil, apiError(err, strings.TrimPrefix(rs.Type().Endpoint, "/"))
 	}
 	items, err := apimeta.ExtractList(list)
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].(client.Object).GetName() < items[j].(client.Object).GetName() })
-	out := make([]*Resource, 0, len(items))
+	out := make([]T, 0, len(items))
 	for _, item := range items {
-		obj := item.(T)
-		if v1.IsTerminating(obj) {
-			continue // gone to SCIM
+		if obj := item.(T); !v1.IsTerminating(obj) {
+			out = append(out, obj)
 		}
+	}
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out, nil
+}
+
+// renderEach renders objs (render only reads them).
+func renderEach[T client.Object](ctx context.Context, objs []T, render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
+	out := make([]*Resource, 0, len(objs))
+	for _, obj := range objs {
 		r, err := render(ctx, obj)
 		if err != nil {
 			return nil, err

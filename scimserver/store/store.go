@@ -61,6 +61,10 @@ type Resources interface {
 	Get(ctx context.Context, id string) (*Resource, error)
 	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
 	List(ctx context.Context, eq *Equality) ([]*Resource, error)
+	// Page returns the count resources from the 0-based offset of every resource in id order (fewer
+	// at the end), and the number of resources there are: what List and paging give, without
+	// rendering the resources outside the page.
+	Page(ctx context.Context, offset, count int) ([]*Resource, int, error)
 	// Create creates a resource from a canonical document.
 	Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error)
 	// Replace replaces the SCIM-owned attributes of resource id with a canonical document.
@@ -91,6 +95,8 @@ type Store struct {
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
+	// order holds the names of users and roles in order (IndexOrder).
+	order orders
 }
 
 // Users returns the Users view of the store.
@@ -156,6 +162,11 @@ func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted boo
 			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID()), nil
 		}
 		if err != nil {
+			return false, nil
+		}
+		// Lists page through the order of names, which follows the cache: it must hold the object
+		// too (unless it is being deleted meanwhile, which leaves it out).
+		if o := s.orderOf(obj); o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
 			return false, nil
 		}
 		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj), nil
@@ -306,24 +317,48 @@ const maxIDProbes = 16
 // free. An id held by an object whose name (nameOf) has the same identity key means the name is
 // taken: a concurrent create on another replica, or a plain duplicate; an id held by another name
 // (renamed since) is probed past. prepare fills the object in once its id is known to be free.
+//
+// Whether an id is free is decided on a live read — unless the cache does not hold it and
+// confirm (nil: never) does not ask for one: prepare then writes nothing, so the create itself
+// tells, its AlreadyExists sending the id to a live read. A new object's create is one request to
+// the API server, not two. confirm returns true when prepare would write for the id (a user's
+// stale memberships), which must not happen for an id that turns out to be taken.
 func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name string, newObject func() T,
-	nameOf func(existing T) string, prepare func(obj T) error) (T, error) {
+	nameOf func(existing T) string, confirm func(id string) (bool, error), prepare func(obj T) error) (T, error) {
 	var none T
 	key := v1.IdentityKey(name)
+	decideLive := false
 	for n := 0; n < maxIDProbes; n++ {
 		id := deterministicID(prefix, name, n)
 		existing := newObject()
-		err := s.Live.Get(ctx, client.ObjectKey{Name: id}, existing)
-		if err == nil {
-			// An id held by an object being deleted is probed past like a renamed one: its
-			// finalizer keeps the id until what it granted is gone.
-			if v1.IdentityKey(nameOf(existing)) == key && !v1.IsTerminating(existing) {
-				return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", name)
+		live := decideLive
+		if !live {
+			err := s.Client.Get(ctx, client.ObjectKey{Name: id}, existing)
+			switch {
+			case err == nil:
+				live = true
+			case !apierrors.IsNotFound(err):
+				return none, apiError(err, "Resource "+id)
+			case confirm != nil:
+				if live, err = confirm(id); err != nil {
+					return none, err
+				}
 			}
-			continue
 		}
-		if !apierrors.IsNotFound(err) {
-			return none, apiError(err, "Resource "+id)
+		decideLive = false
+		if live {
+			err := s.Live.Get(ctx, client.ObjectKey{Name: id}, existing)
+			if err == nil {
+				// An id held by an object being deleted is probed past like a renamed one: its
+				// finalizer keeps the id until what it granted is gone.
+				if v1.IdentityKey(nameOf(existing)) == key && !v1.IsTerminating(existing) {
+					return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", name)
+				}
+				continue
+			}
+			if !apierrors.IsNotFound(err) {
+				return none, apiError(err, "Resource "+id)
+			}
 		}
 		obj := newObject()
 		obj.SetName(id)
@@ -331,9 +366,10 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name s
 		if err := prepare(obj); err != nil {
 			return none, err
 		}
-		err = s.Client.Create(ctx, obj)
+		err := s.Client.Create(ctx, obj)
 		if apierrors.IsAlreadyExists(err) {
-			n-- // taken a moment ago: look at the same id again
+			n-- // taken, a moment ago or before the cache saw it: decide on the same id, live
+			decideLive = true
 			continue
 		}
 		if err != nil {

@@ -23,6 +23,11 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 	}
 	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
 		func(existing *v1.ScimUser) string { return existing.Spec.UserName },
+		// A role that lists the id makes prepare write: the id must be known to be free first.
+		func(id string) (bool, error) {
+			roles, err := s.rolesOf(ctx, id)
+			return len(roles) > 0, err
+		},
 		func(u *v1.ScimUser) error {
 			u.Spec = *spec.DeepCopy()
 			u.Spec.Active = nil // a new user has no suspension yet: the rule applies the request's active

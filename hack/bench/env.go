@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/controlplane"
+)
+
+// userPrefix is the manager's --rbac-user-prefix, as make dev runs it.
+const userPrefix = "oidc:"
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := identityv1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+}
+
+// env is a fresh local control plane with the manager binary running against it as the operator's
+// ServiceAccount, exactly as `make dev` runs them.
+type env struct {
+	local   *controlplane.Local
+	manager *controlplane.ManagerProcess
+	// admin is a cluster-admin's client (GitOps, the convergence checks); operator writes as the
+	// operator's ServiceAccount (the ceiling).
+	admin, operator client.Client
+	adminCfg        *rest.Config
+	// scim is the provider's base URL; token its bearer token.
+	scim, token string
+	// metricsURL and metricsToken read the manager's metrics.
+	metricsURL, metricsToken string
+	dir                      string
+	log                      *os.File
+}
+
+// envOptions say how to start the environment.
+type envOptions struct {
+	root, binDir, manager, provider string
+	// managerArgs are further flags of the manager.
+	managerArgs []string
+}
+
+func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
+	dir, err := os.MkdirTemp("", "scim-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir, token: randomHex(24)}
+	defer func() {
+		if err != nil {
+			e.stop()
+		}
+	}()
+	local, cfg, err := controlplane.Start(ctx, o.root, o.binDir)
+	if err != nil {
+		return nil, fmt.Errorf("start the control plane: %w", err)
+	}
+	e.local = local
+	cfg.QPS = -1 // the bench's own reads must not be throttled on its side
+	e.adminCfg = cfg
+	if e.admin, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+	operatorKubeconfig := filepath.Join(dir, "operator.kubeconfig")
+	providers := []string{o.provider}
+	if err := local.InstallOperator(ctx, cfg, o.root, operatorKubeconfig, providers, e.token); err != nil {
+		return nil, err
+	}
+	operatorCfg, err := clientcmd.BuildConfigFromFlags("", operatorKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	operatorCfg.QPS = -1 // as ctrl.GetConfig, which the manager uses
+	if e.operator, err = client.New(operatorCfg, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+
+	scimAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	if e.log, err = os.Create(filepath.Join(dir, "manager.log")); err != nil {
+		return nil, err
+	}
+	args, err := limitFlags(o.manager)
+	if err != nil {
+		return nil, err
+	}
+	e.manager, err = controlplane.StartManager(controlplane.ManagerOptions{
+		Binary: o.manager, Kubeconfig: operatorKubeconfig, SCIMAddr: scimAddr, MetricsAddr: metricsAddr,
+		Providers: providers, UserPrefix: userPrefix, Args: append(args, o.managerArgs...), Stdout: e.log, Stderr: e.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.scim = "http://" + scimAddr + "/provisioning/" + o.provider + "/v2"
+	e.metricsURL = "https://" + metricsAddr + "/metrics"
+	if e.metricsToken, err = controlplane.MetricsReaderToken(ctx, cfg, 2*time.Hour); err != nil {
+		return nil, err
+	}
+	return e, e.waitReady(ctx)
+}
+
+// limitFlags returns generous values for the manager's per-token rate limits, when the binary has
+// them: the bench measures the server, not the limits an operator sets against abuse.
+func limitFlags(manager string) ([]string, error) {
+	out, _ := exec.Command(manager, "-h").CombinedOutput() // -h exits with status 2
+	if !bytes.Contains(out, []byte("-scim-")) {
+		return nil, fmt.Errorf("%s -h does not list the manager's flags:\n%s", manager, truncate(string(out), 500))
+	}
+	generous := map[string]string{
+		"scim-token-rate": "1000000", "scim-token-burst": "1000000", "scim-token-max-concurrent": "100000",
+	}
+	var args []string
+	for flag, value := range generous {
+		if bytes.Contains(out, []byte("-"+flag+" ")) {
+			args = append(args, "--"+flag+"="+value)
+		}
+	}
+	return args, nil
+}
+
+// waitReady waits until the manager answers SCIM reads, or exits.
+func (e *env) waitReady(ctx context.Context) error {
+	c := newSCIMClient(e.scim, e.token, 1, 0)
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-e.manager.Exited():
+			return false, fmt.Errorf("the manager exited: %v (log: %s)", e.manager.Err(), e.log.Name())
+		default:
+		}
+		_, _, err := c.do(ctx, http.MethodGet, "/Users?count=1", nil, http.StatusOK)
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for the manager to serve SCIM (log: %s): %w", e.log.Name(), err)
+	}
+	return nil
+}
+
+// stop stops the manager and the control plane and removes the bench's files.
+func (e *env) stop() {
+	if e.manager != nil {
+		_ = e.manager.Stop()
+	}
+	if e.local != nil {
+		if err := e.local.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stop the control plane:", err)
+		}
+	}
+	if e.log != nil {
+		_ = e.log.Close()
+	}
+	if keepDirs {
+		logf("kept %s", e.dir)
+		return
+	}
+	_ = os.RemoveAll(e.dir)
+}
+
+// memory is the manager's memory at one moment.
+type memory struct {
+	// rss and peakRSS are VmRSS and VmHWM of /proc/<pid>/status.
+	rss, peakRSS int64
+	// heapInuse and heapAlloc are go_memstats_heap_inuse_bytes and go_memstats_heap_alloc_bytes.
+	heapInuse, heapAlloc int64
+}
+
+func (e *env) memory(ctx context.Context) (memory, error) {
+	var m memory
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.manager.Pid()))
+	if err != nil {
+		return m, err
+	}
+	for line := range strings.Lines(string(status)) {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			m.rss = kb << 10
+		case "VmHWM:":
+			m.peakRSS = kb << 10
+		}
+	}
+	metrics, err := e.metrics(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.heapInuse, m.heapAlloc = int64(metrics["go_memstats_heap_inuse_bytes"]), int64(metrics["go_memstats_heap_alloc_bytes"])
+	return m, nil
+}
+
+// metrics reads the manager's metrics endpoint as the metrics reader and returns the samples
+// without labels.
+func (e *env) metrics(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.metricsToken)
+	insecure := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // controller-runtime's self-signed metrics certificate on loopback
+	resp, err := insecure.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", e.metricsURL, resp.Status)
+	}
+	samples := map[string]float64{}
+	scanner := bufio.NewScanner(resp.Body)
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		name, value, ok := strings.Cut(scanner.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			samples[name] = v
+		}
+	}
+	return samples, scanner.Err()
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String(), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

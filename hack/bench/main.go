@@ -1,0 +1,251 @@
+// Command bench is `make bench`: it measures the operator at enterprise scale against a fresh
+// local control plane and manager, run as `make dev` runs them, and prints the results as
+// Markdown tables, which it also writes into docs/performance.md between the generated-part
+// markers. Every comparison is measured in the same run as its baseline:
+//
+//   - the initial sync of an identity provider (Okta, Entra ID): users created by concurrent
+//     clients, groups created empty and filled by PATCH `add members` in batches; ops/s and p50/p99
+//     per operation, and the time until every binding is correct and every ScimUser is Ready;
+//   - the ceiling: as many ScimUsers created directly through client-go at the same concurrency;
+//   - reads (GET by id, `filter=userName eq`, list pages walked to the end) against the operator
+//     and against an in-memory SCIM server built on github.com/elimity-com/scim holding the same
+//     users;
+//   - the manager's RSS and Go heap after the sync;
+//   - revocation: a user in many roles suspended through SCIM, and a burst of suspensions, timed
+//     to the last binding without them; with -revocation-test also the controllers' benchmark.
+//
+// -series runs 1,000, 10,000 and 50,000 users (groups a tenth of that), each on a fresh control
+// plane.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/scim-operator/scim-operator/internal/controlplane"
+)
+
+// keepDirs keeps each environment's directory (-keep).
+var keepDirs bool
+
+// options are the bench's flags.
+type options struct {
+	users, groups, clients, batch int
+	perUser, largest              float64
+	provider                      string
+	readDuration                  time.Duration
+	revocationRoles, revocations  int
+	burst                         int
+	convergeTimeout               time.Duration
+	maxRetries                    int
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.users, "users", 10000, "Users of the tenant.")
+	flag.IntVar(&o.groups, "groups", 1000, "Groups of the tenant.")
+	flag.IntVar(&o.clients, "clients", 16, "Concurrent clients (SCIM and client-go).")
+	flag.IntVar(&o.batch, "batch", 100, "Members added by one PATCH.")
+	flag.Float64Var(&o.perUser, "groups-per-user", 5, "Groups a user is in, on average.")
+	flag.Float64Var(&o.largest, "largest-group", 0.2, "The largest group's share of all users (at most 20,000 members, the CRD's limit).")
+	flag.StringVar(&o.provider, "provider", "okta", "The SCIM provider the clients use.")
+	flag.DurationVar(&o.readDuration, "read-duration", 10*time.Second, "How long each read is measured, on each server.")
+	flag.IntVar(&o.revocationRoles, "revocation-roles", 1000, "Roles the revoked user is in (at most -groups).")
+	flag.IntVar(&o.revocations, "revocations", 5, "Times that user is suspended.")
+	flag.IntVar(&o.burst, "revocation-burst", 100, "Users suspended at once.")
+	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 15*time.Minute, "How long to wait for the cluster to reflect the sync.")
+	flag.IntVar(&o.maxRetries, "max-retries", 10, "Retries of one request answered 429 or 503 (after its Retry-After).")
+	series := flag.Bool("series", false, "Run 1,000, 10,000 and 50,000 users (groups: a tenth), each on a fresh control plane.")
+	revocationTest := flag.Bool("revocation-test", false, "Also run the controllers' BenchmarkRevocation (go test) and report its lines.")
+	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
+	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
+	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
+	out := flag.String("out", "", "Write the tables into this Markdown file, between its generated-part markers (e.g. docs/performance.md).")
+	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
+	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+	keepDirs = *keep
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, *series, *revocationTest, *binDir, *manager, strings.Fields(*managerArgs), *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, series, revocationTest bool, binDir, manager string, managerArgs []string, out string) error {
+	loadBefore := loadAverage()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	binDir, _ = filepath.Abs(binDir)
+	if manager == "" {
+		dir, err := os.MkdirTemp("", "scim-bench-manager-")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(dir) }()
+		manager = filepath.Join(dir, "manager")
+		logf("building the manager into %s", manager)
+		build := exec.CommandContext(ctx, "go", "build", "-o", manager, ".")
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build the manager: %w", err)
+		}
+	}
+	manager, _ = filepath.Abs(manager)
+	sizes := []options{o}
+	if series {
+		sizes = nil
+		for _, n := range []int{1000, 10000, 50000} {
+			s := o
+			s.users, s.groups = n, n/10
+			sizes = append(sizes, s)
+		}
+	}
+	command := strings.Join(append([]string{"hack/bench"}, os.Args[1:]...), " ")
+	var runs []*runResult
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured by `make bench` (`%s`) on %s.\n\n", command, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString(machine(loadBefore) + "\n")
+	for _, s := range sizes {
+		r, err := runSize(ctx, s, envOptions{root: root, binDir: binDir, manager: manager, provider: s.provider, managerArgs: managerArgs})
+		if err != nil {
+			return fmt.Errorf("%d users: %w", s.users, err)
+		}
+		runs = append(runs, r)
+		var section strings.Builder
+		r.render(&section)
+		fmt.Fprintln(os.Stderr, section.String())
+	}
+	if len(runs) > 1 {
+		b.WriteString("### Series\n\n")
+		renderSeries(&b, runs)
+	}
+	for _, r := range runs {
+		r.render(&b)
+	}
+	if revocationTest {
+		lines, err := revocationBenchmark(ctx, root, binDir)
+		if err != nil {
+			return err
+		}
+		b.WriteString("### Revocation: `go test ./controllers/ -run '^$' -bench Revocation -benchtime 1x`\n\n```\n" + lines + "```\n\n")
+	}
+	b.WriteString("### Targets\n\n")
+	renderTargets(&b, targets(runs))
+	// The load at the end, once everything is measured.
+	report := strings.Replace(b.String(), loadAfter, loadAverage(), 1)
+	fmt.Println(report)
+	if out != "" {
+		if err := writeDoc(out, report); err != nil {
+			return err
+		}
+		logf("wrote %s", out)
+	}
+	return nil
+}
+
+// runSize runs every measurement of one size on a fresh environment.
+func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) {
+	start := time.Now()
+	logf("%d users, %d groups: starting the control plane and the manager", o.users, o.groups)
+	e, err := startEnv(ctx, eo)
+	if err != nil {
+		return nil, err
+	}
+	defer e.stop()
+	r := &runResult{o: o, tenant: newTenant(o.users, o.groups, o.perUser, o.largest)}
+	r.batches = len(r.tenant.batches(o.batch))
+	c := newSCIMClient(e.scim, e.token, o.clients, o.maxRetries)
+
+	logf("initial sync: %d users, %d groups, %d memberships (largest group %d) in %d PATCHes",
+		o.users, o.groups, r.tenant.memberships(), r.tenant.largestGroup(), r.batches)
+	if r.sync, err = initialSync(ctx, e, c, r.tenant, o); err != nil {
+		return nil, err
+	}
+	logf("converged %s after the last SCIM response", r.sync.converged.Round(time.Millisecond))
+	if r.mem, err = e.memory(ctx); err != nil {
+		return nil, err
+	}
+
+	logf("reads: the operator")
+	if r.reads, err = measureReads(ctx, c, r.tenant, o.clients, o.readDuration, "operator"); err != nil {
+		return nil, err
+	}
+	logf("reads: the in-memory baseline")
+	base, stopBase, err := memoryBaseline(r.tenant)
+	if err != nil {
+		return nil, err
+	}
+	mc := newSCIMClient(base, e.token, o.clients, o.maxRetries)
+	r.memoryReads, err = measureReads(ctx, mc, r.tenant, o.clients, o.readDuration, "in-memory")
+	stopBase()
+	if err != nil {
+		return nil, err
+	}
+
+	logf("revocation")
+	if r.revocation, err = revocation(ctx, e, c, r.tenant, o); err != nil {
+		return nil, err
+	}
+	logf("ceiling: %d ScimUsers through client-go", o.users)
+	if r.ceiling, err = ceiling(ctx, e, o.users, o.clients, o.provider); err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.manager.Exited():
+		return nil, fmt.Errorf("the manager exited during the bench: %v (log: %s)", e.manager.Err(), e.log.Name())
+	default:
+	}
+	r.wall = time.Since(start)
+	return r, nil
+}
+
+// revocationBenchmark runs the controllers' BenchmarkRevocation once and returns its result lines.
+func revocationBenchmark(ctx context.Context, root, binDir string) (string, error) {
+	logf("go test ./controllers/ -run '^$' -bench Revocation -benchtime 1x")
+	cmd := exec.CommandContext(ctx, "go", "test", "./controllers/", "-run", "^$", "-bench", "Revocation", "-benchtime", "1x", "-timeout", "30m")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "KUBEBUILDER_ASSETS="+binDir)
+	cmd.Stderr = os.Stderr
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	var lines strings.Builder
+	scanner := bufio.NewScanner(outPipe)
+	for scanner.Scan() {
+		line := scanner.Text()
+		fmt.Fprintln(os.Stderr, line)
+		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "cpu:") {
+			lines.WriteString(line + "\n")
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return "", errors.Join(fmt.Errorf("the revocation benchmark failed"), err)
+	}
+	return lines.String(), nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// runResult is everything one size of the bench measured, in one run of one environment.
+type runResult struct {
+	o       options
+	tenant  *tenant
+	batches int
+	sync    *syncResult
+	// mem is the manager's memory once the sync has converged.
+	mem                memory
+	reads, memoryReads *readResults
+	revocation         *revocationResult
+	ceiling            *result
+	wall               time.Duration
+}
+
+// createRatio is SCIM creates per second over the ceiling's.
+func (r *runResult) createRatio() float64 {
+	return r.sync.createUsers.opsPerSecond() / r.ceiling.opsPerSecond()
+}
+
+const mib = 1 << 20
+
+// render writes the run's tables as Markdown.
+func (r *runResult) render(b *strings.Builder) {
+	o, t := r.o, r.tenant
+	fmt.Fprintf(b, "### %d users, %d groups, %d clients (provider %s)\n\n", o.users, o.groups, o.clients, o.provider)
+	fmt.Fprintf(b, "Tenant: %d memberships (%.1f per user), largest group %d members, %d member PATCHes of up to %d; "+
+		"reads %s each; the run took %s.\n\n",
+		t.memberships(), float64(t.memberships())/float64(len(t.users)), t.largestGroup(), r.batches, o.batch,
+		o.readDuration, r.wall.Round(time.Second))
+	tableHead(b, "step", "resources")
+	for _, res := range []*result{r.sync.createUsers, r.ceiling, r.sync.createGroups, r.sync.declareAccess, r.sync.addMembers} {
+		row(b, res)
+	}
+	fmt.Fprintf(b, "| **initial sync** (SCIM requests, first to last) | | | | %s | | | | |\n", r.sync.total.Round(time.Millisecond))
+	fmt.Fprintf(b, "| **converged**: every binding correct, every ScimUser Ready, after the last SCIM response | | | | %s | | | | |\n\n",
+		r.sync.converged.Round(time.Millisecond))
+
+	tableHead(b, fmt.Sprintf("read (%d clients)", o.clients), "users")
+	for _, rr := range []*readResults{r.reads, r.memoryReads} {
+		row(b, rr.getByID)
+		row(b, rr.filterEq)
+		row(b, rr.listPages)
+	}
+	b.WriteString("\n")
+
+	fmt.Fprintf(b, "Manager memory after the sync (%d ScimUsers, %d ScimRoles): RSS %.0f MiB (peak %.0f MiB), Go heap in use %.0f MiB (allocated %.0f MiB).\n\n",
+		o.users, o.groups, float64(r.mem.rss)/mib, float64(r.mem.peakRSS)/mib, float64(r.mem.heapInuse)/mib, float64(r.mem.heapAlloc)/mib)
+
+	if rv := r.revocation; rv != nil {
+		b.WriteString("| revocation: SCIM suspension answered → last binding without the user (watched) | samples | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n")
+		for _, res := range []*result{rv.oneUser, rv.burst} {
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s |\n", res.name, res.ops(), ms(res.percentile(0.5)), ms(res.percentile(0.99)), ms(res.percentile(1)))
+		}
+		b.WriteString("\n")
+	}
+}
+
+func row(b *strings.Builder, r *result) {
+	perOp := func(name string) string {
+		return fmt.Sprintf("%.2f", float64(r.cpu[name].Microseconds())/1000/float64(max(1, r.ops())))
+	}
+	total := r.cpu[machineTotal]
+	fmt.Fprintf(b, "| %s | %d | %.0f | %.0f | %s | %s | %d | %s · %s · %s · %s | %.0f%% · %.0f%% |\n", r.name, r.ops(), r.opsPerSecond(), r.itemsPerSecond(),
+		ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.retries,
+		perOp("manager"), perOp("kube-apiserver"), perOp("etcd"), perOp("bench"),
+		percent(r.cpu.ours(), total), percent(r.cpu[machineBusy]-r.cpu.ours(), total))
+}
+
+// tableHead is the header of the tables of rows, whose first column is what.
+func tableHead(b *strings.Builder, what, items string) {
+	fmt.Fprintf(b, "| %s | operations | ops/s | %s/s | p50 | p99 | retries (429/503) | CPU ms per operation: manager · API server · etcd · bench | CPU busy: these · other processes |\n", what, items)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+}
+
+func percent(part, whole time.Duration) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%d µs", d.Microseconds())
+}
+
+// target is one of the issue's targets and what the run measured for it.
+type target struct {
+	name, measured string
+	// met is "met", "missed" or "n/a" (not measurable at the sizes run).
+	met string
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+// targets evaluates the targets over the runs, smallest size first.
+func targets(runs []*runResult) []target {
+	var out []target
+	for _, r := range runs {
+		ratio := r.createRatio()
+		out = append(out, target{fmt.Sprintf("SCIM creates ≥ 0.8× client-go (%d users)", r.o.users),
+			fmt.Sprintf("%.0f / %.0f = %.2f×", r.sync.createUsers.opsPerSecond(), r.ceiling.opsPerSecond(), ratio), verdict(ratio >= 0.8)})
+		get, mem := r.reads.getByID.opsPerSecond(), r.memoryReads.getByID.opsPerSecond()
+		out = append(out, target{fmt.Sprintf("GET by id ≥ 1.0× in-memory (%d users)", r.o.users),
+			fmt.Sprintf("%.0f / %.0f = %.2f×", get, mem, get/mem), verdict(get >= mem)})
+		list := r.reads.listPages.itemsPerSecond()
+		out = append(out, target{fmt.Sprintf("users/s through list pages ≥ through GET by id (%d users)", r.o.users),
+			fmt.Sprintf("%.0f vs %.0f users/s", list, get), verdict(list >= get)})
+	}
+	first, last := runs[0], runs[len(runs)-1]
+	if len(runs) > 1 && first.o.users <= 1000 && last.o.users >= 50000 {
+		for _, read := range []struct {
+			name string
+			of   func(*readResults) *result
+		}{{"GET by id", func(r *readResults) *result { return r.getByID }}, {"`userName eq` filter", func(r *readResults) *result { return r.filterEq }}} {
+			a, z := read.of(first.reads).opsPerSecond(), read.of(last.reads).opsPerSecond()
+			out = append(out, target{fmt.Sprintf("%s flat in N: %d users within 20%% of %d", read.name, last.o.users, first.o.users),
+				fmt.Sprintf("%.0f vs %.0f ops/s (%+.0f%%)", z, a, 100*(z-a)/a), verdict(z >= 0.8*a)})
+		}
+	} else {
+		out = append(out, target{"GET by id and `eq` flat in N (50k within 20% of 1k)", "needs -series", "n/a"})
+	}
+	memoryMeasured := false
+	for _, r := range runs {
+		if r.o.users >= 50000 && r.o.groups >= 5000 {
+			out = append(out, target{fmt.Sprintf("manager RSS < 300 MiB (%d users, %d roles)", r.o.users, r.o.groups),
+				fmt.Sprintf("RSS %.0f MiB, heap in use %.0f MiB", float64(r.mem.rss)/mib, float64(r.mem.heapInuse)/mib), verdict(r.mem.rss < 300*mib)})
+			memoryMeasured = true
+		}
+	}
+	if !memoryMeasured {
+		out = append(out, target{"manager RSS < 300 MiB at 50,000 users and 5,000 roles", "needs -series", "n/a"})
+	}
+	return out
+}
+
+// renderSeries is one line per size.
+func renderSeries(b *strings.Builder, runs []*runResult) {
+	b.WriteString("| users | groups | SCIM creates/s | client-go creates/s | ratio | member PATCH p99 | converged | GET by id ops/s (in-memory) | eq ops/s (in-memory) | list users/s (in-memory) | list page p99 | RSS | heap in use |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range runs {
+		fmt.Fprintf(b, "| %d | %d | %.0f | %.0f | %.2f× | %s | %s | %.0f (%.0f) | %.0f (%.0f) | %.0f (%.0f) | %s | %.0f MiB | %.0f MiB |\n",
+			r.o.users, r.o.groups, r.sync.createUsers.opsPerSecond(), r.ceiling.opsPerSecond(), r.createRatio(),
+			ms(r.sync.addMembers.percentile(0.99)), r.sync.converged.Round(100*time.Millisecond),
+			r.reads.getByID.opsPerSecond(), r.memoryReads.getByID.opsPerSecond(),
+			r.reads.filterEq.opsPerSecond(), r.memoryReads.filterEq.opsPerSecond(),
+			r.reads.listPages.itemsPerSecond(), r.memoryReads.listPages.itemsPerSecond(),
+			ms(r.reads.listPages.percentile(0.99)), float64(r.mem.rss)/mib, float64(r.mem.heapInuse)/mib)
+	}
+	b.WriteString("\n")
+}
+
+func renderTargets(b *strings.Builder, ts []target) {
+	b.WriteString("| target | measured | |\n|---|---|---|\n")
+	for _, t := range ts {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", t.name, t.measured, t.met)
+	}
+	b.WriteString("\n")
+}
+
+// loadAfter stands in machine's description for the load average at the end of the bench.
+const loadAfter = "{load after}"
+
+// machine describes where the bench ran.
+func machine(loadBefore string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "- CPU: %d × %s\n", runtime.NumCPU(), cpuModel())
+	if out, err := exec.Command("free", "-h").Output(); err == nil {
+		fmt.Fprintf(&b, "- memory (`free -h`):\n\n  ```\n%s  ```\n", indent(string(out), "  "))
+	}
+	goVersion := runtime.Version()
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		goVersion = strings.TrimSpace(string(out))
+	}
+	fmt.Fprintf(&b, "- %s\n", goVersion)
+	fmt.Fprintf(&b, "- load average (1, 5, 15 min) before: %s; after: %s — the machine is shared with other engineers' builds and tests\n",
+		loadBefore, loadAfter)
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		fmt.Fprintf(&b, "- commit %s\n", strings.TrimSpace(string(out)))
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	return strings.Join(f[:3], ", ")
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		b.WriteString(prefix + line)
+	}
+	return b.String()
+}
+
+// Markers of the generated part of docs/performance.md; what stands outside them is kept.
+const (
+	beginMarker = "<!-- make bench: generated from here -->"
+	endMarker   = "<!-- make bench: generated up to here -->"
+)
+
+// writeDoc puts generated between the markers of path, creating the file if needed.
+func writeDoc(path, generated string) error {
+	doc := "# Performance\n\n" + beginMarker + "\n" + endMarker + "\n"
+	if data, err := os.ReadFile(path); err == nil {
+		doc = string(data)
+	}
+	before, rest, ok := strings.Cut(doc, beginMarker)
+	_, after, ok2 := strings.Cut(rest, endMarker)
+	if !ok || !ok2 {
+		return fmt.Errorf("%s lacks the markers %q and %q", path, beginMarker, endMarker)
+	}
+	return os.WriteFile(path, []byte(before+beginMarker+"\n"+generated+endMarker+after), 0o644)
+}

@@ -1,0 +1,134 @@
+package store
+
+// Order: the names of the ScimUsers and ScimRoles, in order, kept from the informers' events, so
+// that a list page reads the page's objects only (Page) instead of listing and sorting every one.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/google/btree"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// order holds the names of the objects of one kind that exist and are not being deleted, sorted.
+type order struct {
+	mu    sync.RWMutex
+	names *btree.BTreeG[string]
+	// synced reports whether the informer has delivered every object it held at start.
+	synced func() bool
+}
+
+func newOrder() *order {
+	return &order{names: btree.NewG(32, func(a, b string) bool { return a < b }), synced: func() bool { return true }}
+}
+
+// observe records obj as an informer reports it: held, unless deleted or being deleted.
+func (o *order) observe(obj client.Object, deleted bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if deleted || v1.IsTerminating(obj) {
+		o.names.Delete(obj.GetName())
+	} else {
+		o.names.ReplaceOrInsert(obj.GetName())
+	}
+}
+
+// page returns the count names from the 0-based offset, and the number of names. Reaching offset
+// steps over the names before it, which costs far less than reading their objects.
+func (o *order) page(offset, count int) ([]string, int) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := make([]string, 0, min(max(count, 0), o.names.Len()))
+	i := 0
+	o.names.Ascend(func(name string) bool {
+		if i >= offset {
+			if len(out) >= count {
+				return false
+			}
+			out = append(out, name)
+		}
+		i++
+		return true
+	})
+	return out, o.names.Len()
+}
+
+// has reports whether the object named name is held.
+func (o *order) has(name string) bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.names.Has(name)
+}
+
+// Informers are where IndexOrder finds the informers of users and roles: the manager's cache.
+type Informers interface {
+	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
+}
+
+// watch keeps o from the events of the informer of obj's kind.
+func (o *order) watch(ctx context.Context, informers Informers, obj client.Object) error {
+	inf, err := informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("informer of %T: %w", obj, err)
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { o.observeEvent(obj, false) },
+		UpdateFunc: func(_, obj any) { o.observeEvent(obj, false) },
+		DeleteFunc: func(obj any) { o.observeEvent(obj, true) },
+	})
+	if err != nil {
+		return fmt.Errorf("watch %T: %w", obj, err)
+	}
+	o.synced = reg.HasSynced
+	return nil
+}
+
+func (o *order) observeEvent(obj any, deleted bool) {
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	if c, ok := obj.(client.Object); ok {
+		o.observe(c, deleted)
+	}
+}
+
+// orders are the order of users and roles; nil until IndexOrder.
+type orders struct {
+	users, roles *order
+}
+
+// IndexOrder keeps the names of the ScimUsers and ScimRoles in order from the informers, so that
+// a list page reads only its objects; without it, Page lists every object and sorts them. Call it
+// before the informers start.
+func (s *Store) IndexOrder(ctx context.Context, informers Informers) error {
+	o := orders{users: newOrder(), roles: newOrder()}
+	if err := o.users.watch(ctx, informers, &v1.ScimUser{}); err != nil {
+		return err
+	}
+	if err := o.roles.watch(ctx, informers, &v1.ScimRole{}); err != nil {
+		return err
+	}
+	s.order = o
+	return nil
+}
+
+// orderOf returns the order of obj's kind, or nil when there is none (yet) to read from.
+func (s *Store) orderOf(obj client.Object) *order {
+	var o *order
+	switch obj.(type) {
+	case *v1.ScimUser:
+		o = s.order.users
+	case *v1.ScimRole:
+		o = s.order.roles
+	}
+	if o == nil || !o.synced() {
+		return nil
+	}
+	return o
+}
