@@ -51,6 +51,8 @@ type options struct {
 	burst                         int
 	convergeTimeout               time.Duration
 	maxRetries                    int
+	// rounds is the number of turns that compared measurements take.
+	rounds int
 }
 
 func main() {
@@ -68,6 +70,7 @@ func main() {
 	flag.IntVar(&o.burst, "revocation-burst", 100, "Users suspended at once.")
 	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 15*time.Minute, "How long to wait for the cluster to reflect the sync.")
 	flag.IntVar(&o.maxRetries, "max-retries", 10, "Retries of one request answered 429 or 503 (after its Retry-After).")
+	flag.IntVar(&o.rounds, "rounds", 5, "Turns that a measurement and its baseline take, so that the shared machine's other load falls on both alike.")
 	series := flag.Bool("series", false, "Run 1,000, 10,000 and 50,000 users (groups: a tenth), each on a fresh control plane.")
 	revocationTest := flag.Bool("revocation-test", false, "Also run the controllers' BenchmarkRevocation (go test) and report its lines.")
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
@@ -184,17 +187,13 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 		return nil, err
 	}
 
-	logf("reads: the operator")
-	if r.reads, err = measureReads(ctx, c, r.tenant, o.clients, o.readDuration, "operator"); err != nil {
-		return nil, err
-	}
-	logf("reads: the in-memory baseline")
+	logf("reads: the operator and the in-memory baseline, in turns")
 	base, stopBase, err := memoryBaseline(r.tenant)
 	if err != nil {
 		return nil, err
 	}
 	mc := newSCIMClient(base, e.token, o.clients, o.maxRetries)
-	r.memoryReads, err = measureReads(ctx, mc, r.tenant, o.clients, o.readDuration, "in-memory")
+	r.reads, r.memoryReads, err = measureReads(ctx, c, mc, r.tenant, o.clients, o.readDuration, o.rounds)
 	stopBase()
 	if err != nil {
 		return nil, err
@@ -204,8 +203,8 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 	if r.revocation, err = revocation(ctx, e, c, r.tenant, o); err != nil {
 		return nil, err
 	}
-	logf("ceiling: %d ScimUsers through client-go", o.users)
-	if r.ceiling, err = ceiling(ctx, e, o.users, o.clients, o.provider); err != nil {
+	logf("creates: %d users through SCIM and %d ScimUsers through client-go, in turns", o.users, o.users)
+	if r.scimCreates, r.ceiling, err = createComparison(ctx, e, c, o); err != nil {
 		return nil, err
 	}
 	select {
