@@ -10,27 +10,27 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-// createComparison creates o.users users through SCIM and as many ScimUsers directly through
+// createComparison creates o.compareUsers users through SCIM and as many ScimUsers directly through
 // client-go, the ceiling, taking turns in o.rounds rounds at the same concurrency. The direct
 // creates write as the operator's ServiceAccount, each ScimUser as the SCIM server would store it
 // (marked by the provider, with the access finalizer, under the admission policies): what the API
 // server sustains for the writes SCIM creates make, with the manager running and reconciling both
-// alike. Their userNames follow the tenant's: 2n… through SCIM, 3n… directly.
+// alike. Their userNames follow the tenant's: the next n through SCIM, the n after directly.
 func createComparison(ctx context.Context, e *env, c *scimClient, o options) (scim, direct *result, err error) {
-	n := o.users
+	n, base := o.compareUsers, o.users
 	chunk := (n + o.rounds - 1) / o.rounds
 	both := alternate(o.rounds,
 		func(round int) *result {
 			from := round * chunk
 			return measureN(ctx, "POST /Users (beside the ceiling)", o.clients, max(0, min(chunk, n-from)), func(ctx context.Context, i int) outcome {
-				_, retries, err := c.do(ctx, http.MethodPost, "/Users", newUser(2*n+from+i).body, http.StatusCreated)
+				_, retries, err := c.do(ctx, http.MethodPost, "/Users", newUser(base+from+i).body, http.StatusCreated)
 				return outcome{items: 1, retries: retries, err: err}
 			})
 		},
 		func(round int) *result {
 			from := round * chunk
 			return measureN(ctx, "client-go: create ScimUser (the ceiling)", o.clients, max(0, min(chunk, n-from)), func(ctx context.Context, i int) outcome {
-				u := newUser(3*n + from + i)
+				u := newUser(base + n + from + i)
 				su := &v1.ScimUser{
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", from+i), Finalizers: []string{v1.FinalizerAccess}},
 					Spec:       u.spec(),

@@ -53,6 +53,8 @@ type options struct {
 	maxRetries                    int
 	// rounds is the number of turns that compared measurements take.
 	rounds int
+	// compareUsers is the number of users the creates compared with the ceiling make each way.
+	compareUsers int
 }
 
 func main() {
@@ -71,6 +73,7 @@ func main() {
 	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 15*time.Minute, "How long to wait for the cluster to reflect the sync.")
 	flag.IntVar(&o.maxRetries, "max-retries", 10, "Retries of one request answered 429 or 503 (after its Retry-After).")
 	flag.IntVar(&o.rounds, "rounds", 5, "Turns that a measurement and its baseline take, so that the shared machine's other load falls on both alike.")
+	flag.IntVar(&o.compareUsers, "compare-users", 0, "Users created each way (SCIM, client-go) to compare creates with their ceiling (default: -users; -series: at most 10,000).")
 	series := flag.Bool("series", false, "Run 1,000, 10,000 and 50,000 users (groups: a tenth), each on a fresh control plane.")
 	revocationTest := flag.Bool("revocation-test", false, "Also run the controllers' BenchmarkRevocation (go test) and report its lines.")
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
@@ -118,6 +121,9 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 		for _, n := range []int{1000, 10000, 50000} {
 			s := o
 			s.users, s.groups = n, n/10
+			if s.compareUsers == 0 {
+				s.compareUsers = min(n, 10000)
+			}
 			sizes = append(sizes, s)
 		}
 	}
@@ -167,6 +173,9 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 // runSize runs every measurement of one size on a fresh environment.
 func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) {
 	start := time.Now()
+	if o.compareUsers == 0 {
+		o.compareUsers = o.users
+	}
 	logf("%d users, %d groups: starting the control plane and the manager", o.users, o.groups)
 	e, err := startEnv(ctx, eo)
 	if err != nil {
@@ -203,7 +212,7 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 	if r.revocation, err = revocation(ctx, e, c, r.tenant, o); err != nil {
 		return nil, err
 	}
-	logf("creates: %d users through SCIM and %d ScimUsers through client-go, in turns", o.users, o.users)
+	logf("creates: %d users through SCIM and %d ScimUsers through client-go, in turns", o.compareUsers, o.compareUsers)
 	if r.scimCreates, r.ceiling, err = createComparison(ctx, e, c, o); err != nil {
 		return nil, err
 	}

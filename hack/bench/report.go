@@ -46,10 +46,12 @@ func (r *runResult) render(b *strings.Builder) {
 		row(b, res)
 	}
 	fmt.Fprintf(b, "| **initial sync** (SCIM requests, first to last) | | | | %s | | | | | |\n", r.sync.total.Round(time.Millisecond))
-	fmt.Fprintf(b, "| **converged**: every binding correct, every ScimUser Ready, after the last SCIM response | | | | %s | | | | | |\n\n",
-		r.sync.converged.Round(time.Millisecond))
+	cv := r.sync.convergence
+	fmt.Fprintf(b, "| **converged**: every binding correct, every ScimUser Ready, after the last SCIM response | | | | %s | | | %.0f · %.0f · %.0f · %.0f s in all | %.0f%% · %.0f%% | %s in all |\n\n",
+		r.sync.converged.Round(time.Millisecond), cv.cpu["manager"].Seconds(), cv.cpu["kube-apiserver"].Seconds(), cv.cpu["etcd"].Seconds(), cv.cpu["bench"].Seconds(),
+		percent(cv.cpu.ours(), cv.cpu[machineTotal]), percent(cv.cpu[machineBusy]-cv.cpu.ours(), cv.cpu[machineTotal]), cv.apiPerOp())
 
-	fmt.Fprintf(b, "Creates compared with their ceiling, after the sync, taking turns in %d rounds (%d more users each way):\n\n", o.rounds, o.users)
+	fmt.Fprintf(b, "Creates compared with their ceiling, after the sync, taking turns in %d rounds (%d more users each way):\n\n", o.rounds, o.compareUsers)
 	tableHead(b, "create", "users")
 	row(b, r.scimCreates)
 	row(b, r.ceiling)
