@@ -79,7 +79,7 @@ func main() {
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
 	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
 	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
-	out := flag.String("out", "", "Write the tables into this Markdown file, between its generated-part markers (e.g. docs/performance.md).")
+	out := flag.String("out", "", "Write the tables into this Markdown file (e.g. docs/performance.md), between the markers of the defaults' part or the series' (added at its end when missing).")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -162,7 +162,11 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	report := strings.Replace(b.String(), loadAfter, loadAverage(), 1)
 	fmt.Println(report)
 	if out != "" {
-		if err := writeDoc(out, report); err != nil {
+		part := "defaults"
+		if series {
+			part = "series"
+		}
+		if err := writeDoc(out, part, report); err != nil {
 			return err
 		}
 		logf("wrote %s", out)

@@ -263,22 +263,24 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-// Markers of the generated part of docs/performance.md; what stands outside them is kept.
-const (
-	beginMarker = "<!-- make bench: generated from here -->"
-	endMarker   = "<!-- make bench: generated up to here -->"
-)
+// The markers of a generated part of docs/performance.md, one part for the defaults and one for
+// -series; what stands outside them is kept.
+func markers(part string) (begin, end string) {
+	return "<!-- make bench: " + part + ", generated from here -->", "<!-- make bench: " + part + ", generated up to here -->"
+}
 
-// writeDoc puts generated between the markers of path, creating the file if needed.
-func writeDoc(path, generated string) error {
-	doc := "# Performance\n\n" + beginMarker + "\n" + endMarker + "\n"
+// writeDoc puts generated between the markers of part in path; a file without them gets them at
+// its end (a new file: under a title).
+func writeDoc(path, part, generated string) error {
+	doc := "# Performance\n"
 	if data, err := os.ReadFile(path); err == nil {
 		doc = string(data)
 	}
-	before, rest, ok := strings.Cut(doc, beginMarker)
-	_, after, ok2 := strings.Cut(rest, endMarker)
+	begin, end := markers(part)
+	before, rest, ok := strings.Cut(doc, begin)
+	_, after, ok2 := strings.Cut(rest, end)
 	if !ok || !ok2 {
-		return fmt.Errorf("%s lacks the markers %q and %q", path, beginMarker, endMarker)
+		before, after = strings.TrimRight(doc, "\n")+"\n\n", "\n"
 	}
-	return os.WriteFile(path, []byte(before+beginMarker+"\n"+generated+endMarker+after), 0o644)
+	return os.WriteFile(path, []byte(before+begin+"\n"+generated+end+after), 0o644)
 }
