@@ -114,11 +114,13 @@ func tableHead(b *strings.Builder, what, items string) {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 }
 
+// percent is part of whole in percent, at least 0: the machine's and the processes' counts are
+// read a moment apart.
 func percent(part, whole time.Duration) float64 {
 	if whole <= 0 {
 		return 0
 	}
-	return 100 * float64(part) / float64(whole)
+	return max(0, 100*float64(part)/float64(whole))
 }
 
 func ms(d time.Duration) string {
