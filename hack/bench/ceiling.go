@@ -3,27 +3,42 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-// ceiling creates n ScimUsers directly through client-go, as the operator's ServiceAccount and at
-// the same concurrency as the SCIM clients, each as the SCIM server would store it (marked by the
-// provider, with the access finalizer, under the admission policies): what the API server sustains
-// for the writes SCIM creates make, with the manager running and reconciling them as it did the
-// SCIM users.
-func ceiling(ctx context.Context, e *env, n, clients int, provider string) (*result, error) {
-	r := measureN(ctx, "client-go: create ScimUser", clients, n, func(ctx context.Context, i int) outcome {
-		u := newUser(n + i) // another userName than the tenant's
-		su := &v1.ScimUser{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", i), Finalizers: []string{v1.FinalizerAccess}},
-			Spec:       u.spec(),
-		}
-		su.Spec.Active = nil
-		su.ApplyProviderActive(provider, true)
-		return outcome{items: 1, err: e.operator.Create(ctx, su)}
-	})
-	return r, r.check()
+// createComparison creates o.compareUsers users through SCIM and as many ScimUsers directly through
+// client-go, the ceiling, taking turns in o.rounds rounds at the same concurrency. The direct
+// creates write as the operator's ServiceAccount, each ScimUser as the SCIM server would store it
+// (marked by the provider, with the access finalizer, under the admission policies): what the API
+// server sustains for the writes SCIM creates make, with the manager running and reconciling both
+// alike. Their userNames follow the tenant's: the next n through SCIM, the n after directly.
+func createComparison(ctx context.Context, e *env, c *scimClient, o options) (scim, direct *result, err error) {
+	n, base := o.compareUsers, o.users
+	chunk := (n + o.rounds - 1) / o.rounds
+	both := alternate(o.rounds,
+		func(round int) *result {
+			from := round * chunk
+			return measureN(ctx, "POST /Users (beside the ceiling)", o.clients, max(0, min(chunk, n-from)), func(ctx context.Context, i int) outcome {
+				_, retries, err := c.do(ctx, http.MethodPost, "/Users", newUser(base+from+i).body, http.StatusCreated)
+				return outcome{items: 1, retries: retries, err: err}
+			})
+		},
+		func(round int) *result {
+			from := round * chunk
+			return measureN(ctx, "client-go: create ScimUser (the ceiling)", o.clients, max(0, min(chunk, n-from)), func(ctx context.Context, i int) outcome {
+				u := newUser(base + n + from + i)
+				su := &v1.ScimUser{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", from+i), Finalizers: []string{v1.FinalizerAccess}},
+					Spec:       u.spec(),
+				}
+				su.Spec.Active = nil
+				su.ApplyProviderActive(o.provider, true)
+				return outcome{items: 1, err: e.operator.Create(ctx, su)}
+			})
+		})
+	return both[0], both[1], errorsOf(both...)
 }

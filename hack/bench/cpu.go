@@ -4,15 +4,19 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // The CPU time of the processes a measurement runs on this machine — the bench, the manager, the
 // API server and etcd — tells where an operation's cost goes, and what the machine sustains.
 
-// cpuProcesses are the processes whose CPU time is accounted, by command name (as /proc shows it,
-// 15 characters at most).
+// cpuProcesses are the processes whose CPU time is accounted: the manager (by its process id,
+// managerPid, whatever its binary is called), and the others by command name.
 var cpuProcesses = []string{"manager", "kube-apiserver", "etcd"}
+
+// managerPid is the process id of the running manager.
+var managerPid atomic.Int64
 
 // clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
 const clockTicks = 100
@@ -65,7 +69,11 @@ func cpuSnapshot() cpuTimes {
 	out := cpuTimes{"bench": procs[self].cpu}
 	out[machineBusy], out[machineTotal] = machineTimes()
 	for pid, p := range procs {
-		for _, name := range cpuProcesses {
+		if int64(pid) == managerPid.Load() {
+			out["manager"] += p.cpu
+			continue
+		}
+		for _, name := range cpuProcesses[1:] {
 			if p.comm == name && descends(pid) {
 				out[name] += p.cpu
 			}
@@ -106,6 +114,18 @@ func (t cpuTimes) ours() time.Duration {
 		d += t[name]
 	}
 	return d
+}
+
+// apiRequests reads the API server's count of requests by verb and resource (nil: not counted).
+var apiRequests atomic.Pointer[func() map[string]float64]
+
+// apiRequestCounts returns the API server's count of requests, "VERB resource[/subresource]" →
+// number, or nil.
+func apiRequestCounts() map[string]float64 {
+	if f := apiRequests.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
 }
 
 // since returns the CPU time used from before to t.

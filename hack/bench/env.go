@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -123,6 +124,12 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	managerPid.Store(int64(e.manager.Pid()))
+	count, err := apiServerRequests(cfg)
+	if err != nil {
+		return nil, err
+	}
+	apiRequests.Store(&count)
 	e.scim = "http://" + scimAddr + "/provisioning/" + o.provider + "/v2"
 	e.metricsURL = "https://" + metricsAddr + "/metrics"
 	if e.metricsToken, err = controlplane.MetricsReaderToken(ctx, cfg, 2*time.Hour); err != nil {
@@ -254,6 +261,50 @@ func (e *env) metrics(ctx context.Context) (map[string]float64, error) {
 		}
 	}
 	return samples, scanner.Err()
+}
+
+// apiServerRequests returns a function that reads apiserver_request_total of the API server, as
+// "VERB resource[/subresource]" → count (over every code, scope and version), for the requests
+// of SCIM's and the controllers' kinds and the RBAC bindings.
+func apiServerRequests(cfg *rest.Config) (func() map[string]float64, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	labelOf := func(labels, name string) string {
+		_, rest, ok := strings.Cut(labels, name+`="`)
+		if !ok {
+			return ""
+		}
+		v, _, _ := strings.Cut(rest, `"`)
+		return v
+	}
+	return func() map[string]float64 {
+		data, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+		if err != nil {
+			return nil
+		}
+		counts := map[string]float64{}
+		for line := range strings.Lines(string(data)) {
+			labels, ok := strings.CutPrefix(line, "apiserver_request_total{")
+			if !ok {
+				continue
+			}
+			labels, value, _ := strings.Cut(labels, "} ")
+			resource := labelOf(labels, "resource")
+			switch resource {
+			case "scimusers", "scimroles", "clusterrolebindings", "rolebindings", "events":
+			default:
+				continue
+			}
+			if sub := labelOf(labels, "subresource"); sub != "" {
+				resource += "/" + sub
+			}
+			v, _ := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			counts[labelOf(labels, "verb")+" "+resource] += v
+		}
+		return counts
+	}, nil
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.

@@ -51,6 +51,10 @@ type options struct {
 	burst                         int
 	convergeTimeout               time.Duration
 	maxRetries                    int
+	// rounds is the number of turns that compared measurements take.
+	rounds int
+	// compareUsers is the number of users the creates compared with the ceiling make each way.
+	compareUsers int
 }
 
 func main() {
@@ -68,12 +72,14 @@ func main() {
 	flag.IntVar(&o.burst, "revocation-burst", 100, "Users suspended at once.")
 	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 15*time.Minute, "How long to wait for the cluster to reflect the sync.")
 	flag.IntVar(&o.maxRetries, "max-retries", 10, "Retries of one request answered 429 or 503 (after its Retry-After).")
+	flag.IntVar(&o.rounds, "rounds", 5, "Turns that a measurement and its baseline take, so that the shared machine's other load falls on both alike.")
+	flag.IntVar(&o.compareUsers, "compare-users", 0, "Users created each way (SCIM, client-go) to compare creates with their ceiling (default: -users; -series: at most 10,000).")
 	series := flag.Bool("series", false, "Run 1,000, 10,000 and 50,000 users (groups: a tenth), each on a fresh control plane.")
 	revocationTest := flag.Bool("revocation-test", false, "Also run the controllers' BenchmarkRevocation (go test) and report its lines.")
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
 	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
 	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
-	out := flag.String("out", "", "Write the tables into this Markdown file, between its generated-part markers (e.g. docs/performance.md).")
+	out := flag.String("out", "", "Write the tables into this Markdown file (e.g. docs/performance.md), between the markers of the defaults' part or the series' (added at its end when missing).")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -115,6 +121,9 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 		for _, n := range []int{1000, 10000, 50000} {
 			s := o
 			s.users, s.groups = n, n/10
+			if s.compareUsers == 0 {
+				s.compareUsers = min(n, 10000)
+			}
 			sizes = append(sizes, s)
 		}
 	}
@@ -153,7 +162,11 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	report := strings.Replace(b.String(), loadAfter, loadAverage(), 1)
 	fmt.Println(report)
 	if out != "" {
-		if err := writeDoc(out, report); err != nil {
+		part := "defaults"
+		if series {
+			part = "series"
+		}
+		if err := writeDoc(out, part, report); err != nil {
 			return err
 		}
 		logf("wrote %s", out)
@@ -164,6 +177,9 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 // runSize runs every measurement of one size on a fresh environment.
 func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) {
 	start := time.Now()
+	if o.compareUsers == 0 {
+		o.compareUsers = o.users
+	}
 	logf("%d users, %d groups: starting the control plane and the manager", o.users, o.groups)
 	e, err := startEnv(ctx, eo)
 	if err != nil {
@@ -184,17 +200,13 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 		return nil, err
 	}
 
-	logf("reads: the operator")
-	if r.reads, err = measureReads(ctx, c, r.tenant, o.clients, o.readDuration, "operator"); err != nil {
-		return nil, err
-	}
-	logf("reads: the in-memory baseline")
+	logf("reads: the operator and the in-memory baseline, in turns")
 	base, stopBase, err := memoryBaseline(r.tenant)
 	if err != nil {
 		return nil, err
 	}
 	mc := newSCIMClient(base, e.token, o.clients, o.maxRetries)
-	r.memoryReads, err = measureReads(ctx, mc, r.tenant, o.clients, o.readDuration, "in-memory")
+	r.reads, r.memoryReads, err = measureReads(ctx, c, mc, r.tenant, o.clients, o.readDuration, o.rounds)
 	stopBase()
 	if err != nil {
 		return nil, err
@@ -204,8 +216,8 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 	if r.revocation, err = revocation(ctx, e, c, r.tenant, o); err != nil {
 		return nil, err
 	}
-	logf("ceiling: %d ScimUsers through client-go", o.users)
-	if r.ceiling, err = ceiling(ctx, e, o.users, o.clients, o.provider); err != nil {
+	logf("creates: %d users through SCIM and %d ScimUsers through client-go, in turns", o.compareUsers, o.compareUsers)
+	if r.scimCreates, r.ceiling, err = createComparison(ctx, e, c, o); err != nil {
 		return nil, err
 	}
 	select {

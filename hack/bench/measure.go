@@ -28,6 +28,8 @@ type result struct {
 	firstErr  error
 	// cpu is the CPU time each process used during the load.
 	cpu cpuTimes
+	// api counts the requests the API server answered during the load, by verb and resource.
+	api map[string]float64
 }
 
 // ops is the number of operations completed, failed ones included.
@@ -53,10 +55,11 @@ type recorder struct {
 	mu  sync.Mutex
 	r   *result
 	cpu cpuTimes
+	api map[string]float64
 }
 
 func newRecorder(name string) *recorder {
-	return &recorder{r: &result{name: name}, cpu: cpuSnapshot()}
+	return &recorder{r: &result{name: name}, cpu: cpuSnapshot(), api: apiRequestCounts()}
 }
 
 func (rec *recorder) add(latency time.Duration, o outcome) {
@@ -76,6 +79,14 @@ func (rec *recorder) add(latency time.Duration, o outcome) {
 func (rec *recorder) finish(start time.Time) *result {
 	rec.r.elapsed = time.Since(start)
 	rec.r.cpu = cpuSnapshot().since(rec.cpu)
+	if after := apiRequestCounts(); after != nil && rec.api != nil {
+		rec.r.api = map[string]float64{}
+		for k, v := range after {
+			if d := v - rec.api[k]; d > 0 {
+				rec.r.api[k] = d
+			}
+		}
+	}
 	slices.Sort(rec.r.latencies)
 	return rec.r
 }
@@ -126,6 +137,47 @@ func measureFor(ctx context.Context, name string, clients int, d time.Duration, 
 	}
 	wg.Wait()
 	return rec.finish(start)
+}
+
+// merge adds the operations of o, the same operation measured in another round, to r.
+func (r *result) merge(o *result) *result {
+	if r == nil {
+		return o
+	}
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	slices.Sort(r.latencies)
+	r.items += o.items
+	r.retries += o.retries
+	r.errors += o.errors
+	if r.firstErr == nil {
+		r.firstErr = o.firstErr
+	}
+	for k, v := range o.cpu {
+		r.cpu[k] += v
+	}
+	if r.api != nil {
+		for k, v := range o.api {
+			r.api[k] += v
+		}
+	}
+	return r
+}
+
+// alternate measures contestants that are compared with one another in rounds, taking turns (in
+// turned order every other round), and returns each one's rounds merged: whatever else loads
+// the machine meanwhile falls on every contestant alike. A contestant measures its round'th round.
+func alternate(rounds int, contestants ...func(round int) *result) []*result {
+	merged := make([]*result, len(contestants))
+	for round := range rounds {
+		for k := range contestants {
+			if round%2 == 1 {
+				k = len(contestants) - 1 - k
+			}
+			merged[k] = merged[k].merge(contestants[k](round))
+		}
+	}
+	return merged
 }
 
 // check fails when a load had failures: a benchmark of failing requests measures nothing.

@@ -19,42 +19,67 @@ type readResults struct {
 // pageSize is the count of a list page.
 const pageSize = 100
 
-// measureReads runs each read for d on clients clients against the server at c: GET by id and
-// `filter=userName eq` of users picked in the same order for every server, and list pages of
-// pageSize, each client walking from startIndex=1 to the end and starting again.
-func measureReads(ctx context.Context, c *scimClient, t *tenant, clients int, d time.Duration, label string) (*readResults, error) {
+// measureReads runs each read for d on clients clients against the operator (c) and the
+// in-memory baseline (base), the two taking turns in rounds: GET by id and `filter=userName eq` of
+// users picked in the same order for both, and list pages of pageSize, each client walking from
+// startIndex=1 to the end and starting again.
+func measureReads(ctx context.Context, c, base *scimClient, t *tenant, clients int, d time.Duration, rounds int) (operator, memory *readResults, err error) {
 	n := len(t.users)
 	pick := func(client, k int) *user { return t.users[(client*7919+k*104729)%n] }
-	r := &readResults{}
-	r.getByID = measureFor(ctx, label+": GET /Users/{id}", clients, d, func(ctx context.Context, client, k int) outcome {
-		_, retries, err := c.do(ctx, http.MethodGet, "/Users/"+pick(client, k).id, nil, http.StatusOK)
-		return outcome{items: 1, retries: retries, err: err}
-	})
-	r.filterEq = measureFor(ctx, label+": GET /Users?filter=userName eq", clients, d, func(ctx context.Context, client, k int) outcome {
-		u := pick(client, k)
-		filter := url.QueryEscape(fmt.Sprintf("userName eq %q", u.userName))
-		body, retries, err := c.do(ctx, http.MethodGet, "/Users?filter="+filter, nil, http.StatusOK)
-		if err == nil {
-			err = expectResources(body, 1, 1)
-		}
-		return outcome{items: 1, retries: retries, err: err}
-	})
 	pages := (n + pageSize - 1) / pageSize
-	r.listPages = measureFor(ctx, fmt.Sprintf("%s: GET /Users?startIndex=…&count=%d", label, pageSize), clients, d, func(ctx context.Context, client, k int) outcome {
-		p := k % pages
-		body, retries, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=%d", 1+p*pageSize, pageSize), nil, http.StatusOK)
-		want := min(pageSize, n-p*pageSize)
-		if err == nil {
-			err = expectResources(body, n, want)
-		}
-		return outcome{items: want, retries: retries, err: err}
-	})
-	for _, res := range []*result{r.getByID, r.filterEq, r.listPages} {
-		if err := res.check(); err != nil {
-			return nil, err
-		}
+	// Each read is made for one server, k counting each client's operations across the rounds.
+	reads := []struct {
+		name string
+		op   func(c *scimClient, ctx context.Context, client, k int) outcome
+	}{
+		{"GET /Users/{id}", func(c *scimClient, ctx context.Context, client, k int) outcome {
+			_, retries, err := c.do(ctx, http.MethodGet, "/Users/"+pick(client, k).id, nil, http.StatusOK)
+			return outcome{items: 1, retries: retries, err: err}
+		}},
+		{"GET /Users?filter=userName eq", func(c *scimClient, ctx context.Context, client, k int) outcome {
+			filter := url.QueryEscape(fmt.Sprintf("userName eq %q", pick(client, k).userName))
+			body, retries, err := c.do(ctx, http.MethodGet, "/Users?filter="+filter, nil, http.StatusOK)
+			if err == nil {
+				err = expectResources(body, 1, 1)
+			}
+			return outcome{items: 1, retries: retries, err: err}
+		}},
+		{fmt.Sprintf("GET /Users?startIndex=…&count=%d", pageSize), func(c *scimClient, ctx context.Context, _, k int) outcome {
+			p := k % pages
+			body, retries, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=%d", 1+p*pageSize, pageSize), nil, http.StatusOK)
+			want := min(pageSize, n-p*pageSize)
+			if err == nil {
+				err = expectResources(body, n, want)
+			}
+			return outcome{items: want, retries: retries, err: err}
+		}},
 	}
-	return r, nil
+	operator, memory = &readResults{}, &readResults{}
+	for i, read := range reads {
+		on := func(label string, c *scimClient) func(round int) *result {
+			next := make([]int, clients) // each client's next k, across rounds
+			return func(int) *result {
+				return measureFor(ctx, label+": "+read.name, clients, d/time.Duration(rounds), func(ctx context.Context, client, _ int) outcome {
+					k := next[client]
+					next[client]++
+					return read.op(c, ctx, client, k)
+				})
+			}
+		}
+		both := alternate(rounds, on("operator", c), on("in-memory", base))
+		for _, r := range both {
+			if err := r.check(); err != nil {
+				return nil, nil, err
+			}
+		}
+		*operator.of(i), *memory.of(i) = both[0], both[1]
+	}
+	return operator, memory, nil
+}
+
+// of returns the i-th read: GET by id, the filter, the list pages.
+func (r *readResults) of(i int) **result {
+	return []**result{&r.getByID, &r.filterEq, &r.listPages}[i]
 }
 
 // expectResources checks a ListResponse's totalResults and the number of resources it returned.

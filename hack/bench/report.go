@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,13 +21,14 @@ type runResult struct {
 	mem                memory
 	reads, memoryReads *readResults
 	revocation         *revocationResult
-	ceiling            *result
-	wall               time.Duration
+	// scimCreates and ceiling are the creates compared, taking turns.
+	scimCreates, ceiling *result
+	wall                 time.Duration
 }
 
-// createRatio is SCIM creates per second over the ceiling's.
+// createRatio is SCIM creates per second over the ceiling's, measured in turns.
 func (r *runResult) createRatio() float64 {
-	return r.sync.createUsers.opsPerSecond() / r.ceiling.opsPerSecond()
+	return r.scimCreates.opsPerSecond() / r.ceiling.opsPerSecond()
 }
 
 const mib = 1 << 20
@@ -35,16 +38,24 @@ func (r *runResult) render(b *strings.Builder) {
 	o, t := r.o, r.tenant
 	fmt.Fprintf(b, "### %d users, %d groups, %d clients (provider %s)\n\n", o.users, o.groups, o.clients, o.provider)
 	fmt.Fprintf(b, "Tenant: %d memberships (%.1f per user), largest group %d members, %d member PATCHes of up to %d; "+
-		"reads %s each; the run took %s.\n\n",
+		"each read measured for %s on each server, the two taking turns in %d rounds; the run took %s.\n\n",
 		t.memberships(), float64(t.memberships())/float64(len(t.users)), t.largestGroup(), r.batches, o.batch,
-		o.readDuration, r.wall.Round(time.Second))
+		o.readDuration, o.rounds, r.wall.Round(time.Second))
 	tableHead(b, "step", "resources")
-	for _, res := range []*result{r.sync.createUsers, r.ceiling, r.sync.createGroups, r.sync.declareAccess, r.sync.addMembers} {
+	for _, res := range []*result{r.sync.createUsers, r.sync.createGroups, r.sync.declareAccess, r.sync.addMembers} {
 		row(b, res)
 	}
-	fmt.Fprintf(b, "| **initial sync** (SCIM requests, first to last) | | | | %s | | | | |\n", r.sync.total.Round(time.Millisecond))
-	fmt.Fprintf(b, "| **converged**: every binding correct, every ScimUser Ready, after the last SCIM response | | | | %s | | | | |\n\n",
-		r.sync.converged.Round(time.Millisecond))
+	fmt.Fprintf(b, "| **initial sync** (SCIM requests, first to last) | | | | %s | | | | | |\n", r.sync.total.Round(time.Millisecond))
+	cv := r.sync.convergence
+	fmt.Fprintf(b, "| **converged**: every binding correct, every ScimUser Ready, after the last SCIM response | | | | %s | | | %.0f · %.0f · %.0f · %.0f s in all | %.0f%% · %.0f%% | %s in all |\n\n",
+		r.sync.converged.Round(time.Millisecond), cv.cpu["manager"].Seconds(), cv.cpu["kube-apiserver"].Seconds(), cv.cpu["etcd"].Seconds(), cv.cpu["bench"].Seconds(),
+		percent(cv.cpu.ours(), cv.cpu[machineTotal]), percent(cv.cpu[machineBusy]-cv.cpu.ours(), cv.cpu[machineTotal]), cv.apiPerOp())
+
+	fmt.Fprintf(b, "Creates compared with their ceiling, after the sync, taking turns in %d rounds (%d more users each way):\n\n", o.rounds, o.compareUsers)
+	tableHead(b, "create", "users")
+	row(b, r.scimCreates)
+	row(b, r.ceiling)
+	fmt.Fprintf(b, "| **SCIM / client-go** | | %.2f× | | | | | | | |\n\n", r.createRatio())
 
 	tableHead(b, fmt.Sprintf("read (%d clients)", o.clients), "users")
 	for _, rr := range []*readResults{r.reads, r.memoryReads} {
@@ -71,23 +82,45 @@ func row(b *strings.Builder, r *result) {
 		return fmt.Sprintf("%.2f", float64(r.cpu[name].Microseconds())/1000/float64(max(1, r.ops())))
 	}
 	total := r.cpu[machineTotal]
-	fmt.Fprintf(b, "| %s | %d | %.0f | %.0f | %s | %s | %d | %s · %s · %s · %s | %.0f%% · %.0f%% |\n", r.name, r.ops(), r.opsPerSecond(), r.itemsPerSecond(),
+	fmt.Fprintf(b, "| %s | %d | %.0f | %.0f | %s | %s | %d | %s · %s · %s · %s | %.0f%% · %.0f%% | %s |\n", r.name, r.ops(), r.opsPerSecond(), r.itemsPerSecond(),
 		ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.retries,
 		perOp("manager"), perOp("kube-apiserver"), perOp("etcd"), perOp("bench"),
-		percent(r.cpu.ours(), total), percent(r.cpu[machineBusy]-r.cpu.ours(), total))
+		percent(r.cpu.ours(), total), percent(r.cpu[machineBusy]-r.cpu.ours(), total), r.apiPerOp())
+}
+
+// apiPerOp lists the API requests per operation, the most frequent first, down to 0.05 of one.
+func (r *result) apiPerOp() string {
+	type count struct {
+		what string
+		n    float64
+	}
+	var counts []count
+	for what, n := range r.api {
+		if per := n / float64(max(1, r.ops())); per >= 0.05 {
+			counts = append(counts, count{what, per})
+		}
+	}
+	slices.SortFunc(counts, func(a, b count) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.what, b.what)) })
+	parts := make([]string, len(counts))
+	for i, c := range counts {
+		parts[i] = fmt.Sprintf("%.2f %s", c.n, strings.ToLower(c.what))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // tableHead is the header of the tables of rows, whose first column is what.
 func tableHead(b *strings.Builder, what, items string) {
-	fmt.Fprintf(b, "| %s | operations | ops/s | %s/s | p50 | p99 | retries (429/503) | CPU ms per operation: manager · API server · etcd · bench | CPU busy: these · other processes |\n", what, items)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| %s | operations | ops/s | %s/s | p50 | p99 | retries (429/503) | CPU ms per operation: manager · API server · etcd · bench | CPU busy: these · other processes | API requests per operation |\n", what, items)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 }
 
+// percent is part of whole in percent, at least 0: the machine's and the processes' counts are
+// read a moment apart.
 func percent(part, whole time.Duration) float64 {
 	if whole <= 0 {
 		return 0
 	}
-	return 100 * float64(part) / float64(whole)
+	return max(0, 100*float64(part)/float64(whole))
 }
 
 func ms(d time.Duration) string {
@@ -120,7 +153,7 @@ func targets(runs []*runResult) []target {
 	for _, r := range runs {
 		ratio := r.createRatio()
 		out = append(out, target{fmt.Sprintf("SCIM creates ≥ 0.8× client-go (%d users)", r.o.users),
-			fmt.Sprintf("%.0f / %.0f = %.2f×", r.sync.createUsers.opsPerSecond(), r.ceiling.opsPerSecond(), ratio), verdict(ratio >= 0.8)})
+			fmt.Sprintf("%.0f / %.0f = %.2f×", r.scimCreates.opsPerSecond(), r.ceiling.opsPerSecond(), ratio), verdict(ratio >= 0.8)})
 		get, mem := r.reads.getByID.opsPerSecond(), r.memoryReads.getByID.opsPerSecond()
 		out = append(out, target{fmt.Sprintf("GET by id ≥ 1.0× in-memory (%d users)", r.o.users),
 			fmt.Sprintf("%.0f / %.0f = %.2f×", get, mem, get/mem), verdict(get >= mem)})
@@ -161,7 +194,7 @@ func renderSeries(b *strings.Builder, runs []*runResult) {
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range runs {
 		fmt.Fprintf(b, "| %d | %d | %.0f | %.0f | %.2f× | %s | %s | %.0f (%.0f) | %.0f (%.0f) | %.0f (%.0f) | %s | %.0f MiB | %.0f MiB |\n",
-			r.o.users, r.o.groups, r.sync.createUsers.opsPerSecond(), r.ceiling.opsPerSecond(), r.createRatio(),
+			r.o.users, r.o.groups, r.scimCreates.opsPerSecond(), r.ceiling.opsPerSecond(), r.createRatio(),
 			ms(r.sync.addMembers.percentile(0.99)), r.sync.converged.Round(100*time.Millisecond),
 			r.reads.getByID.opsPerSecond(), r.memoryReads.getByID.opsPerSecond(),
 			r.reads.filterEq.opsPerSecond(), r.memoryReads.filterEq.opsPerSecond(),
@@ -232,22 +265,24 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-// Markers of the generated part of docs/performance.md; what stands outside them is kept.
-const (
-	beginMarker = "<!-- make bench: generated from here -->"
-	endMarker   = "<!-- make bench: generated up to here -->"
-)
+// The markers of a generated part of docs/performance.md, one part for the defaults and one for
+// -series; what stands outside them is kept.
+func markers(part string) (begin, end string) {
+	return "<!-- make bench: " + part + ", generated from here -->", "<!-- make bench: " + part + ", generated up to here -->"
+}
 
-// writeDoc puts generated between the markers of path, creating the file if needed.
-func writeDoc(path, generated string) error {
-	doc := "# Performance\n\n" + beginMarker + "\n" + endMarker + "\n"
+// writeDoc puts generated between the markers of part in path; a file without them gets them at
+// its end (a new file: under a title).
+func writeDoc(path, part, generated string) error {
+	doc := "# Performance\n"
 	if data, err := os.ReadFile(path); err == nil {
 		doc = string(data)
 	}
-	before, rest, ok := strings.Cut(doc, beginMarker)
-	_, after, ok2 := strings.Cut(rest, endMarker)
+	begin, end := markers(part)
+	before, rest, ok := strings.Cut(doc, begin)
+	_, after, ok2 := strings.Cut(rest, end)
 	if !ok || !ok2 {
-		return fmt.Errorf("%s lacks the markers %q and %q", path, beginMarker, endMarker)
+		before, after = strings.TrimRight(doc, "\n")+"\n\n", "\n"
 	}
-	return os.WriteFile(path, []byte(before+beginMarker+"\n"+generated+endMarker+after), 0o644)
+	return os.WriteFile(path, []byte(before+begin+"\n"+generated+end+after), 0o644)
 }

@@ -44,7 +44,7 @@ func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options
 	}
 	res := &revocationResult{roles: min(o.revocationRoles, len(t.groups))}
 
-	target := newUser(len(t.users) + 2*o.users) // beyond the tenant's and the ceiling's userNames
+	target := namedUser("bench.revoked@example.com", 0)
 	body, _, err := c.do(ctx, http.MethodPost, "/Users", target.body, http.StatusCreated)
 	if err != nil {
 		return nil, err

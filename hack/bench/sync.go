@@ -25,8 +25,9 @@ type syncResult struct {
 	// total is the wall time from the first SCIM request to the last response.
 	total time.Duration
 	// converged is the time from the last SCIM response until every binding is correct and every
-	// ScimUser is Ready.
-	converged time.Duration
+	// ScimUser is Ready; convergence is that wait, with the work the cluster did meanwhile.
+	converged   time.Duration
+	convergence *result
 }
 
 // initialSync pushes the tenant as Okta and Entra ID do an initial sync: every user created, then
@@ -78,11 +79,14 @@ func initialSync(ctx context.Context, e *env, c *scimClient, t *tenant, o option
 	}
 	last := time.Now()
 	s.total = last.Sub(start) - resumed.Sub(pause) // the GitOps step is not the IdP's
+	rec := newRecorder("waiting for convergence")
 	converged, err := waitConverged(ctx, e, t, o.convergeTimeout)
 	if err != nil {
 		return nil, err
 	}
 	s.converged = converged.Sub(last)
+	rec.add(s.converged, outcome{})
+	s.convergence = rec.finish(last)
 	return s, nil
 }
 

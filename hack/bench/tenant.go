@@ -87,8 +87,10 @@ func groupSizes(n, m int, perUser, largest float64) []int {
 	return sizes
 }
 
-func newUser(i int) *user {
-	userName := fmt.Sprintf("bench.user%06d@example.com", i)
+// newUser returns the bench's i-th user.
+func newUser(i int) *user { return namedUser(fmt.Sprintf("bench.user%06d@example.com", i), i) }
+
+func namedUser(userName string, i int) *user {
 	given, family := fmt.Sprintf("Given%d", i), fmt.Sprintf("Family%d", i)
 	body, _ := json.Marshal(map[string]any{
 		"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
