@@ -134,16 +134,19 @@ func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B,
 	rb.waitSettled(ctx, b)
 
 	var webhook, last, each []time.Duration
+	reviews := 0 // the most reviews one suspension took to be denied
 	for range times {
 		r := rb.tr.expect(subject)
 		t0 := rb.setActive(ctx, b, target, false)
-		webhook = append(webhook, rb.firstDenied(ctx, b, subject, t0))
+		d, n := rb.firstDenied(ctx, b, subject, t0)
+		webhook, reviews = append(webhook, d), max(reviews, n)
 		l, e := rb.tr.waitRevoked(ctx, b, r, t0)
 		last, each = append(last, l), append(each, e...)
 		rb.setActive(ctx, b, target, true)
 		rb.waitHeld(ctx, b, subject, roles)
 	}
 	report(b, "webhook", webhook)
+	b.ReportMetric(float64(reviews), "webhook-reviews-max")
 	report(b, "last", last)
 	report(b, "each", each)
 	if roles == 1000 {
@@ -162,9 +165,9 @@ func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B,
 }
 
 // firstDenied asks the API server, review after review, whether subject may list ConfigMaps, until
-// a review is denied, and returns the time from start to that answer.
-func (rb *revocationBench) firstDenied(ctx context.Context, b *testing.B, subject string, start time.Time) time.Duration {
-	for {
+// a review is denied, and returns the time from start to that answer and the number of reviews.
+func (rb *revocationBench) firstDenied(ctx context.Context, b *testing.B, subject string, start time.Time) (time.Duration, int) {
+	for n := 1; ; n++ {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: subject, Groups: []string{"system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "configmaps", Namespace: "default"},
@@ -173,7 +176,7 @@ func (rb *revocationBench) firstDenied(ctx context.Context, b *testing.B, subjec
 			b.Fatal(err)
 		}
 		if sar.Status.Denied {
-			return time.Since(start)
+			return time.Since(start), n
 		}
 		if time.Since(start) > time.Minute {
 			b.Fatalf("%s is not denied a minute after the suspension: %+v", subject, sar.Status)

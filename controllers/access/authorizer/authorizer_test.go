@@ -187,11 +187,10 @@ func TestServeHTTP(t *testing.T) {
 		}
 	}
 
-	if rec := httptest.NewRecorder(); true {
-		a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-		if rec.Code != http.StatusMethodNotAllowed {
-			t.Errorf("GET: %d, want 405", rec.Code)
-		}
+	get := httptest.NewRecorder()
+	a.ServeHTTP(get, httptest.NewRequest(http.MethodGet, "/", nil))
+	if get.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d, want 405", get.Code)
 	}
 	for name, body := range map[string]string{
 		"not JSON":      "{",

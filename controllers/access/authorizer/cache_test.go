@@ -129,7 +129,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	defer stop()
 	a := New(c, "oidc:")
 	var next atomic.Int64
-	lat := newLatencies()
+	lat := &latencies{}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
@@ -197,8 +197,6 @@ type latencies struct {
 	mu  sync.Mutex
 	all []time.Duration
 }
-
-func newLatencies() *latencies { return &latencies{} }
 
 func (l *latencies) add(d []time.Duration) {
 	l.mu.Lock()

@@ -124,11 +124,17 @@ func TestServerAuthenticatesTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A certificate of the client CA for the right name, but not for client authentication.
+	servingPair, err := f.clientCA.Server(DefaultClientName, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving := &servingPair
 	for name, cert := range map[string]*pki.Pair{
 		"no certificate":        nil,
 		"another CA":            issue(t, other, DefaultClientName),
 		"another name":          issue(t, f.clientCA, "system:kube-scheduler"),
-		"a serving certificate": func() *pki.Pair { p, _ := f.clientCA.Server(DefaultClientName, "127.0.0.1"); return &p }(),
+		"a serving certificate": serving,
 	} {
 		if body, err := ask(f.client(t, cert), f.url); err == nil {
 			t.Errorf("%s: answered %s; want the handshake refused", name, body)
@@ -182,7 +188,7 @@ func BenchmarkServeTLS(b *testing.B) {
 		}
 	}
 	var next atomic.Int64
-	lat := newLatencies()
+	lat := &latencies{}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
