@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,10 +182,19 @@ func TestAuthorizationWebhook(t *testing.T) {
 		return s.Allowed, fmt.Sprintf("%+v", s)
 	})
 
-	// Deleted (kubectl delete): denied while the operator takes the user out of its roles, and
-	// once the user is gone. (SCIM DELETE leaves the roles first, one write each, and deletes last.)
-	if err := admin.Delete(ctx, &identityv1alpha1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: alice}}); err != nil {
+	// Deleted by the identity provider: SCIM DELETE takes alice out of her 300 roles (in parallel)
+	// and deletes her within the request; the reviews are denied from then on.
+	deleteStart := time.Now()
+	scim("DELETE", "/Users/"+alice, "", http.StatusNoContent)
+	t.Logf("SCIM DELETE of a user in %d roles answered in %s", roles, time.Since(deleteStart).Round(time.Millisecond))
+	var left identityv1alpha1.ScimRoleList
+	if err := admin.List(ctx, &left); err != nil {
 		t.Fatal(err)
+	}
+	for _, role := range left.Items {
+		if slices.Contains(role.MemberIDs(), alice) {
+			t.Fatalf("role %s still lists alice after her SCIM DELETE was answered", role.Name)
+		}
 	}
 	status, _ = deniedByWebhook(aliceSubject, time.Now())
 	if !strings.Contains(status.Reason, "being deleted") && !strings.Contains(status.Reason, "not provisioned") {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,7 +56,8 @@ func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
 }
 
 // leaveRoles removes id from the members of every role that lists it, found live or in the cache,
-// marking each role as modified by the request.
+// marking each role as modified by the request. The roles are written in parallel (each under its
+// own write queue), so a user in a thousand roles leaves them within the request's time.
 func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) error {
 	var roles []v1.ScimRole
 	var err error
@@ -68,21 +70,28 @@ func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) e
 		return err
 	}
 	g := &groups{s.Store}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(parallelRoleWrites)
 	for i := range roles {
-		_, err := g.update(ctx, Write{Provider: w.Provider}, roles[i].Name, func(r *v1.ScimRole) error {
-			r.RemoveMember(id)
-			v1.MarkManagedBy(r, w.Provider)
-			return nil
-		})
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			continue // the role is gone, or being deleted
-		}
-		if err != nil {
+		name := roles[i].Name
+		eg.Go(func() error {
+			_, err := g.update(ctx, Write{Provider: w.Provider}, name, func(r *v1.ScimRole) error {
+				r.RemoveMember(id)
+				v1.MarkManagedBy(r, w.Provider)
+				return nil
+			})
+			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
+				return nil // the role is gone, or being deleted
+			}
 			return err
-		}
+		})
 	}
-	return nil
+	return eg.Wait()
 }
+
+// parallelRoleWrites bounds the role writes one request makes at once: enough to hide the API
+// server's latency, few enough to leave its priority-and-fairness seats to other requests.
+const parallelRoleWrites = 16
 
 // liveRolesOf lists, from the API server, the roles id is a member of.
 func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
