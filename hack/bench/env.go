@@ -58,6 +58,52 @@ type env struct {
 	metricsURL, metricsToken string
 	dir                      string
 	log                      *os.File
+	// operatorKubeconfig authenticates as the operator's ServiceAccount, for more replicas.
+	operatorKubeconfig string
+	// replicas are the manager processes running, the first one e.manager.
+	replicas []*replica
+}
+
+// replica is one manager process of the environment.
+type replica struct {
+	name             string
+	process          *controlplane.ManagerProcess
+	scim, metricsURL string
+	log              *os.File
+}
+
+// startReplica runs one more manager process, as `make dev` does, with the further flags of o
+// and its own SCIM and metrics addresses, logging to name.log.
+func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*replica, error) {
+	scimAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	r := &replica{name: name}
+	if r.log, err = os.Create(filepath.Join(e.dir, name+".log")); err != nil {
+		return nil, err
+	}
+	args, err := limitFlags(o.manager)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(args, o.managerArgs...), extraArgs...)
+	r.process, err = controlplane.StartManager(controlplane.ManagerOptions{
+		Binary: o.manager, Kubeconfig: e.operatorKubeconfig, SCIMAddr: scimAddr, MetricsAddr: metricsAddr,
+		Providers: []string{o.provider}, UserPrefix: userPrefix, Args: args, Stdout: r.log, Stderr: r.log,
+	})
+	if err != nil {
+		_ = r.log.Close()
+		return nil, err
+	}
+	r.scim = "http://" + scimAddr + "/provisioning/" + o.provider + "/v2"
+	r.metricsURL = "https://" + metricsAddr + "/metrics"
+	e.replicas = append(e.replicas, r)
+	return r, nil
 }
 
 // envOptions say how to start the environment.
@@ -102,36 +148,19 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		return nil, err
 	}
 
-	scimAddr, err := freeAddr()
+	e.operatorKubeconfig = operatorKubeconfig
+	first, err := e.startReplica(o, "manager")
 	if err != nil {
 		return nil, err
 	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	if e.log, err = os.Create(filepath.Join(dir, "manager.log")); err != nil {
-		return nil, err
-	}
-	args, err := limitFlags(o.manager)
-	if err != nil {
-		return nil, err
-	}
-	e.manager, err = controlplane.StartManager(controlplane.ManagerOptions{
-		Binary: o.manager, Kubeconfig: operatorKubeconfig, SCIMAddr: scimAddr, MetricsAddr: metricsAddr,
-		Providers: providers, UserPrefix: userPrefix, Args: append(args, o.managerArgs...), Stdout: e.log, Stderr: e.log,
-	})
-	if err != nil {
-		return nil, err
-	}
+	e.manager, e.log = first.process, first.log
 	managerPid.Store(int64(e.manager.Pid()))
 	count, err := apiServerRequests(cfg)
 	if err != nil {
 		return nil, err
 	}
 	apiRequests.Store(&count)
-	e.scim = "http://" + scimAddr + "/provisioning/" + o.provider + "/v2"
-	e.metricsURL = "https://" + metricsAddr + "/metrics"
+	e.scim, e.metricsURL = first.scim, first.metricsURL
 	if e.metricsToken, err = controlplane.MetricsReaderToken(ctx, cfg, 2*time.Hour); err != nil {
 		return nil, err
 	}
@@ -157,36 +186,37 @@ func limitFlags(manager string) ([]string, error) {
 	return args, nil
 }
 
-// waitReady waits until the manager answers SCIM reads, or exits.
-func (e *env) waitReady(ctx context.Context) error {
-	c := newSCIMClient(e.scim, e.token, 1, 0)
+// waitReady waits until the first manager answers SCIM reads, or exits.
+func (e *env) waitReady(ctx context.Context) error { return e.waitReplica(ctx, e.replicas[0]) }
+
+// waitReplica waits until replica r answers SCIM reads, or exits.
+func (e *env) waitReplica(ctx context.Context, r *replica) error {
+	c := newSCIMClient(r.scim, e.token, 1, 0)
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		select {
-		case <-e.manager.Exited():
-			return false, fmt.Errorf("the manager exited: %v (log: %s)", e.manager.Err(), e.log.Name())
+		case <-r.process.Exited():
+			return false, fmt.Errorf("the manager exited: %v (log: %s)", r.process.Err(), r.log.Name())
 		default:
 		}
 		_, _, err := c.do(ctx, http.MethodGet, "/Users?count=1", nil, http.StatusOK)
 		return err == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for the manager to serve SCIM (log: %s): %w", e.log.Name(), err)
+		return fmt.Errorf("wait for the manager to serve SCIM (log: %s): %w", r.log.Name(), err)
 	}
 	return nil
 }
 
 // stop stops the manager and the control plane and removes the bench's files.
 func (e *env) stop() {
-	if e.manager != nil {
-		_ = e.manager.Stop()
+	for _, r := range e.replicas {
+		_ = r.process.Stop()
+		_ = r.log.Close()
 	}
 	if e.local != nil {
 		if err := e.local.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: stop the control plane:", err)
 		}
-	}
-	if e.log != nil {
-		_ = e.log.Close()
 	}
 	if keepDirs {
 		logf("kept %s", e.dir)
@@ -204,8 +234,13 @@ type memory struct {
 }
 
 func (e *env) memory(ctx context.Context) (memory, error) {
+	return e.memoryOf(ctx, e.replicas[0])
+}
+
+// memoryOf is the memory of replica r.
+func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 	var m memory
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.manager.Pid()))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.process.Pid()))
 	if err != nil {
 		return m, err
 	}
@@ -222,7 +257,7 @@ func (e *env) memory(ctx context.Context) (memory, error) {
 			m.peakRSS = kb << 10
 		}
 	}
-	metrics, err := e.metrics(ctx)
+	metrics, err := e.metricsOf(ctx, r.metricsURL)
 	if err != nil {
 		return m, err
 	}
@@ -233,7 +268,12 @@ func (e *env) memory(ctx context.Context) (memory, error) {
 // metrics reads the manager's metrics endpoint as the metrics reader and returns the samples
 // without labels.
 func (e *env) metrics(ctx context.Context) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metricsURL, nil)
+	return e.metricsOf(ctx, e.metricsURL)
+}
+
+// metricsOf reads the metrics at url (a replica's) as the metrics reader.
+func (e *env) metricsOf(ctx context.Context, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +286,7 @@ func (e *env) metrics(ctx context.Context) (map[string]float64, error) {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", e.metricsURL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	samples := map[string]float64{}
 	scanner := bufio.NewScanner(resp.Body)

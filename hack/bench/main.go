@@ -80,6 +80,13 @@ func main() {
 	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
 	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
 	out := flag.String("out", "", "Write the tables into this Markdown file (e.g. docs/performance.md), between the markers of the defaults' part or the series' (added at its end when missing).")
+	var so soakOptions
+	flag.DurationVar(&so.duration, "soak", 0, "Instead of the measurements: run the soak for this long (mixed traffic against two replicas, checked against a model of what each client was told).")
+	flag.Float64Var(&so.rate, "soak-rate", 40, "The soak's requests per second, all clients together.")
+	flag.IntVar(&so.clients, "soak-clients", 8, "The soak's clients, half on each replica.")
+	flag.IntVar(&so.users, "soak-users", 100, "The most users one soak client keeps at once.")
+	flag.IntVar(&so.groups, "soak-groups", 20, "The groups all soak clients share.")
+	flag.DurationVar(&so.checkTimeout, "soak-check-timeout", 2*time.Minute, "How long the soak waits for the cluster to match its model at the end.")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -87,34 +94,82 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if so.duration > 0 {
+		if err := soak(ctx, so, *binDir, *manager, strings.Fields(*managerArgs), o.provider, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, o, *series, *revocationTest, *binDir, *manager, strings.Fields(*managerArgs), *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options, series, revocationTest bool, binDir, manager string, managerArgs []string, out string) error {
+// soak runs the soak (-soak) and prints its report, also into out's soak part; it fails when the
+// server was at fault or the cluster differs from the model.
+func soak(ctx context.Context, so soakOptions, binDir, manager string, managerArgs []string, provider, out string) error {
 	loadBefore := loadAverage()
-	root, err := controlplane.RepoRoot()
+	root, binDir, manager, cleanup, err := prepare(ctx, binDir, manager)
 	if err != nil {
 		return err
 	}
-	binDir, _ = filepath.Abs(binDir)
-	if manager == "" {
-		dir, err := os.MkdirTemp("", "scim-bench-manager-")
-		if err != nil {
+	defer cleanup()
+	report, ok, err := runSoak(ctx, so, envOptions{root: root, binDir: binDir, manager: manager, provider: provider, managerArgs: managerArgs})
+	if err != nil {
+		return err
+	}
+	command := strings.Join(append([]string{"hack/bench"}, os.Args[1:]...), " ")
+	report = fmt.Sprintf("Measured by `%s` on %s.\n\n", command, time.Now().UTC().Format("2006-01-02 15:04 MST")) +
+		strings.Replace(machine(loadBefore), loadAfter, loadAverage(), 1) + "\n" + report
+	fmt.Println(report)
+	if out != "" {
+		if err := writeDoc(out, "soak", report); err != nil {
 			return err
 		}
-		defer func() { _ = os.RemoveAll(dir) }()
+		logf("wrote %s", out)
+	}
+	if !ok {
+		return errors.New("the soak found errors of the server's or differences from its model (see the report)")
+	}
+	return nil
+}
+
+// prepare finds the checkout and builds the manager unless one is given; cleanup removes the build.
+func prepare(ctx context.Context, binDir, manager string) (root, bin, mgr string, cleanup func(), err error) {
+	cleanup = func() {}
+	if root, err = controlplane.RepoRoot(); err != nil {
+		return
+	}
+	bin, _ = filepath.Abs(binDir)
+	if manager == "" {
+		var dir string
+		if dir, err = os.MkdirTemp("", "scim-bench-manager-"); err != nil {
+			return
+		}
+		cleanup = func() { _ = os.RemoveAll(dir) }
 		manager = filepath.Join(dir, "manager")
 		logf("building the manager into %s", manager)
 		build := exec.CommandContext(ctx, "go", "build", "-o", manager, ".")
 		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build the manager: %w", err)
+		if err = build.Run(); err != nil {
+			cleanup()
+			err = fmt.Errorf("build the manager: %w", err)
+			return
 		}
 	}
-	manager, _ = filepath.Abs(manager)
+	mgr, _ = filepath.Abs(manager)
+	return
+}
+
+func run(ctx context.Context, o options, series, revocationTest bool, binDir, manager string, managerArgs []string, out string) error {
+	loadBefore := loadAverage()
+	root, binDir, manager, cleanup, err := prepare(ctx, binDir, manager)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	sizes := []options{o}
 	if series {
 		sizes = nil

@@ -14,31 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/scim-operator/scim-operator/internal/controlplane"
-)
-
-// Names as `kubectl apply -k config/default` makes them: the operator's namespace, ServiceAccount and
-// SCIM token Secret.
-const (
-	namespace      = "scim-operator-system"
-	serviceAccount = "scim-operator-controller-manager"
-	tokenSecret    = "scim-operator-scim-tokens"
 )
 
 func main() {
@@ -94,137 +77,32 @@ func run(binDir, manager, providers string) (err error) {
 		return fmt.Errorf("add admin user: %w", err)
 	}
 	kubeconfig := filepath.Join(root, "bin", "dev", "kubeconfig")
-	if err := writeKubeconfig(admin, kubeconfig); err != nil {
+	if err := controlplane.WriteKubeconfig(admin, kubeconfig); err != nil {
 		return err
 	}
-	operatorKubeconfig, err := installOperator(ctx, env, cfg, root)
-	if err != nil {
+	operatorKubeconfig := filepath.Join(root, "bin", "dev", "operator.kubeconfig")
+	if err := local.InstallOperator(ctx, cfg, root, operatorKubeconfig, strings.Split(providers, ","), token); err != nil {
 		return err
 	}
-
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	if err := ensureTokenSecret(ctx, cs, strings.Split(providers, ","), token); err != nil {
-		return err
-	}
-
 	metricsAddr := envOr("METRICS_ADDR", "127.0.0.1:8443")
-	if err := ensureMetricsReader(ctx, cs); err != nil {
-		return err
-	}
 	printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr, local.AuthorizationWebhook)
 
-	args := append([]string{
-		"--kubeconfig", operatorKubeconfig,
-		"--scim-bind-address", addr,
-		"--scim-insecure-http", // local development: plain HTTP on loopback
-		"--metrics-bind-address", metricsAddr,
-		"--scim-providers", providers,
-		"--scim-token-secret", tokenSecret,
-		"--scim-token-namespace", namespace,
-		"--health-probe-bind-address", "127.0.0.1:0",
-		"--leader-elect=false",
-		"--rbac-user-prefix", userPrefix,
-	}, local.AuthorizationWebhook.Args()...)
-	cmd := exec.Command(manager, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	// The manager dies with this program even if it is killed without a chance to clean up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
+	mgr, err := controlplane.StartManager(controlplane.ManagerOptions{
+		Binary: manager, Kubeconfig: operatorKubeconfig, SCIMAddr: addr, MetricsAddr: metricsAddr,
+		Providers: strings.Split(providers, ","), UserPrefix: userPrefix,
+		Args: local.AuthorizationWebhook.Args(), Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
 		return fmt.Errorf("start manager: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
 	select {
-	case err := <-exited:
-		return fmt.Errorf("manager exited: %w", err)
+	case <-mgr.Exited():
+		return fmt.Errorf("manager exited: %w", mgr.Err())
 	case <-ctx.Done():
 		fmt.Println("\ndev: stopping the manager")
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		_ = mgr.Stop()
 		return nil
 	}
-}
-
-// installOperator installs the operator's RBAC and the admission policies and returns a kubeconfig
-// that authenticates as the operator's ServiceAccount.
-func installOperator(ctx context.Context, env *envtest.Environment, cfg *rest.Config, root string) (string, error) {
-	sa := types.NamespacedName{Namespace: namespace, Name: serviceAccount}
-	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, root, sa)
-	if err != nil {
-		return "", fmt.Errorf("install the operator's RBAC: %w", err)
-	}
-	if err := controlplane.InstallPolicies(ctx, cfg, root); err != nil {
-		return "", fmt.Errorf("install the admission policies: %w", err)
-	}
-	operator, err := env.AddUser(envtest.User{Name: username,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("add the operator's user: %w", err)
-	}
-	path := filepath.Join(root, "bin", "dev", "operator.kubeconfig")
-	return path, writeKubeconfig(operator, path)
-}
-
-func writeKubeconfig(user *envtest.AuthenticatedUser, path string) error {
-	data, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("render kubeconfig: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o600)
-}
-
-// ensureTokenSecret creates the operator namespace and the Secret holding token for every provider.
-func ensureTokenSecret(ctx context.Context, cs kubernetes.Interface, providers []string, token string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", namespace, err)
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tokenSecret, Namespace: namespace}, StringData: map[string]string{}}
-	for _, p := range providers {
-		secret.StringData[strings.TrimSpace(p)] = token
-	}
-	_, err := cs.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		_, err = cs.CoreV1().Secrets(namespace).Update(ctx, secret, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("write secret %s/%s: %w", namespace, tokenSecret, err)
-	}
-	return nil
-}
-
-// metricsReader is the ServiceAccount whose token reads the dev manager's metrics: the endpoint
-// authenticates and authorizes scrapers through the API server, as in a cluster.
-const metricsReader = "metrics-reader"
-
-// ensureMetricsReader creates the metricsReader ServiceAccount, bound to config/rbac's
-// metrics-reader ClusterRole (installed with the operator's RBAC).
-func ensureMetricsReader(ctx context.Context, cs kubernetes.Interface) error {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: metricsReader, Namespace: namespace}}
-	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create ServiceAccount %s: %w", metricsReader, err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "dev-metrics-reader"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "metrics-reader"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: metricsReader, Namespace: namespace}},
-	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("bind %s to metrics-reader: %w", metricsReader, err)
-	}
-	return nil
 }
 
 func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr string, webhook *controlplane.AuthorizationWebhook) {
@@ -240,7 +118,7 @@ func printBanner(kubeconfig, addr, providers, token, userPrefix, metricsAddr str
 	fmt.Println("       the API server's --oidc-username-prefix")
 	fmt.Printf("dev: metrics (HTTPS, a token the API server reviews):\n")
 	fmt.Printf("       curl -sk -H \"Authorization: Bearer $(bin/kubectl --kubeconfig %s -n %s create token %s)\" https://%s/metrics | grep ^scim_\n",
-		relative(kubeconfig), namespace, metricsReader, metricsAddr)
+		relative(kubeconfig), controlplane.OperatorNamespace, controlplane.MetricsReader, metricsAddr)
 	fmt.Printf("dev: the API server asks the authorization webhook (https://%s, %s) about every %q user before RBAC:\n", webhook.Addr, webhook.ConfigFile, userPrefix)
 	fmt.Println("       a suspended, deleted or unprovisioned user is denied at once")
 	fmt.Printf("       bin/kubectl --kubeconfig %s auth can-i list pods --as %salice@example.com\n", relative(kubeconfig), userPrefix)
