@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
+	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", "The address Go's profiles (/debug/pprof/) are served on, without authentication: bind it to loopback (e.g. 127.0.0.1:6060) and reach it with kubectl port-forward. Empty (the default): not served.")
 	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics, SCIM and authorization webhook servers (off: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader among replicas; controllers run on the leader, the SCIM server on every replica.")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "The namespace of the leader election lease (default: POD_NAMESPACE, the pod's namespace).")

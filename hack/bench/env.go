@@ -92,6 +92,14 @@ func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*rep
 		return nil, err
 	}
 	args = append(append(args, o.managerArgs...), extraArgs...)
+	if o.pprof {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof-bind-address="+addr)
+		logf("%s: profiles at http://%s/debug/pprof/", name, addr)
+	}
 	r.process, err = controlplane.StartManager(controlplane.ManagerOptions{
 		Binary: o.manager, Kubeconfig: e.operatorKubeconfig, SCIMAddr: scimAddr, MetricsAddr: metricsAddr,
 		Providers: []string{o.provider}, UserPrefix: userPrefix, Args: args, Stdout: r.log, Stderr: r.log,
@@ -111,6 +119,8 @@ type envOptions struct {
 	root, binDir, manager, provider string
 	// managerArgs are further flags of the manager.
 	managerArgs []string
+	// pprof serves each manager's profiles on a loopback port of its own (logged).
+	pprof bool
 }
 
 func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {

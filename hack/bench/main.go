@@ -41,6 +41,9 @@ import (
 // keepDirs keeps each environment's directory (-keep).
 var keepDirs bool
 
+// profiles serves the managers' profiles (-pprof).
+var profiles bool
+
 // options are the bench's flags.
 type options struct {
 	users, groups, clients, batch int
@@ -87,6 +90,7 @@ func main() {
 	flag.IntVar(&so.users, "soak-users", 100, "The most users one soak client keeps at once.")
 	flag.IntVar(&so.groups, "soak-groups", 20, "The groups all soak clients share.")
 	flag.DurationVar(&so.checkTimeout, "soak-check-timeout", 2*time.Minute, "How long the soak waits for the cluster to match its model at the end.")
+	flag.BoolVar(&profiles, "pprof", false, "Serve each manager's Go profiles on a loopback port (logged), for go tool pprof.")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -116,7 +120,7 @@ func soak(ctx context.Context, so soakOptions, binDir, manager string, managerAr
 		return err
 	}
 	defer cleanup()
-	report, ok, err := runSoak(ctx, so, envOptions{root: root, binDir: binDir, manager: manager, provider: provider, managerArgs: managerArgs})
+	report, ok, err := runSoak(ctx, so, envOptions{root: root, binDir: binDir, manager: manager, provider: provider, managerArgs: managerArgs, pprof: profiles})
 	if err != nil {
 		return err
 	}
@@ -188,7 +192,7 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	fmt.Fprintf(&b, "Measured by `make bench` (`%s`) on %s.\n\n", command, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString(machine(loadBefore) + "\n")
 	for _, s := range sizes {
-		r, err := runSize(ctx, s, envOptions{root: root, binDir: binDir, manager: manager, provider: s.provider, managerArgs: managerArgs})
+		r, err := runSize(ctx, s, envOptions{root: root, binDir: binDir, manager: manager, provider: s.provider, managerArgs: managerArgs, pprof: profiles})
 		if err != nil {
 			return fmt.Errorf("%d users: %w", s.users, err)
 		}

@@ -98,13 +98,14 @@ type soakError struct {
 
 // soakRun is the soak's results.
 type soakRun struct {
-	o        soakOptions
-	results  map[string]*recorder
-	mu       sync.Mutex
-	errors   []soakError
-	memStart []memory
-	memEnd   []memory
-	groups   []string
+	o       soakOptions
+	results map[string]*recorder
+	mu      sync.Mutex
+	errors  []soakError
+	// memory holds each replica's memory, sampled at the start, every tenth of the traffic's time
+	// and at its end.
+	memory []memorySample
+	groups []string
 	// uncertain counts users left out of the checks.
 	uncertain int
 	// mismatches are the differences the final check found between the cluster and the model.
@@ -118,6 +119,26 @@ func (s *soakRun) fail(cause, op, detail string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.errors = append(s.errors, soakError{cause, op, detail})
+}
+
+// memorySample is every replica's memory at one moment of the soak.
+type memorySample struct {
+	at       time.Duration
+	replicas []memory
+}
+
+// sampleMemory records every replica's memory, at since the traffic started.
+func (s *soakRun) sampleMemory(ctx context.Context, e *env, at time.Duration) error {
+	m := memorySample{at: at}
+	for _, r := range e.replicas {
+		mem, err := e.memoryOf(ctx, r)
+		if err != nil {
+			return err
+		}
+		m.replicas = append(m.replicas, mem)
+	}
+	s.memory = append(s.memory, m)
+	return nil
 }
 
 // runSoak starts a control plane and two replicas with leader election and runs the soak.
@@ -159,12 +180,8 @@ func runSoak(ctx context.Context, so soakOptions, eo envOptions) (report string,
 		}
 		s.groups = append(s.groups, id)
 	}
-	for _, r := range e.replicas {
-		m, err := e.memoryOf(ctx, r)
-		if err != nil {
-			return "", false, err
-		}
-		s.memStart = append(s.memStart, m)
+	if err := s.sampleMemory(ctx, e, 0); err != nil {
+		return "", false, err
 	}
 
 	logf("soak: %d clients, %.0f requests/s, for %s, against %d replicas", so.clients, so.rate, so.duration, len(e.replicas))
@@ -183,18 +200,36 @@ func runSoak(ctx context.Context, so soakOptions, eo envOptions) (report string,
 			}
 		})
 	}
+	trafficStart := time.Now()
+	var sampleErr error
+	sampler := make(chan struct{})
+	go func() {
+		defer close(sampler)
+		tick := time.NewTicker(so.duration / 10)
+		defer tick.Stop()
+		for {
+			select {
+			case <-trafficCtx.Done():
+				return
+			case <-tick.C:
+				if err := s.sampleMemory(ctx, e, time.Since(trafficStart)); err != nil && sampleErr == nil {
+					sampleErr = err
+				}
+			}
+		}
+	}()
 	wg.Wait()
 	cancel()
+	<-sampler
 	if ctx.Err() != nil {
 		return "", false, ctx.Err()
 	}
 	last := time.Now()
-	for _, r := range e.replicas {
-		m, err := e.memoryOf(ctx, r)
-		if err != nil {
-			return "", false, err
-		}
-		s.memEnd = append(s.memEnd, m)
+	if sampleErr != nil {
+		return "", false, sampleErr
+	}
+	if err := s.sampleMemory(ctx, e, time.Since(trafficStart)); err != nil {
+		return "", false, err
 	}
 	logf("soak: traffic over; checking every ScimUser, ScimRole and binding against the model")
 	if err := s.check(ctx, e, clients); err != nil {
@@ -595,9 +630,17 @@ func (s *soakRun) render(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("| replica | RSS at start | RSS at end | Go heap in use at start | at end |\n|---|---:|---:|---:|---:|\n")
-	for i := range s.memStart {
-		fmt.Fprintf(b, "| %d | %d MiB | %d MiB | %d MiB | %d MiB |\n", i+1, s.memStart[i].rss/mib, s.memEnd[i].rss/mib, s.memStart[i].heapInuse/mib, s.memEnd[i].heapInuse/mib)
+	b.WriteString("Memory of each replica (RSS · Go heap in use), at the start, every tenth of the traffic's time and at its end:\n\n| after |")
+	for i := range s.memory[0].replicas {
+		fmt.Fprintf(b, " replica %d |", i+1)
+	}
+	b.WriteString("\n|---:|" + strings.Repeat("---:|", len(s.memory[0].replicas)) + "\n")
+	for _, m := range s.memory {
+		fmt.Fprintf(b, "| %s |", m.at.Round(time.Second))
+		for _, r := range m.replicas {
+			fmt.Fprintf(b, " %d · %d MiB |", r.rss/mib, r.heapInuse/mib)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 }

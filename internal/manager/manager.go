@@ -53,6 +53,8 @@ type Options struct {
 	SecureMetrics bool
 	// ProbeAddr is where /healthz and /readyz are served ("0" disables them).
 	ProbeAddr string
+	// PprofAddr is where Go's profiles (/debug/pprof/) are served, unauthenticated; empty: nowhere.
+	PprofAddr string
 	// EnableHTTP2 offers HTTP/2 on the metrics server (the SCIM server has its own option).
 	EnableHTTP2 bool
 	// LeaderElection elects a leader among replicas: the controllers run on it, SCIM on all.
@@ -97,6 +99,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 		Cache:                   cache.Options{ByObject: byObject},
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		Controller:              o.Controller,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        o.LeaderElectionID,
