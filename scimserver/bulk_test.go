@@ -335,8 +335,10 @@ var _ = Describe("Bulk", func() {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: unique("k-bulk-")}, Spec: v1.ScimUserSpec{UserName: unique("kubectl-bulk")}}
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 		groupID := createGroup(unique("bulk-marker"))
-		// A group created in YAML, unmarked, patched by bulk.
-		role := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: unique("yaml-role-")}, Spec: v1.ScimRoleSpec{DisplayName: unique("yaml role")}}
+		// A group created in YAML, unmarked, patched by bulk. Its name has the form of a server id:
+		// the scimsdk specs list every group and expect that of each.
+		seq++
+		role := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r-b%015x", seq)}, Spec: v1.ScimRoleSpec{DisplayName: unique("yaml role")}}
 		Expect(k8sClient.Create(ctx, role)).To(Succeed())
 		var ops []map[string]any
 		Eventually(func(g Gomega) {
