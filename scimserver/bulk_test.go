@@ -56,13 +56,7 @@ func bulk(body string) *response {
 // ops returns the operations of a BulkResponse.
 func (r *response) ops() []map[string]any {
 	GinkgoHelper()
-	list, ok := r.body["Operations"].([]any)
-	Expect(ok).To(BeTrue(), "Operations is a list: %s", r.raw)
-	out := make([]map[string]any, 0, len(list))
-	for _, op := range list {
-		out = append(out, op.(map[string]any))
-	}
-	return out
+	return r.objects("Operations")
 }
 
 // idOf returns the id at the end of an operation's location.
@@ -486,39 +480,6 @@ var _ = Describe("Bulk", func() {
 			Expect(r.str("detail")).To(ContainSubstring("--scim-token-rate"))
 			Expect(countUsers()).To(Equal(users))
 		})
-	})
-})
-
-var _ = Describe("Bulk observability", Ordered, func() {
-	var (
-		logs logLines
-		base string
-	)
-	BeforeAll(func() {
-		srv := startInstanceLogged(operatorCfg, logs.logger())
-		DeferCleanup(srv.Close)
-		base = srv.URL
-	})
-
-	It("counts and audits each operation as the write it is, under the bulk request's id", func() {
-		applied := map[string]string{"provider": "generic", "resource": "Groups", "outcome": "applied"}
-		rejected := map[string]string{"provider": "generic", "resource": "Users", "outcome": "rejected"}
-		before := []float64{metricValue("scim_writes_total", applied), metricValue("scim_writes_total", rejected)}
-		group := unique("audited-bulk")
-		r := call(base, "generic", "POST", "/Bulk", bulkBody(0,
-			fmt.Sprintf(`{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":[%q],"displayName":%q}}`, groupURN, group),
-			`{"method":"DELETE","path":"/Users/a-ffffffffffffffff"}`,
-		), scimserver.RequestIDHeader, "audit-bulk-1").expectStatus(http.StatusOK)
-		groupID := idOf(r.ops()[0])
-		Expect(metricValue("scim_writes_total", applied)).To(BeNumerically(">=", before[0]+1))
-		Expect(metricValue("scim_writes_total", rejected)).To(BeNumerically(">=", before[1]+1))
-		lines := logs.matching(`"SCIM write"`, `"requestId":"audit-bulk-1"`)
-		Expect(lines).To(HaveLen(2), "one audit line per operation, none for the bulk request")
-		Expect(logs.matching(`"requestId":"audit-bulk-1"`, `"operation":"POST"`, `"resource":"Groups"`, `"id":"`+groupID+`"`,
-			`"status":201`, `"bulkId":"g"`, `"bulkOperation":0`)).To(HaveLen(1))
-		Expect(logs.matching(`"requestId":"audit-bulk-1"`, `"operation":"DELETE"`, `"resource":"Users"`, `"status":404`,
-			`"bulkOperation":1`)).To(HaveLen(1))
-		Expect(logs.matching(group)).To(BeEmpty(), "no body in any log line")
 	})
 })
 
