@@ -60,19 +60,20 @@ func discoveryList(docs []map[string]any) listResponse {
 		ItemsPerPage: len(docs), Resources: docs}
 }
 
-// serviceProviderConfig advertises exactly what the server does (RFC 7643 §5): no bulk, as /Bulk is
-// answered 501; filter.maxResults is the cap on a list's count (--scim-max-results). Its
+// serviceProviderConfig advertises exactly what the server does (RFC 7643 §5): bulk with the limits
+// /Bulk enforces; filter.maxResults is the cap on a list's count (--scim-max-results). Its
 // meta.location is relative to the provider's base URL, like every location the server writes.
 func (s *Server) serviceProviderConfig() map[string]any {
 	return map[string]any{
 		"schemas":          []string{schema.ServiceProviderConfigURN},
 		"documentationUri": "https://github.com/scim-operator/scim-operator",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": s.opts.MaxResults},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		"bulk": map[string]any{"supported": true, "maxOperations": s.opts.BulkMaxOperations,
+			"maxPayloadSize": s.opts.BulkMaxPayloadBytes},
+		"filter":         map[string]any{"supported": true, "maxResults": s.opts.MaxResults},
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",

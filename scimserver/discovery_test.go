@@ -7,6 +7,8 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/scimserver"
 )
 
 var _ = Describe("Discovery", func() {
@@ -14,7 +16,9 @@ var _ = Describe("Discovery", func() {
 		r := scim("GET", "/ServiceProviderConfig", "").expectStatus(http.StatusOK)
 		Expect(r.Header.Get("Content-Type")).To(HavePrefix("application/scim+json"))
 		Expect(r.body["patch"]).To(HaveKeyWithValue("supported", true))
-		Expect(r.body["bulk"]).To(HaveKeyWithValue("supported", false))
+		Expect(r.body["bulk"]).To(And(HaveKeyWithValue("supported", true),
+			HaveKeyWithValue("maxOperations", BeNumerically("==", scimserver.DefaultBulkMaxOperations)),
+			HaveKeyWithValue("maxPayloadSize", BeNumerically("==", scimserver.DefaultBulkMaxPayloadBytes))))
 		Expect(r.body["changePassword"]).To(HaveKeyWithValue("supported", false))
 		Expect(r.body["filter"]).To(And(HaveKeyWithValue("supported", true), HaveKeyWithValue("maxResults", BeNumerically("==", 100))))
 		Expect(r.body["authenticationSchemes"]).To(ContainElement(HaveKeyWithValue("type", "oauthbearertoken")))

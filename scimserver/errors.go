@@ -25,22 +25,34 @@ type errorBody struct {
 // writeError writes err as a SCIM error: a *scimerror.Error as it is, an unreachable API server as
 // 503 with Retry-After, anything else as 500 (logged, its text withheld from the client).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var unavailable *store.UnavailableError
-	e := scimerror.As(err)
-	switch {
-	case e != nil:
-	case errors.As(err, &unavailable):
-		s.log.Info("API server unavailable", "path", r.URL.Path, "error", err.Error())
+	e := s.scimError(r, err)
+	switch e.Status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		e = scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server is unavailable; retry later")
-	default:
-		s.log.Error(err, "internal error", "method", r.Method, "path", r.URL.Path)
-		e = scimerror.New(http.StatusInternalServerError, "", "internal error")
-	}
-	if e.Status == http.StatusUnauthorized {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim-operator"`)
 	}
-	writeJSON(w, e.Status, errorBody{Schemas: []string{schema.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)})
+	writeJSON(w, e.Status, errorBodyOf(e))
+}
+
+// scimError returns err as the SCIM error to answer r with: a *scimerror.Error as it is, an
+// unreachable API server as 503, anything else as 500 (logged, its text withheld from the client).
+func (s *Server) scimError(r *http.Request, err error) *scimerror.Error {
+	var unavailable *store.UnavailableError
+	if e := scimerror.As(err); e != nil {
+		return e
+	}
+	if errors.As(err, &unavailable) {
+		s.log.Info("API server unavailable", "path", r.URL.Path, "error", err.Error())
+		return scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server is unavailable; retry later")
+	}
+	s.log.Error(err, "internal error", "method", r.Method, "path", r.URL.Path)
+	return scimerror.New(http.StatusInternalServerError, "", "internal error")
+}
+
+// errorBodyOf is the error response of e.
+func errorBodyOf(e *scimerror.Error) errorBody {
+	return errorBody{Schemas: []string{schema.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)}
 }
 
 // writeJSON writes body as application/scim+json with status. <, > and & are not escaped: values

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/scim-operator/scim-operator/scimserver/patch"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 	"github.com/scim-operator/scim-operator/scimserver/store"
@@ -24,11 +23,8 @@ type request struct {
 	quirks Quirks
 	// base is the provider's absolute base URL, ending in "/v2/", for Location headers.
 	base string
-}
-
-// write returns what the store needs of the request to write: who writes, and the precondition.
-func (r *request) write() store.Write {
-	return store.Write{Provider: r.provider, IfMatch: r.Header.Get("If-Match"), IgnoreUnknownMembers: r.quirks.IgnoreUnknownMembers}
+	// tokenKey is the token Secret's key that holds the request's token: its rate limit's key.
+	tokenKey string
 }
 
 // route dispatches on the path below /provisioning/{provider}/v2. It returns the error to answer
@@ -64,7 +60,9 @@ func (s *Server) route(w http.ResponseWriter, r *request, segments []string) err
 		resources = s.store.Groups()
 	case "ServiceProviderConfig", "ResourceTypes", "Schemas":
 		return s.serveDiscovery(w, r, segments)
-	case "Bulk", "Me":
+	case "Bulk":
+		return s.serveBulk(w, r, segments)
+	case "Me":
 		return scimerror.New(http.StatusNotImplemented, "", "/%s is not supported", segments[0])
 	default:
 		return noEndpoint(r)
@@ -107,18 +105,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *request, resources st
 	case http.MethodGet:
 		return s.serveList(w, r, resources, q)
 	case http.MethodPost:
-		doc, err := s.readResource(r, resources.Type())
-		if err != nil {
-			return err
-		}
-		res, err := resources.Create(r.Context(), r.write(), doc)
-		if err != nil {
-			return err
-		}
-		// The header is absolute (RFC 7644 §3.3); meta.location stays relative, as StrongDM's is.
-		w.Header().Set("Location", r.base+res.Location)
-		writeResource(w, http.StatusCreated, q, res)
-		return nil
+		return s.serveWrite(w, r, writeOp{method: http.MethodPost, resources: resources}, q)
 	default:
 		return methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 	}
@@ -141,61 +128,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 		}
 		writeResource(w, http.StatusOK, q, res)
 		return nil
-	case http.MethodPut:
-		doc, err := s.readResource(r, resources.Type())
-		if err != nil {
-			return err
-		}
-		// A body that names another resource is refused rather than silently applied to this one.
-		if bodyID, ok := doc["id"].(string); ok && bodyID != id {
-			return scimerror.BadRequest(scimerror.Mutability, "id %q in the body does not match %q in the path", bodyID, id)
-		}
-		res, err := resources.Replace(ctx, r.write(), id, doc)
-		if err != nil {
-			return err
-		}
-		writeResource(w, http.StatusOK, q, res)
-		return nil
-	case http.MethodPatch:
-		return s.servePatch(w, r, resources, id, q)
-	case http.MethodDelete:
-		if err := resources.Delete(ctx, r.write(), id); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	case http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return s.serveWrite(w, r, writeOp{method: r.Method, resources: resources, id: id}, q)
 	default:
 		return methodNotAllowed(w, r, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete)
 	}
-}
-
-// servePatch applies a PatchOp body to resource id. It answers 204 when nothing changed, as
-// StrongDM does, or always when the provider's quirks ask for it; otherwise 200 with the resource.
-func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.Resources, id string, q *query) error {
-	body, err := s.readBody(r)
-	if err != nil {
-		return err
-	}
-	req, err := patch.Parse(body, r.quirks.Patch)
-	if err != nil {
-		return err
-	}
-	// The number of operations is checked before any is applied, so that none is half done.
-	if err := s.checkOperations(req); err != nil {
-		return err
-	}
-	res, changed, err := resources.Patch(r.Context(), r.write(), id, s.applyPatch(r, resources.Type(), req))
-	if err != nil {
-		return err
-	}
-	if !changed || r.quirks.PatchNoContent {
-		// The ETag still tells the client the version it now holds.
-		w.Header().Set("ETag", res.Version)
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	writeResource(w, http.StatusOK, q, res)
-	return nil
 }
 
 // writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes.
@@ -220,10 +157,10 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 	return body, nil
 }
 
-// readResource reads and canonicalizes a User or Group body of a POST or PUT, within the limits
+// resourceDoc decodes and canonicalizes a User or Group body of a POST or PUT, within the limits
 // on multi-valued attributes.
-func (s *Server) readResource(r *request, rt *schema.ResourceType) (map[string]any, error) {
-	obj, err := s.readObject(r)
+func (s *Server) resourceDoc(r *request, rt *schema.ResourceType, body []byte) (map[string]any, error) {
+	obj, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +189,11 @@ func (s *Server) readObject(r *request) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeObject(body)
+}
+
+// decodeObject decodes a body that must be one JSON object; anything else is invalidSyntax.
+func decodeObject(body []byte) (map[string]any, error) {
 	var obj map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&obj); err != nil || obj == nil {

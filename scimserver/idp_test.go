@@ -39,13 +39,7 @@ func escapeQuery(s string) string { return strings.ReplaceAll(url.QueryEscape(s)
 func (r *response) listedResources() []map[string]any {
 	GinkgoHelper()
 	Expect(r.body).To(HaveKeyWithValue("schemas", ConsistOf(idpListResponseURN)), "body: %s", r.raw)
-	list, ok := r.body["Resources"].([]any)
-	Expect(ok).To(BeTrue(), "Resources must be an array: %s", r.raw)
-	out := make([]map[string]any, 0, len(list))
-	for _, item := range list {
-		out = append(out, item.(map[string]any))
-	}
-	return out
+	return r.objects("Resources")
 }
 
 // expectListOf asserts a ListResponse's counts and returns its resources.

@@ -10,7 +10,7 @@ import (
 // 400 invalidValue: RFC 7644 §3.12 defines tooMany for a filter that yields more results than the
 // server will process (GET and POST /.search), not for a write, whereas invalidValue is a value
 // "not compatible with the operation", which holds for too long an Operations array or attribute.
-// (413 is what §3.7.4 prescribes for the limits of /Bulk, which is not served.)
+// (413 is what §3.7.4 prescribes for the limits of /Bulk: bulk.go.)
 
 // checkOperations rejects a PATCH request of more operations than MaxPatchOperations.
 func (s *Server) checkOperations(req *patch.Request) error {

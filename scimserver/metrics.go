@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -72,6 +73,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 		next.ServeHTTP(rec, r)
 		elapsed := time.Since(start)
 
@@ -82,16 +84,26 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if !isWrite(r.Method, resource) {
 			return
 		}
-		writesTotal.WithLabelValues(provider, resource, outcomeOf(rec.status)).Inc()
 		if resourceID == "" {
 			// A create names its resource in the Location header only.
 			loc := rec.Header().Get("Location")
 			resourceID = loc[strings.LastIndex(loc, "/")+1:]
 		}
-		s.audit.Info("SCIM write", "requestId", id, "provider", provider, "operation", r.Method,
-			"resource", resource, "id", resourceID, "status", rec.status, "latencyMs", elapsed.Milliseconds(),
-			"remote", r.RemoteAddr)
+		s.recordWrite(r, provider, r.Method, resource, resourceID, rec.status, elapsed)
 	})
+}
+
+// requestIDKey is the context key of the request id instrument gives a request.
+type requestIDKey struct{}
+
+// recordWrite counts a write of resource (Users or Groups) answered with status, and writes its
+// audit line: a request's, or one operation's of a bulk request (with keysAndValues naming it).
+func (s *Server) recordWrite(r *http.Request, provider, method, resource, id string, status int, elapsed time.Duration, keysAndValues ...any) {
+	writesTotal.WithLabelValues(provider, resource, outcomeOf(status)).Inc()
+	requestID, _ := r.Context().Value(requestIDKey{}).(string)
+	s.audit.Info("SCIM write", append([]any{"requestId", requestID, "provider", provider, "operation", method,
+		"resource", resource, "id", id, "status", status, "latencyMs", elapsed.Milliseconds(),
+		"remote", r.RemoteAddr}, keysAndValues...)...)
 }
 
 // describe returns the provider, resource and resource id labels of r; unknown values are "other".
@@ -127,9 +139,10 @@ func methodLabel(method string) string {
 	return "other"
 }
 
-// isWrite reports whether a request writes Users or Groups (a POST to /.search only reads).
+// isWrite reports whether a request writes Users or Groups (a POST to /.search only reads). A
+// bulk request is not one: each of its operations is counted and audited as the write it is.
 func isWrite(method, resource string) bool {
-	if resource != "Users" && resource != "Groups" && resource != "Bulk" {
+	if resource != "Users" && resource != "Groups" {
 		return false
 	}
 	switch method {

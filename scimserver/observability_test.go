@@ -159,4 +159,25 @@ var _ = Describe("Observability", Ordered, func() {
 		Expect(logs.matching(secretValue)).To(BeEmpty(), "no body in any log line")
 		Expect(logs.matching(tokens["generic"])).To(BeEmpty(), "no token in any log line")
 	})
+
+	It("counts and audits each /Bulk operation as the write it is, under the bulk request's id", func() {
+		applied := map[string]string{"provider": "generic", "resource": "Groups", "outcome": "applied"}
+		rejected := map[string]string{"provider": "generic", "resource": "Users", "outcome": "rejected"}
+		before := []float64{metricValue("scim_writes_total", applied), metricValue("scim_writes_total", rejected)}
+		group := unique("audited-bulk")
+		r := call(base, "generic", "POST", "/Bulk", bulkBody(0,
+			fmt.Sprintf(`{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":[%q],"displayName":%q}}`, groupURN, group),
+			`{"method":"DELETE","path":"/Users/a-ffffffffffffffff"}`,
+		), scimserver.RequestIDHeader, "audit-bulk-1").expectStatus(http.StatusOK)
+		groupID := idOf(r.ops()[0])
+		Expect(metricValue("scim_writes_total", applied)).To(BeNumerically(">=", before[0]+1))
+		Expect(metricValue("scim_writes_total", rejected)).To(BeNumerically(">=", before[1]+1))
+		lines := logs.matching(`"SCIM write"`, `"requestId":"audit-bulk-1"`)
+		Expect(lines).To(HaveLen(2), "one audit line per operation, none for the bulk request")
+		Expect(logs.matching(`"requestId":"audit-bulk-1"`, `"operation":"POST"`, `"resource":"Groups"`, `"id":"`+groupID+`"`,
+			`"status":201`, `"bulkId":"g"`, `"bulkOperation":0`)).To(HaveLen(1))
+		Expect(logs.matching(`"requestId":"audit-bulk-1"`, `"operation":"DELETE"`, `"resource":"Users"`, `"status":404`,
+			`"bulkOperation":1`)).To(HaveLen(1))
+		Expect(logs.matching(group)).To(BeEmpty(), "no body in any log line")
+	})
 })

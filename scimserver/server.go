@@ -33,8 +33,13 @@ type Options struct {
 	Providers []string
 	// TokenSecret is the Secret holding the providers' bearer tokens.
 	TokenSecret types.NamespacedName
-	// MaxBodyBytes limits request bodies; larger ones are 413.
+	// MaxBodyBytes limits request bodies, and the data of each bulk operation; larger ones are 413.
 	MaxBodyBytes int64
+	// BulkMaxOperations is the most operations one bulk request may hold, and BulkMaxPayloadBytes
+	// the largest bulk request body (instead of MaxBodyBytes); beyond either it is 413, tooMany or
+	// tooLarge, before any operation is applied. Both are advertised in ServiceProviderConfig.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// MaxResults caps a list's count, and is advertised as filter.maxResults.
 	MaxResults int
 	// MaxPatchOperations is the most operations one PATCH request may hold; more are 400, checked
@@ -104,6 +109,9 @@ const (
 	DefaultMaxResults         = 1000
 	DefaultMaxPatchOperations = 1000
 	DefaultMaxMultiValues     = 100
+	// RFC 7644 §3.7.4's example limits: 1,000 operations, 1 MiB.
+	DefaultBulkMaxOperations   = 1000
+	DefaultBulkMaxPayloadBytes = 1 << 20
 
 	// An address may fail to authenticate 10 times in a row, then once a second.
 	DefaultAuthFailureRate      = 1
@@ -152,6 +160,8 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	orDefault(&opts.MaxResults, DefaultMaxResults)
 	orDefault(&opts.MaxPatchOperations, DefaultMaxPatchOperations)
 	orDefault(&opts.MaxMultiValues, DefaultMaxMultiValues)
+	orDefault(&opts.BulkMaxOperations, DefaultBulkMaxOperations)
+	orDefault(&opts.BulkMaxPayloadBytes, DefaultBulkMaxPayloadBytes)
 	orDefault(&opts.AuthFailureAddresses, DefaultAuthFailureAddresses)
 	orDefault(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
@@ -306,9 +316,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer done()
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(segments))
 	}
-	req := &request{Request: r, provider: provider, quirks: quirks, base: s.baseURL(r, provider)}
+	req := &request{Request: r, provider: provider, quirks: quirks, base: s.baseURL(r, provider), tokenKey: key}
 	return s.route(w, req, segments)
 }
 

@@ -265,6 +265,20 @@ func (r *response) str(key string) string {
 	return s
 }
 
+// objects returns the list of objects the body holds at key, such as a ListResponse's Resources.
+func (r *response) objects(key string) []map[string]any {
+	GinkgoHelper()
+	list, ok := r.body[key].([]any)
+	Expect(ok).To(BeTrue(), "%s must be an array: %s", key, r.raw)
+	out := make([]map[string]any, 0, len(list))
+	for _, item := range list {
+		obj, ok := item.(map[string]any)
+		Expect(ok).To(BeTrue(), "%s must hold objects: %s", key, r.raw)
+		out = append(out, obj)
+	}
+	return out
+}
+
 // seq makes names unique across specs.
 var seq int
 

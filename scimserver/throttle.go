@@ -137,12 +137,18 @@ func newBuckets(perSecond float64, burst, maxKeys int) *buckets {
 // take takes one request from key's bucket at now. From an empty bucket it takes nothing, and
 // returns how long until the bucket holds one again.
 func (b *buckets) take(key string, now time.Time) (wait time.Duration, ok bool) {
-	if b == nil {
+	return b.takeN(key, 1, now)
+}
+
+// takeN takes n requests from key's bucket at now, at most a burst: a bulk request's operations.
+// From a bucket that holds fewer it takes nothing, and returns how long until it holds them.
+func (b *buckets) takeN(key string, n int, now time.Time) (wait time.Duration, ok bool) {
+	if b == nil || n <= 0 {
 		return 0, true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := b.limiter(key, now).ReserveN(now, 1)
+	r := b.limiter(key, now).ReserveN(now, min(n, b.burst))
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return d, false

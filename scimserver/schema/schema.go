@@ -17,6 +17,8 @@ const (
 	PatchOpURN               = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 	ErrorURN                 = "urn:ietf:params:scim:api:messages:2.0:Error"
 	SearchRequestURN         = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+	BulkRequestURN           = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+	BulkResponseURN          = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 	ServiceProviderConfigURN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 	ResourceTypeURN          = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 	SchemaURN                = "urn:ietf:params:scim:schemas:core:2.0:Schema"
