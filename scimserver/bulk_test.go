@@ -138,13 +138,13 @@ var _ = Describe("Bulk", func() {
 		Expect(ops[1]).To(HaveKeyWithValue("status", "201"))
 	})
 
-	// RFC 7644 §3.7.2's example: a user, and a group whose member is that user by bulkId. The RFC's
-	// member also has "type": "User", which members do not accept yet (issue 11, point 1): left out.
+	// RFC 7644 §3.7.2's example: a user, and a group whose member is that user by bulkId, with the
+	// member's "type": "User" as the RFC sends it.
 	It("resolves RFC 7644 §3.7.2's bulkId reference from a group's members to the user created", func() {
 		alice := unique("Alice")
 		r := bulk(bulkBody(0,
 			bulkUser("qwerty", alice),
-			fmt.Sprintf(`{"method":"POST","path":"/Groups","bulkId":"ytrewq","data":{"schemas":[%q],"displayName":%q,"members":[{"value":"bulkId:qwerty"}]}}`,
+			fmt.Sprintf(`{"method":"POST","path":"/Groups","bulkId":"ytrewq","data":{"schemas":[%q],"displayName":%q,"members":[{"type":"User","value":"bulkId:qwerty"}]}}`,
 				groupURN, unique("Tour Guides")),
 		))
 		ops := r.ops()
