@@ -1,6 +1,6 @@
 // Command dev is `make dev`: it starts the local control plane (etcd and kube-apiserver from bin/),
 // installs the CRDs, the operator's RBAC and the admission policies, creates the SCIM token Secret,
-// writes an admin kubeconfig to bin/dev/kubeconfig and runs the manager binary in the foreground as
+// writes an admin kubeconfig to bin/dev/kubeconfig (or $DEV_DIR/kubeconfig) and runs the manager binary in the foreground as
 // the operator's ServiceAccount, under its generated RBAC, so the policies behave as in a cluster,
 // serving the authorization webhook that the API server consults before RBAC. SIGINT or SIGTERM
 // stops the manager, then the control plane, leaving no process behind.
@@ -93,11 +93,13 @@ func run(binDir, manager, providers string) (err error) {
 	if err != nil {
 		return fmt.Errorf("add admin user: %w", err)
 	}
-	kubeconfig := filepath.Join(root, "bin", "dev", "kubeconfig")
+	// DEV_DIR lets two environments run side by side (make conformance beside make dev).
+	devDir := envOr("DEV_DIR", filepath.Join(root, "bin", "dev"))
+	kubeconfig := filepath.Join(devDir, "kubeconfig")
 	if err := writeKubeconfig(admin, kubeconfig); err != nil {
 		return err
 	}
-	operatorKubeconfig, err := installOperator(ctx, env, cfg, root)
+	operatorKubeconfig, err := installOperator(ctx, env, cfg, root, devDir)
 	if err != nil {
 		return err
 	}
@@ -155,8 +157,8 @@ func run(binDir, manager, providers string) (err error) {
 }
 
 // installOperator installs the operator's RBAC and the admission policies and returns a kubeconfig
-// that authenticates as the operator's ServiceAccount.
-func installOperator(ctx context.Context, env *envtest.Environment, cfg *rest.Config, root string) (string, error) {
+// in devDir that authenticates as the operator's ServiceAccount.
+func installOperator(ctx context.Context, env *envtest.Environment, cfg *rest.Config, root, devDir string) (string, error) {
 	sa := types.NamespacedName{Namespace: namespace, Name: serviceAccount}
 	username, err := controlplane.InstallOperatorRBAC(ctx, cfg, root, sa)
 	if err != nil {
@@ -170,7 +172,7 @@ func installOperator(ctx context.Context, env *envtest.Environment, cfg *rest.Co
 	if err != nil {
 		return "", fmt.Errorf("add the operator's user: %w", err)
 	}
-	path := filepath.Join(root, "bin", "dev", "operator.kubeconfig")
+	path := filepath.Join(devDir, "operator.kubeconfig")
 	return path, writeKubeconfig(operator, path)
 }
 
