@@ -102,3 +102,17 @@ func storedMemberIDs(id string) []string {
 func writtenBySCIM(obj client.Object) []any {
 	return []any{obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations()}
 }
+
+// expectListed waits until the list at path (a query) holds a resource with id, as the server's
+// cache catches up with an object declared with kubectl a moment before; an IdP finds groups
+// declared in Git long after they were applied.
+func expectListed(provider, path, id string) {
+	GinkgoHelper()
+	Eventually(func() []string {
+		var ids []string
+		for _, res := range call(server.URL, provider, "GET", path, "").expectStatus(http.StatusOK).listedResources() {
+			ids = append(ids, fmt.Sprint(res["id"]))
+		}
+		return ids
+	}).Should(ContainElement(id), "GET %s", path)
+}

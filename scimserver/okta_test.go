@@ -334,7 +334,9 @@ var _ = Describe("Okta's requests (okta provider)", Label(conformanceLabel, suit
 		// Push Groups with "Link Group": Okta finds the existing group by its name.
 		// Source: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20 ("Retrieve Groups"
 		// with a displayName filter, startIndex and count).
-		found := okta("GET", "/Groups?filter="+escapeQuery(fmt.Sprintf("displayName eq %q", name))+"&startIndex=1&count=100", "").expectListOf(1, 1, 1)
+		linkLookup := "/Groups?filter=" + escapeQuery(fmt.Sprintf("displayName eq %q", name)) + "&startIndex=1&count=100"
+		expectListed("okta", linkLookup, gid)
+		found := okta("GET", linkLookup, "").expectListOf(1, 1, 1)
 		Expect(found[0]).To(And(HaveKeyWithValue("id", gid), HaveKeyWithValue("displayName", name), HaveKeyWithValue("members", BeEmpty())))
 
 		// Source: same page, "Update a specific Group name" and "Update specific Group membership":
