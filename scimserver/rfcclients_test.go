@@ -95,8 +95,9 @@ var _ = Describe("JumpCloud's and OneLogin's requests (generic provider)", Label
 	})
 
 	It("JumpCloud: takes over a group of the same name, syncs membership and renames, deactivates members when the group leaves, deletes", func() {
-		// Source: https://jumpcloud.com/support/provision-and-manage-users-and-groups-in-apps-using-custom-scim-identity-management-integration
-		// ("Group Management Considerations"): JumpCloud takes over management of an existing group
+		// Source: JumpCloud's "Group Management Considerations", as its SCIM connector articles
+		// state them (e.g. https://jumpcloud.com/wp-json/wp/v2/support/85119, a JumpCloud support
+		// article): JumpCloud takes over management of an existing group
 		// whose name matches, syncs on every membership or group change, renames groups, and
 		// deletes the groups deleted in JumpCloud.
 		name := unique("Engineering ")
