@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -115,4 +116,17 @@ func expectListed(provider, path, id string) {
 		}
 		return ids
 	}).Should(ContainElement(id), "GET %s", path)
+}
+
+// declareRole creates a ScimRole as GitOps declares one, granting clusterRole, and returns its name
+// (its SCIM id). The name looks like a server-generated id, as StrongDM's smoke tests
+// (scimsdk_test.go) require of every group they list.
+func declareRole(displayName, clusterRole string) string {
+	GinkgoHelper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	role := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r-%x", b)},
+		Spec: v1.ScimRoleSpec{DisplayName: displayName, Access: &v1.Access{ClusterRoles: []string{clusterRole}}}}
+	Expect(k8sClient.Create(ctx, role)).To(Succeed())
+	return role.Name
 }

@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -322,10 +321,7 @@ var _ = Describe("Okta's requests (okta provider)", Label(conformanceLabel, suit
 
 	It("links a group declared in Git, found by displayName eq, and pushes it: the rename resent with every membership change", func() {
 		name := unique("Okta Linked ")
-		declared := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: unique("okta-linked-")},
-			Spec: v1.ScimRoleSpec{DisplayName: name, Access: &v1.Access{ClusterRoles: []string{"view"}}}}
-		Expect(k8sClient.Create(ctx, declared)).To(Succeed())
-		gid := declared.Name
+		gid := declareRole(name, "view")
 		var members []string
 		for range 3 {
 			members = append(members, oktaCreate(unique("okta.push")+"@okta.local", unique("00upush")))

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -101,10 +100,7 @@ var _ = Describe("JumpCloud's and OneLogin's requests (generic provider)", Label
 		// whose name matches, syncs on every membership or group change, renames groups, and
 		// deletes the groups deleted in JumpCloud.
 		name := unique("Engineering ")
-		declared := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: unique("jumpcloud-engineering-")},
-			Spec: v1.ScimRoleSpec{DisplayName: name, Access: &v1.Access{ClusterRoles: []string{"view"}}}}
-		Expect(k8sClient.Create(ctx, declared)).To(Succeed())
-		gid := declared.Name
+		gid := declareRole(name, "view")
 		var ids []string
 		for range 3 {
 			ids = append(ids, scim("POST", "/Users", jumpCloudUser(unique("jc.eng")+"@example.test", "Eng", "Member", true)).
@@ -246,10 +242,7 @@ var _ = Describe("JumpCloud's and OneLogin's requests (generic provider)", Label
 		// assign users to them.
 		// Source: https://developers.onelogin.com/scim/create-app
 		name := unique("OneLogin Admins ")
-		declared := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: unique("onelogin-admins-")},
-			Spec: v1.ScimRoleSpec{DisplayName: name, Access: &v1.Access{ClusterRoles: []string{"edit"}}}}
-		Expect(k8sClient.Create(ctx, declared)).To(Succeed())
-		gid := declared.Name
+		gid := declareRole(name, "edit")
 
 		expectListed("generic", "/Groups?filter="+escapeQuery(fmt.Sprintf("displayName eq %q", name)), gid)
 		seen := map[string]string{}
