@@ -63,7 +63,7 @@ test: vet control-plane ## Run go vet, the unit tests and the envtest suites.
 	$(GO) test ./... -count=1 -timeout 40m $(TEST_ARGS)
 
 .PHONY: conformance
-conformance: build control-plane ## Run Microsoft's SCIM test collection (newman) against a fresh dev environment.
+conformance: build control-plane ## Run Microsoft's SCIM test collection (newman) and the IdP conformance specs against a fresh dev environment; report per suite.
 	$(GO) build -o $(LOCALBIN)/scim-dev ./hack/dev
 	hack/conformance.sh
 

@@ -12,7 +12,7 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
+var _ = Describe("Microsoft Entra ID's requests (azure provider)", Label(conformanceLabel, suiteEntra), func() {
 	azure := func(method, path, body string) *response {
 		GinkgoHelper()
 		return call(server.URL, "azure", method, path, body)
@@ -189,10 +189,10 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		        }
 		    ]
 		}`
-		before := getUser(id).ResourceVersion
+		before := writtenBySCIM(getUser(id))
 		scim("PATCH", "/Users/"+id, disable).expectError(http.StatusBadRequest, "")
 		scim("PATCH", "/Users/"+id, strings.Replace(disable, `"Replace"`, `"replace"`, 1)).expectError(http.StatusBadRequest, "invalidValue")
-		Expect(getUser(id).ResourceVersion).To(Equal(before), "a rejected PATCH writes nothing")
+		Expect(writtenBySCIM(getUser(id))).To(Equal(before), "a rejected PATCH writes nothing")
 		expectActiveMarked(id, "azure")
 
 		azure("PATCH", "/Users/"+id, disable).expectStatusIn(http.StatusOK, http.StatusNoContent)
@@ -332,6 +332,124 @@ var _ = Describe("Microsoft Entra ID's requests (azure provider)", func() {
 		Expect(getUser(id).Spec.Emails).To(ConsistOf(HaveField("Value", "x@y")))
 		Expect(getUser(id).Spec.Emails[0].Type).To(Equal("work"))
 		expectActiveMarked(id, "azure")
+	})
+
+	// aadOptscim062020 is the flag Entra ID's tenant URL takes for its SCIM-compliant PATCH
+	// requests; the specs above send the default dialect, these the flagged one.
+	// Source: https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
+	// ("Flags to alter the SCIM behavior", each request "With feature flag").
+	It("serves the aadOptscim062020 dialect: lower-case ops and booleans for users, members[value eq] removal, 204s", func() {
+		id := entraCreate("Test_User_"+idpGUID(), idpGUID(), "Test_User_"+idpGUID()+"@testuser.com")
+		// "Requests made to add a single-value string attribute", with feature flag.
+		r := azure("PATCH", "/Users/"+id, `{
+		    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		    "Operations": [
+		      {
+		        "op": "add",
+		        "path": "nickName",
+		        "value": "Babs"
+		      }
+		    ]
+		}`).expectStatus(http.StatusNoContent)
+		Expect(r.raw).To(BeEmpty())
+		Expect(getUser(id).Spec.NickName).To(Equal("Babs"))
+
+		// "Requests made to disable users", with feature flag: a real boolean.
+		disable := `{
+		    "schemas": [
+		        "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+		    ],
+		    "Operations": [
+		        {
+		            "op": "replace",
+		            "path": "active",
+		            "value": false
+		        }
+		    ]
+		}`
+		azure("PATCH", "/Users/"+id, disable).expectStatus(http.StatusNoContent)
+		expectSuspendedByProvider(id)
+		Expect(azure("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body).To(HaveKeyWithValue("active", false))
+		azure("PATCH", "/Users/"+id, strings.Replace(disable, "false", "true", 1)).expectStatus(http.StatusNoContent)
+		expectActiveMarked(id, "azure")
+
+		// "Requests made to remove a group member", with feature flag, on a group Entra ID created
+		// empty and filled with lower-case adds.
+		stays := entraCreate("Test_User_"+idpGUID(), idpGUID(), "Test_User_"+idpGUID()+"@testuser.com")
+		gid := azure("POST", "/Groups", fmt.Sprintf(`{
+		    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+		    "externalId": %q,
+		    "displayName": %q,
+		    "meta": {"resourceType": "Group"}
+		}`, idpGUID(), unique("displayName "))).expectStatus(http.StatusCreated).str("id")
+		Expect(getRole(gid).Spec.Members).To(BeEmpty())
+		azure("PATCH", "/Groups/"+gid, fmt.Sprintf(`{
+		    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		    "Operations": [{"op": "add", "path": "members", "value": [{"value": %q}, {"value": %q}]}]
+		}`, id, stays)).expectStatus(http.StatusNoContent)
+		Expect(storedMemberIDs(gid)).To(ConsistOf(id, stays))
+		remove := fmt.Sprintf(`{
+		    "schemas": [
+		        "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+		    ],
+		    "Operations": [
+		        {
+		            "op": "remove",
+		            "path": "members[value eq \"%s\"]"
+		        }
+		    ]
+		}`, id)
+		azure("PATCH", "/Groups/"+gid, remove).expectStatus(http.StatusNoContent)
+		Expect(storedMemberIDs(gid)).To(Equal([]string{stays}))
+		before := writtenBySCIM(getRole(gid))
+		azure("PATCH", "/Groups/"+gid, remove).expectStatus(http.StatusNoContent)
+		Expect(writtenBySCIM(getRole(gid))).To(Equal(before), "removing a member that is gone writes nothing")
+		Expect(azure("GET", "/Groups/"+gid, "").expectStatus(http.StatusOK).body["members"]).To(ConsistOf(HaveKeyWithValue("value", stays)))
+	})
+
+	It("takes the manager as a bare id in an aadOptscim062020 no-path replace, which generic refuses", func() {
+		manager := entraCreate("Test_User_"+idpGUID(), idpGUID(), "Test_User_"+idpGUID()+"@testuser.com")
+		id := entraCreate("Test_User_"+idpGUID(), idpGUID(), "Test_User_"+idpGUID()+"@testuser.com")
+		// With the flag, Entra ID gathers single-valued replaces into one no-path replace whose keys
+		// are attribute paths ("Requests to replace multiple attributes", with feature flag, on the
+		// page above); it sends the manager as the manager's id, not as {"value": id}.
+		// Source: https://learn.microsoft.com/en-us/answers/questions/188003/scim-user-provisioning-setup-with-manager-attribut
+		body := fmt.Sprintf(`{
+		    "schemas": [
+		        "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+		    ],
+		    "Operations": [
+		        {
+		            "op": "replace",
+		            "value": {
+		                "displayName": "Bjfe",
+		                "name.givenName": "Kkom",
+		                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Aklq",
+		                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": %q
+		            }
+		        }
+		    ]
+		}`, manager)
+		before := writtenBySCIM(getUser(id))
+		scim("PATCH", "/Users/"+id, body).expectError(http.StatusBadRequest, "invalidValue")
+		Expect(writtenBySCIM(getUser(id))).To(Equal(before), "a rejected PATCH writes nothing")
+
+		azure("PATCH", "/Users/"+id, body).expectStatus(http.StatusNoContent)
+		u := getUser(id)
+		Expect(u.Spec.DisplayName).To(Equal("Bjfe"))
+		Expect(u.Spec.Name.GivenName).To(Equal("Kkom"))
+		Expect(u.Spec.Enterprise).NotTo(BeNil())
+		Expect(u.Spec.Enterprise.Department).To(Equal("Aklq"))
+		Expect(u.Spec.Enterprise.Manager).To(HaveField("Value", manager))
+		r := azure("GET", "/Users/"+id, "").expectStatus(http.StatusOK)
+		Expect(r.body[idpEnterpriseURN]).To(And(HaveKeyWithValue("department", "Aklq"), HaveKeyWithValue("manager", HaveKeyWithValue("value", manager))))
+
+		// The RFC 7643 form, {"value": id}, is what generic takes.
+		rfc := strings.Replace(body, fmt.Sprintf("%q", manager), fmt.Sprintf(`{"value": %q}`, manager), 1)
+		r = scim("PATCH", "/Users/"+id, strings.Replace(rfc, "Bjfe", "Pvlo", 1)).expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("displayName", "Pvlo"))
+		Expect(r.body[idpEnterpriseURN]).To(HaveKeyWithValue("manager", HaveKeyWithValue("value", manager)))
+		expectActiveMarked(id, "generic")
 	})
 
 	It("creates a group with Entra ID's documented body, which names a Microsoft schema besides the core one", func() {

@@ -9,6 +9,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -87,4 +89,38 @@ func storedMemberIDs(id string) []string {
 		ids = append(ids, m.Value)
 	}
 	return ids
+}
+
+// writtenBySCIM returns what a SCIM write changes in a stored object: its spec, as its generation
+// counts it, its labels and its annotations. Unlike the resourceVersion, it leaves out the status,
+// which the controllers write when they run, as they do under make conformance.
+func writtenBySCIM(obj client.Object) []any {
+	return []any{obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations()}
+}
+
+// expectListed waits until the list at path (a query) holds a resource with id, as the server's
+// cache catches up with an object declared with kubectl a moment before; an IdP finds groups
+// declared in Git long after they were applied.
+func expectListed(provider, path, id string) {
+	GinkgoHelper()
+	Eventually(func() []string {
+		var ids []string
+		for _, res := range call(server.URL, provider, "GET", path, "").expectStatus(http.StatusOK).listedResources() {
+			ids = append(ids, fmt.Sprint(res["id"]))
+		}
+		return ids
+	}).Should(ContainElement(id), "GET %s", path)
+}
+
+// declareRole creates a ScimRole as GitOps declares one, granting clusterRole, and returns its name
+// (its SCIM id). The name looks like a server-generated id, as StrongDM's smoke tests
+// (scimsdk_test.go) require of every group they list.
+func declareRole(displayName, clusterRole string) string {
+	GinkgoHelper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	role := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r-%x", b)},
+		Spec: v1.ScimRoleSpec{DisplayName: displayName, Access: &v1.Access{ClusterRoles: []string{clusterRole}}}}
+	Expect(k8sClient.Create(ctx, role)).To(Succeed())
+	return role.Name
 }

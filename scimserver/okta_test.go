@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -11,7 +12,7 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-var _ = Describe("Okta's requests (okta provider)", func() {
+var _ = Describe("Okta's requests (okta provider)", Label(conformanceLabel, suiteOkta), func() {
 	okta := func(method, path, body string) *response {
 		GinkgoHelper()
 		return call(server.URL, "okta", method, path, body)
@@ -188,9 +189,9 @@ var _ = Describe("Okta's requests (okta provider)", func() {
 		Expect(r.body).To(HaveKeyWithValue("displayName", renamed))
 		Expect(r.body).To(HaveKeyWithValue("id", gid))
 		Expect(getRole(gid).Spec.DisplayName).To(Equal(renamed))
-		before := getRole(gid).ResourceVersion
+		before := writtenBySCIM(getRole(gid))
 		okta("PATCH", "/Groups/"+gid, rename).expectStatus(http.StatusNoContent)
-		Expect(getRole(gid).ResourceVersion).To(Equal(before), "a rename to the same name changes nothing")
+		Expect(writtenBySCIM(getRole(gid))).To(Equal(before), "a rename to the same name changes nothing")
 
 		// Okta looks groups up by displayName with its paging parameters.
 		found := okta("GET", "/Groups?filter="+escapeQuery(fmt.Sprintf("displayName eq %q", renamed))+"&startIndex=1&count=100", "").expectListOf(1, 1, 1)
@@ -221,5 +222,160 @@ var _ = Describe("Okta's requests (okta provider)", func() {
 		okta("GET", "/Groups/"+gid, "").expectError(http.StatusNotFound, "")
 		expectNoObject(gid, &v1.ScimRole{})
 		okta("GET", "/Users/"+u1, "").expectStatus(http.StatusOK)
+	})
+
+	It("checks existence as Okta does and imports page by page: each user once, in the same order on every walk", func() {
+		prefix := unique("okta.import") + "."
+		var ids []string
+		for i := range 5 {
+			userName := fmt.Sprintf("%s%d@okta.local", prefix, i)
+			// Source: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20 ("Determine
+			// if the User already exists"): a userName eq lookup with startIndex=1&count=100, 0 then 1 result.
+			lookup := "/Users?filter=" + escapeQuery(fmt.Sprintf("userName eq %q", userName)) + "&startIndex=1&count=100"
+			okta("GET", lookup, "").expectListOf(0, 1, 0)
+			ids = append(ids, oktaCreate(userName, unique("00uimport")))
+			Expect(okta("GET", lookup, "").expectListOf(1, 1, 1)[0]).To(HaveKeyWithValue("id", ids[i]))
+		}
+
+		// Okta's import reads every page of startIndex and count ("Retrieve Users" on the same page):
+		// here the users of this spec, two to a page.
+		filter := "filter=" + escapeQuery(fmt.Sprintf("userName sw %q", prefix))
+		walk := func() []string {
+			GinkgoHelper()
+			var seen []string
+			for start := 1; start <= len(ids); start += 2 {
+				page := okta("GET", fmt.Sprintf("/Users?%s&startIndex=%d&count=2", filter, start), "").expectListOf(len(ids), start, min(2, len(ids)-start+1))
+				for _, u := range page {
+					seen = append(seen, u["id"].(string))
+				}
+			}
+			return seen
+		}
+		first := walk()
+		Expect(first).To(ConsistOf(ids), "each user exactly once across the pages")
+		var oneRequest []string
+		for _, u := range okta("GET", "/Users?"+filter+"&startIndex=1&count=100", "").expectListOf(len(ids), 1, len(ids)) {
+			oneRequest = append(oneRequest, u["id"].(string))
+		}
+		Expect(first).To(Equal(oneRequest), "pages are slices of one order")
+
+		// Changes between two imports (a rename, a deactivation) do not move anyone between pages.
+		okta("PATCH", "/Users/"+ids[0], fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"userName":%q}}]}`,
+			prefix+"zz-renamed@okta.local")).expectStatus(http.StatusOK)
+		okta("PATCH", "/Users/"+ids[3], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`).
+			expectStatus(http.StatusOK)
+		Expect(walk()).To(Equal(first))
+
+		// Okta's own import request, unfiltered: every page of 100 holds each user at most once.
+		seen := map[string]int{}
+		for start := 1; ; start += 100 {
+			r := okta("GET", fmt.Sprintf("/Users?startIndex=%d&count=100", start), "").expectStatus(http.StatusOK)
+			page := r.listedResources()
+			for _, u := range page {
+				seen[u["id"].(string)]++
+			}
+			if len(page) < 100 || start+len(page) > int(r.body["totalResults"].(float64)) {
+				break
+			}
+		}
+		for _, id := range ids {
+			Expect(seen).To(HaveKeyWithValue(id, 1))
+		}
+		Expect(seen).To(HaveEach(1))
+	})
+
+	It("deactivates and reactivates a user with PUT and active", func() {
+		userName := unique("okta.put") + "@okta.local"
+		id := oktaCreate(userName, unique("00uput"))
+		// Source: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20 ("Update the
+		// User"): Okta replaces the whole user; deactivating sends it with active false.
+		put := func(active bool) *response {
+			GinkgoHelper()
+			return okta("PUT", "/Users/"+id, fmt.Sprintf(`{
+			    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+			    "id": %[2]q,
+			    "userName": %[1]q,
+			    "name": {"givenName": "Test", "familyName": "User"},
+			    "emails": [{"primary": true, "value": %[1]q, "type": "work"}],
+			    "displayName": "Test User",
+			    "locale": "en-US",
+			    "active": %[3]t,
+			    "groups": [],
+			    "meta": {"resourceType": "User"}
+			}`, userName, id, active))
+		}
+		gid := okta("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,"members":[{"value":%q}]}`,
+			unique("Okta PUT "), id)).expectStatus(http.StatusCreated).str("id")
+
+		r := put(false).expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("active", false))
+		expectSuspendedByProvider(id)
+		Expect(storedMemberIDs(gid)).To(Equal([]string{id}), "a suspension keeps the membership; the bindings drop the user")
+		lookup := "/Users?filter=" + escapeQuery(fmt.Sprintf("userName eq %q", userName)) + "&startIndex=1&count=100"
+		Expect(okta("GET", lookup, "").expectListOf(1, 1, 1)[0]).To(HaveKeyWithValue("active", false))
+
+		r = put(true).expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("active", true))
+		expectActiveMarked(id, "okta")
+	})
+
+	It("links a group declared in Git, found by displayName eq, and pushes it: the rename resent with every membership change", func() {
+		name := unique("Okta Linked ")
+		gid := declareRole(name, "view")
+		var members []string
+		for range 3 {
+			members = append(members, oktaCreate(unique("okta.push")+"@okta.local", unique("00upush")))
+		}
+
+		// Push Groups with "Link Group": Okta finds the existing group by its name.
+		// Source: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20 ("Retrieve Groups"
+		// with a displayName filter, startIndex and count).
+		linkLookup := "/Groups?filter=" + escapeQuery(fmt.Sprintf("displayName eq %q", name)) + "&startIndex=1&count=100"
+		expectListed("okta", linkLookup, gid)
+		found := okta("GET", linkLookup, "").expectListOf(1, 1, 1)
+		Expect(found[0]).To(And(HaveKeyWithValue("id", gid), HaveKeyWithValue("displayName", name), HaveKeyWithValue("members", BeEmpty())))
+
+		// Source: same page, "Update a specific Group name" and "Update specific Group membership":
+		// the no-path replace of id and displayName goes with each membership change.
+		rename := func(displayName string) string {
+			return fmt.Sprintf(`{"op": "replace", "value": {"id": %q, "displayName": %q}}`, gid, displayName)
+		}
+		push := func(ops ...string) *response {
+			GinkgoHelper()
+			return okta("PATCH", "/Groups/"+gid, `{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [`+strings.Join(ops, ", ")+`]}`)
+		}
+		r := push(rename(name), fmt.Sprintf(`{"op": "add", "path": "members", "value": [{"value": %q, "display": "test.user@okta.local"}, {"value": %q, "display": "test.user@okta.local"}]}`,
+			members[0], members[1])).expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("displayName", name))
+		Expect(storedMemberIDs(gid)).To(ConsistOf(members[0], members[1]))
+		role := getRole(gid)
+		expectMarkedBy(role, "okta")
+		Expect(role.Spec.Access).To(Equal(&v1.Access{ClusterRoles: []string{"view"}}), "what the role grants stays Git's")
+
+		push(rename(name), fmt.Sprintf(`{"op": "remove", "path": "members[value eq \"%s\"]"}`, members[0]),
+			fmt.Sprintf(`{"op": "add", "path": "members", "value": [{"value": %q, "display": "test.user@okta.local"}]}`, members[2])).
+			expectStatus(http.StatusOK)
+		Expect(storedMemberIDs(gid)).To(ConsistOf(members[1], members[2]))
+
+		// Renamed in Okta, then pushed in full.
+		renamed := unique("Okta Linked Renamed ")
+		r = push(rename(renamed), fmt.Sprintf(`{"op": "replace", "path": "members", "value": [{"value": %q, "display": "test.user@okta.local"}]}`, members[0])).
+			expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("displayName", renamed))
+		Expect(r.body["members"]).To(ConsistOf(HaveKeyWithValue("value", members[0])))
+		role = getRole(gid)
+		Expect(role.Spec.DisplayName).To(Equal(renamed))
+		Expect(role.Spec.Members).To(Equal([]v1.Member{{Value: members[0], Display: "test.user@okta.local"}}))
+		Expect(role.Spec.Access).To(Equal(&v1.Access{ClusterRoles: []string{"view"}}))
+		okta("GET", "/Groups?filter="+escapeQuery(fmt.Sprintf("displayName eq %q", name))+"&startIndex=1&count=100", "").expectListOf(0, 1, 0)
+		Expect(okta("GET", "/Groups?filter="+escapeQuery(fmt.Sprintf("displayName eq %q", renamed))+"&startIndex=1&count=100", "").expectListOf(1, 1, 1)[0]).
+			To(HaveKeyWithValue("id", gid))
+
+		// The same push again writes nothing. (It is answered 200 with the group rather than 204:
+		// the replaced members lack the type and $ref the stored ones carry.)
+		before := writtenBySCIM(getRole(gid))
+		push(rename(renamed), fmt.Sprintf(`{"op": "replace", "path": "members", "value": [{"value": %q, "display": "test.user@okta.local"}]}`, members[0])).
+			expectStatusIn(http.StatusOK, http.StatusNoContent)
+		Expect(writtenBySCIM(getRole(gid))).To(Equal(before))
 	})
 })

@@ -25,14 +25,23 @@ type Quirks struct {
 	IgnoreUnknownMembers bool
 }
 
-// QuirksFor returns the fixes of the named provider:
-//   - azure (Microsoft Entra ID): boolean attributes sent as strings ("active": "False") and PATCH
-//     op values in any case ("Replace", "Add", "Remove"), and filter values without quotes
-//     (`userName eq alice`), which Microsoft's SCIM validator sends; Microsoft's ADSCIM Group schema
-//     URN and misspelled attributes ignored; 204 for every successful PATCH; unknown member ids
-//     of a Group PATCH ignored.
+// QuirksFor returns the fixes of the named provider. Each one accepts what the generic provider
+// refuses; docs/identity-providers.md lists the same. The azure provider, for Microsoft Entra ID in
+// its default dialect and with aadOptscim062020, Microsoft's SCIM validator and its test
+// collection, accepts:
+//   - boolean attributes sent as strings ("active": "False"), in bodies and PATCH values;
+//   - PATCH op values in any case ("Replace", "Add", "Remove");
+//   - filter values without quotes (`userName eq alice`);
+//   - a bare value for a complex attribute with a value sub-attribute, and a single value for a
+//     multi-valued one: the enterprise manager as the manager's id, a member as its id;
+//   - "displayName" for the display of a member;
+//   - a replace whose value filter matches nothing, which adds that value
+//     (`emails[type eq "work"].value` of a user without a work email);
+//   - Microsoft's ADSCIM Group schema URN and unknown (misspelled) attributes, ignored;
+//   - unknown member ids in a Group PATCH, ignored;
 //
-// Every other provider, okta and generic included, is strict.
+// and answers every successful PATCH with 204. Every other provider, okta and generic included, is
+// strict: Okta's documented requests need no fix.
 func QuirksFor(provider string) Quirks {
 	switch provider {
 	case "azure":

@@ -77,6 +77,10 @@ var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(v1.AddToScheme(scheme)).To(Succeed())
+	if conformance.URL != "" {
+		setUpConformance()
+		return
+	}
 
 	root, err := controlplane.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
@@ -137,11 +141,13 @@ func startFinalizerRelease() error {
 }
 
 var _ = AfterSuite(func() {
-	if server != nil {
+	if server != nil && server.Listener != nil {
 		server.Close()
 	}
 	cancel()
-	Expect(controlPlane.Stop()).To(Succeed())
+	if controlPlane != nil {
+		Expect(controlPlane.Stop()).To(Succeed())
+	}
 })
 
 // startInstance starts a manager with the SCIM server, as main.go wires it, and serves its handler

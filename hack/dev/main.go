@@ -1,6 +1,6 @@
 // Command dev is `make dev`: it starts the local control plane (etcd and kube-apiserver from bin/),
 // installs the CRDs, the operator's RBAC and the admission policies, creates the SCIM token Secret,
-// writes an admin kubeconfig to bin/dev/kubeconfig and runs the manager binary in the foreground as
+// writes an admin kubeconfig to bin/dev/kubeconfig (or $DEV_DIR/kubeconfig) and runs the manager binary in the foreground as
 // the operator's ServiceAccount, under its generated RBAC, so the policies behave as in a cluster,
 // serving the authorization webhook that the API server consults before RBAC. SIGINT or SIGTERM
 // stops the manager, then the control plane, leaving no process behind.
@@ -76,11 +76,13 @@ func run(binDir, manager, providers string) (err error) {
 	if err != nil {
 		return fmt.Errorf("add admin user: %w", err)
 	}
-	kubeconfig := filepath.Join(root, "bin", "dev", "kubeconfig")
+	// DEV_DIR lets two environments run side by side (make conformance beside make dev).
+	devDir := envOr("DEV_DIR", filepath.Join(root, "bin", "dev"))
+	kubeconfig := filepath.Join(devDir, "kubeconfig")
 	if err := controlplane.WriteKubeconfig(admin, kubeconfig); err != nil {
 		return err
 	}
-	operatorKubeconfig := filepath.Join(root, "bin", "dev", "operator.kubeconfig")
+	operatorKubeconfig := filepath.Join(devDir, "operator.kubeconfig")
 	if err := local.InstallOperator(ctx, cfg, root, operatorKubeconfig, strings.Split(providers, ","), token); err != nil {
 		return err
 	}
