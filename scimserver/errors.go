@@ -33,6 +33,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Info("API server unavailable", "path", r.URL.Path, "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		e = scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server is unavailable; retry later")
+		if unavailable.TimedOut > 0 {
+			// The request may have reached the API server: a retry settles it (a create that
+			// was applied is then taken, 409; a PATCH applies as once).
+			e = scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server did not answer within %s; the write may have been applied: retry it", unavailable.TimedOut)
+		}
 	default:
 		s.log.Error(err, "internal error", "method", r.Method, "path", r.URL.Path)
 		e = scimerror.New(http.StatusInternalServerError, "", "internal error")

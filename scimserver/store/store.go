@@ -92,6 +92,11 @@ type Store struct {
 	Live client.Reader
 	// CacheWait bounds how long a write waits for the cache to observe it (default 2s).
 	CacheWait time.Duration
+	// WriteTimeout bounds each write's calls to the API server (default DefaultWriteTimeout). A
+	// write past it is answered as unavailable (503): the API server may have applied it or not,
+	// and a retry settles which — a create that was applied is then taken (409), a PATCH
+	// applies as once.
+	WriteTimeout time.Duration
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
@@ -100,10 +105,74 @@ type Store struct {
 }
 
 // Users returns the Users view of the store.
-func (s *Store) Users() Resources { return &users{s} }
+func (s *Store) Users() Resources { return s.bounded(&users{s}) }
 
 // Groups returns the Groups view of the store.
-func (s *Store) Groups() Resources { return &groups{s} }
+func (s *Store) Groups() Resources { return s.bounded(&groups{s}) }
+
+// DefaultWriteTimeout is Store.WriteTimeout's default: well within what IdPs wait for an answer
+// (Entra ID requires one within 60 s,
+// https://learn.microsoft.com/en-us/answers/questions/1151866/azure-ad-scim-attempting-to-create-the-same-user-r;
+// Okta's connector timeout is 30 s at least,
+// https://help.okta.com/en-us/Content/Topics/Provisioning/opp/opp-api-timeout.htm), so that the
+// IdP hears a 503 and retries rather than timing out itself, not knowing what happened.
+const DefaultWriteTimeout = 10 * time.Second
+
+// bounded returns r with each write's context limited to WriteTimeout.
+func (s *Store) bounded(r Resources) Resources {
+	timeout := s.WriteTimeout
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	return boundedWrites{Resources: r, timeout: timeout}
+}
+
+// boundedWrites limits each write of the Resources it wraps to timeout. A write cut off by it
+// fails as unavailable, saying that it may have been applied.
+type boundedWrites struct {
+	Resources
+	timeout time.Duration
+}
+
+func (b boundedWrites) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	r, err := b.Resources.Create(ctx, w, doc)
+	return r, b.timedOut(ctx, err)
+}
+
+func (b boundedWrites) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	r, err := b.Resources.Replace(ctx, w, id, doc)
+	return r, b.timedOut(ctx, err)
+}
+
+func (b boundedWrites) Patch(ctx context.Context, w Write, id string, patch func(doc map[string]any) (bool, error)) (*Resource, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	r, changed, err := b.Resources.Patch(ctx, w, id, patch)
+	return r, changed, b.timedOut(ctx, err)
+}
+
+func (b boundedWrites) Delete(ctx context.Context, w Write, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.timedOut(ctx, b.Resources.Delete(ctx, w, id))
+}
+
+// timedOut turns an error of a write whose context ran out into an UnavailableError that says so;
+// a SCIM error the write decided on (a 404, a 409) stays as it is.
+func (b boundedWrites) timedOut(ctx context.Context, err error) error {
+	if err == nil || scimerror.As(err) != nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	var unavailable *UnavailableError
+	if errors.As(err, &unavailable) {
+		err = unavailable.Err
+	}
+	return &UnavailableError{Err: err, TimedOut: b.timeout}
+}
 
 // users serves SCIM Users as ScimUsers.
 type users struct{ *Store }
@@ -419,9 +488,19 @@ func Unavailable(err error) error {
 }
 
 // UnavailableError is an error reaching the API server; the HTTP layer answers 503 with Retry-After.
-type UnavailableError struct{ Err error }
+type UnavailableError struct {
+	Err error
+	// TimedOut is the write timeout when the API server did not answer within it: the write may
+	// have been applied nonetheless.
+	TimedOut time.Duration
+}
 
-func (e *UnavailableError) Error() string { return "API server unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Error() string {
+	if e.TimedOut > 0 {
+		return fmt.Sprintf("API server did not answer within %s: %v", e.TimedOut, e.Err)
+	}
+	return "API server unavailable: " + e.Err.Error()
+}
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func apiMessage(err error) string {
