@@ -228,3 +228,43 @@ func randomHex(n int) string {
 
 // since is the time since start, rounded for a log line.
 func since(start time.Time) time.Duration { return time.Since(start).Round(10 * time.Millisecond) }
+
+// createGroup creates a group through the IdP.
+func createGroup(t *testing.T, p *scimtest.IdP, displayName string) string {
+	t.Helper()
+	id, err := p.CreateGroup(displayName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// report logs the IdP's answers and fails the test for those that are the server's fault.
+func report(t *testing.T, p *scimtest.IdP) {
+	t.Helper()
+	t.Logf("IdP: %s", p.Summary())
+	for _, problem := range p.Problems() {
+		t.Errorf("unexpected: %s", problem)
+	}
+}
+
+// verify checks what is stored against the IdP's model (IdP.Check, reading groups through m)
+// and waits until the bindings name exactly the acknowledged active members; it returns when
+// they did.
+func verify(t *testing.T, e *env, m *manager, p *scimtest.IdP, timeout time.Duration) time.Time {
+	t.Helper()
+	diffs, err := p.Check(context.Background(), e.admin, m.scim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if len(diffs) > 0 {
+		t.FailNow()
+	}
+	scimtest.Eventually(t, timeout, "the bindings name exactly the groups' active members", func() (bool, string) {
+		return p.BindingsMatch(context.Background(), e.admin, userPrefix)
+	})
+	return time.Now()
+}

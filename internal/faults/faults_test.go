@@ -27,8 +27,8 @@ var leaderElection = []string{"--leader-elect=true", "--leader-election-namespac
 func TestAPIServerStops(t *testing.T) {
 	e := startEnv(t)
 	m := e.startManager(t, "a")
-	p := newIdP(m.scim)
-	groups := []string{p.createGroup(t, "Engineering"), p.createGroup(t, "Sales")}
+	p := scimtest.NewIdP(m.scim)
+	groups := []string{createGroup(t, p, "Engineering"), createGroup(t, p, "Sales")}
 	e.grantView(t, groups...)
 
 	outage(t, e, m, p, groups, controlplane.APIServer)
@@ -36,9 +36,9 @@ func TestAPIServerStops(t *testing.T) {
 	if m.exited() {
 		t.Fatalf("the manager exited: %v", m.proc.Err())
 	}
-	p.report(t)
+	report(t, p)
 	converged := time.Now()
-	p.verify(t, e, m, time.Minute)
+	verify(t, e, m, p, time.Minute)
 	t.Logf("bindings matched the acknowledged state %s after the traffic stopped", since(converged))
 }
 
@@ -47,17 +47,17 @@ func TestAPIServerStops(t *testing.T) {
 func TestEtcdRestarts(t *testing.T) {
 	e := startEnv(t)
 	m := e.startManager(t, "a")
-	p := newIdP(m.scim)
-	groups := []string{p.createGroup(t, "Engineering"), p.createGroup(t, "Sales")}
+	p := scimtest.NewIdP(m.scim)
+	groups := []string{createGroup(t, p, "Engineering"), createGroup(t, p, "Sales")}
 	e.grantView(t, groups...)
 
 	outage(t, e, m, p, groups, controlplane.Etcd)
 	if m.exited() {
 		t.Fatalf("the manager exited: %v", m.proc.Err())
 	}
-	p.report(t)
+	report(t, p)
 	converged := time.Now()
-	p.verify(t, e, m, time.Minute)
+	verify(t, e, m, p, time.Minute)
 	t.Logf("bindings matched the acknowledged state %s after the traffic stopped", since(converged))
 }
 
@@ -67,12 +67,12 @@ const minOutage = 5 * time.Second
 // outage runs an initial sync of 4 clients against m, kills c in the middle of it, waits until
 // /readyz fails and the clients have been answered 503, restarts c and waits until m is ready and
 // acknowledges writes again.
-func outage(t *testing.T, e *env, m *manager, p *idp, groups []string, c controlplane.Component) {
+func outage(t *testing.T, e *env, m *manager, p *scimtest.IdP, groups []string, c controlplane.Component) {
 	t.Helper()
-	stop := traffic(4, p.initialSync(groups))
+	stop := scimtest.Traffic(4, p.InitialSync(groups))
 	defer stop()
 	waitAcked(t, p, 20)
-	unavailable := p.count("503")
+	unavailable := p.Count("503")
 	killed := time.Now()
 	if err := e.local.Kill(c); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func outage(t *testing.T, e *env, m *manager, p *idp, groups []string, c control
 	notReady := since(killed)
 	// Down for a few seconds at least, the clients retrying meanwhile.
 	scimtest.Eventually(t, time.Minute, "the clients are answered 503", func() (bool, string) {
-		return p.count("503") >= unavailable+4 && time.Since(killed) > minOutage, fmt.Sprint(p.count("503"))
+		return p.Count("503") >= unavailable+4 && time.Since(killed) > minOutage, fmt.Sprint(p.Count("503"))
 	})
 	down := since(killed)
 	restarted := time.Now()
@@ -94,20 +94,20 @@ func outage(t *testing.T, e *env, m *manager, p *idp, groups []string, c control
 	up := since(restarted)
 	m.waitReady(t, 2*time.Minute)
 	ready := since(restarted)
-	acked := p.acked.Load()
+	acked := p.Acked()
 	waitAcked(t, p, acked+20)
 	t.Logf("%s killed: /readyz failed after %s; down %s with %d answers 503; restarted in %s, the manager ready %s after the restart, writing again %s after it",
-		c, notReady, down, p.count("503")-unavailable, up, ready, since(restarted))
+		c, notReady, down, p.Count("503")-unavailable, up, ready, since(restarted))
 }
 
 // hang stops kube-apiserver with SIGSTOP — connections stay open, nothing answers — and checks
 // that reads are served from the cache, that a create and a group PATCH are answered 503 with
 // Retry-After within the write timeout (the default, 10 s) while it hangs, and that retried once it
 // continues they apply exactly once.
-func hang(t *testing.T, e *env, m *manager, p *idp, group string) {
+func hang(t *testing.T, e *env, m *manager, p *scimtest.IdP, group string) {
 	t.Helper()
 	member := fmt.Sprintf("hang-member-%s@example.com", randomHex(4))
-	memberID := p.createUser(0, member)
+	memberID := p.CreateUser(0, member)
 	hung := fmt.Sprintf("hang-create-%s@example.com", randomHex(4))
 	addMember := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + memberID + `"}]}]}`
 
@@ -125,7 +125,7 @@ func hang(t *testing.T, e *env, m *manager, p *idp, group string) {
 	)
 	for a, req := range map[*answer][3]string{
 		&read:   {http.MethodGet, "/Users/" + memberID, ""},
-		&create: {http.MethodPost, "/Users", userBody(hung)},
+		&create: {http.MethodPost, "/Users", scimtest.UserBody(hung)},
 		&patchG: {http.MethodPatch, "/Groups/" + group, addMember},
 	} {
 		wg.Add(1)
@@ -178,12 +178,19 @@ func hang(t *testing.T, e *env, m *manager, p *idp, group string) {
 	// is taken (409) if the API server applied the first attempt after all, and is found by its
 	// userName; the PATCH is applied again, without a second member.
 	m.waitReady(t, time.Minute)
-	taken := p.count("409")
-	if p.retryCreate(0, hung, true) == "" {
+	taken := p.Count("409")
+	if p.RetryCreate(0, hung, true) == "" {
 		t.Fatalf("retrying the create of %s failed", hung)
 	}
-	p.setMember(0, group, memberID, true)
-	t.Logf("after the hang: the retried create was %s", map[bool]string{true: "taken: the API server had applied the first attempt", false: "applied: the first attempt had not been"}[p.count("409") > taken])
+	p.SetMember(0, group, memberID, true)
+	t.Logf("after the hang: the retried create was %s", map[bool]string{true: "taken: the API server had applied the first attempt", false: "applied: the first attempt had not been"}[p.Count("409") > taken])
+	// Whichever it was, the create has now been applied: retried once more, as after an answer
+	// lost on the way back, it is taken and found, not applied twice.
+	id := p.ID(hung)
+	taken = p.Count("409")
+	if again := p.RetryCreate(0, hung, true); again != id || p.Count("409") != taken+1 {
+		t.Errorf("a create retried after it was applied: id %s (first %s), %d answers 409 (want %d)", again, id, p.Count("409"), taken+1)
+	}
 }
 
 // TestManagerKilledDuringInitialSync kills the manager (SIGKILL) while 8 clients create users and
@@ -193,17 +200,17 @@ func hang(t *testing.T, e *env, m *manager, p *idp, group string) {
 func TestManagerKilledDuringInitialSync(t *testing.T) {
 	e := startEnv(t)
 	m := e.startManager(t, "a", leaderElection...)
-	p := newIdP(m.scim)
+	p := scimtest.NewIdP(m.scim)
 	var groups []string
 	for i := range 4 {
-		groups = append(groups, p.createGroup(t, fmt.Sprintf("Team %d", i)))
+		groups = append(groups, createGroup(t, p, fmt.Sprintf("Team %d", i)))
 	}
 	e.grantView(t, groups...)
 
-	stop := traffic(8, p.initialSync(groups))
+	stop := scimtest.Traffic(8, p.InitialSync(groups))
 	defer stop()
 	waitAcked(t, p, 80)
-	atKill := p.acked.Load()
+	atKill := p.Acked()
 	killed := time.Now()
 	if err := m.proc.Kill(); err != nil {
 		t.Fatal(err)
@@ -214,10 +221,10 @@ func TestManagerKilledDuringInitialSync(t *testing.T) {
 	stop()
 	stopped := time.Now()
 	t.Logf("manager killed after %d acknowledged writes; serving again %s after the kill", atKill, restarted)
-	p.report(t)
-	converged := p.verify(t, e, m, 2*time.Minute)
+	report(t, p)
+	converged := verify(t, e, m, p, 2*time.Minute)
 	t.Logf("%d users, bindings matched the acknowledged state %s after the kill (%s after the traffic stopped)",
-		len(p.users), converged.Sub(killed).Round(10*time.Millisecond), converged.Sub(stopped).Round(10*time.Millisecond))
+		p.Users(), converged.Sub(killed).Round(10*time.Millisecond), converged.Sub(stopped).Round(10*time.Millisecond))
 }
 
 // TestLeaderKilledDuringChurn runs two replicas with leader election and kills the leader
@@ -228,16 +235,16 @@ func TestLeaderKilledDuringChurn(t *testing.T) {
 	e := startEnv(t)
 	a := e.startManager(t, "a", leaderElection...)
 	b := e.startManager(t, "b", leaderElection...)
-	p := newIdP(a.scim, b.scim)
+	p := scimtest.NewIdP(a.scim, b.scim)
 	var groups []string
 	for i := range 3 {
-		groups = append(groups, p.createGroup(t, fmt.Sprintf("Team %d", i)))
+		groups = append(groups, createGroup(t, p, fmt.Sprintf("Team %d", i)))
 	}
 	e.grantView(t, groups...)
 	for c := range 8 {
 		for k := range 4 {
-			id := p.createUser(c, fmt.Sprintf("c%d-u%d@example.com", c, k))
-			p.setMember(c, groups[(c+k)%len(groups)], id, true)
+			id := p.CreateUser(c, fmt.Sprintf("c%d-u%d@example.com", c, k))
+			p.SetMember(c, groups[(c+k)%len(groups)], id, true)
 		}
 	}
 	var leader, survivor *manager
@@ -250,11 +257,11 @@ func TestLeaderKilledDuringChurn(t *testing.T) {
 		}
 		return leader != nil, ""
 	})
-	p.verify(t, e, leader, time.Minute)
+	verify(t, e, leader, p, time.Minute)
 
-	stop := traffic(8, p.churn(groups))
+	stop := scimtest.Traffic(8, p.Churn(groups))
 	defer stop()
-	acked := p.acked.Load()
+	acked := p.Acked()
 	waitAcked(t, p, acked+60)
 	killed := time.Now()
 	if err := leader.proc.Kill(); err != nil {
@@ -265,11 +272,11 @@ func TestLeaderKilledDuringChurn(t *testing.T) {
 		return survivor.acquiredLease(), ""
 	})
 	takeover := since(killed)
-	waitAcked(t, p, p.acked.Load()+40)
+	waitAcked(t, p, p.Acked()+40)
 	stop()
 	stopped := time.Now()
-	p.report(t)
-	converged := p.verify(t, e, survivor, 2*time.Minute)
+	report(t, p)
+	converged := verify(t, e, survivor, p, 2*time.Minute)
 	t.Logf("leader %s killed: %s took the Lease after %s; the churn stopped %s after the kill; the bindings matched the acknowledged state %s after the kill (%s after the churn stopped)",
 		leader.name, survivor.name, takeover, stopped.Sub(killed).Round(10*time.Millisecond),
 		converged.Sub(killed).Round(10*time.Millisecond), converged.Sub(stopped).Round(10*time.Millisecond))
@@ -282,17 +289,10 @@ func (m *manager) acquiredLease() bool {
 	return err == nil && strings.Contains(string(data), `"msg":"Starting workers"`)
 }
 
-// count is the number of answers with status.
-func (p *idp) count(status string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.answers[status]
-}
-
 // waitAcked waits until n writes have been acknowledged.
-func waitAcked(t *testing.T, p *idp, n int64) {
+func waitAcked(t *testing.T, p *scimtest.IdP, n int64) {
 	t.Helper()
 	scimtest.Eventually(t, 2*time.Minute, fmt.Sprintf("%d writes acknowledged", n), func() (bool, string) {
-		return p.acked.Load() >= n, fmt.Sprint(p.acked.Load())
+		return p.Acked() >= n, fmt.Sprint(p.Acked())
 	})
 }

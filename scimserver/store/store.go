@@ -119,51 +119,55 @@ func (s *Store) Groups() Resources { return s.bounded(&groups{s}) }
 const DefaultWriteTimeout = 10 * time.Second
 
 // bounded returns r with each write's context limited to WriteTimeout.
-func (s *Store) bounded(r Resources) Resources {
-	timeout := s.WriteTimeout
+func (s *Store) bounded(r Resources) Resources { return boundedWrites{Resources: r, store: s} }
+
+// boundedWrites limits each write of the Resources it wraps to its store's WriteTimeout. A write
+// cut off by it fails as unavailable, saying that it may have been applied.
+type boundedWrites struct {
+	Resources
+	store *Store
+}
+
+// withTimeout returns ctx limited to the write timeout, and the timeout.
+func (b boundedWrites) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	timeout := b.store.WriteTimeout
 	if timeout <= 0 {
 		timeout = DefaultWriteTimeout
 	}
-	return boundedWrites{Resources: r, timeout: timeout}
-}
-
-// boundedWrites limits each write of the Resources it wraps to timeout. A write cut off by it
-// fails as unavailable, saying that it may have been applied.
-type boundedWrites struct {
-	Resources
-	timeout time.Duration
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, timeout
 }
 
 func (b boundedWrites) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel, timeout := b.withTimeout(ctx)
 	defer cancel()
 	r, err := b.Resources.Create(ctx, w, doc)
-	return r, b.timedOut(ctx, err)
+	return r, timedOut(ctx, timeout, err)
 }
 
 func (b boundedWrites) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel, timeout := b.withTimeout(ctx)
 	defer cancel()
 	r, err := b.Resources.Replace(ctx, w, id, doc)
-	return r, b.timedOut(ctx, err)
+	return r, timedOut(ctx, timeout, err)
 }
 
 func (b boundedWrites) Patch(ctx context.Context, w Write, id string, patch func(doc map[string]any) (bool, error)) (*Resource, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel, timeout := b.withTimeout(ctx)
 	defer cancel()
 	r, changed, err := b.Resources.Patch(ctx, w, id, patch)
-	return r, changed, b.timedOut(ctx, err)
+	return r, changed, timedOut(ctx, timeout, err)
 }
 
 func (b boundedWrites) Delete(ctx context.Context, w Write, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel, timeout := b.withTimeout(ctx)
 	defer cancel()
-	return b.timedOut(ctx, b.Resources.Delete(ctx, w, id))
+	return timedOut(ctx, timeout, b.Resources.Delete(ctx, w, id))
 }
 
 // timedOut turns an error of a write whose context ran out into an UnavailableError that says so;
 // a SCIM error the write decided on (a 404, a 409) stays as it is.
-func (b boundedWrites) timedOut(ctx context.Context, err error) error {
+func timedOut(ctx context.Context, timeout time.Duration, err error) error {
 	if err == nil || scimerror.As(err) != nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err
 	}
@@ -171,7 +175,7 @@ func (b boundedWrites) timedOut(ctx context.Context, err error) error {
 	if errors.As(err, &unavailable) {
 		err = unavailable.Err
 	}
-	return &UnavailableError{Err: err, TimedOut: b.timeout}
+	return &UnavailableError{Err: err, TimedOut: timeout}
 }
 
 // users serves SCIM Users as ScimUsers.
