@@ -80,7 +80,6 @@ func main() {
 	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
 	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
 	out := flag.String("out", "", "Write the tables into this Markdown file (e.g. docs/performance.md), between the markers of the defaults' part or the series' (added at its end when missing).")
-	soak = soakFlags()
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -116,9 +115,6 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 		}
 	}
 	manager, _ = filepath.Abs(manager)
-	if soak.duration > 0 {
-		return runSoak(ctx, soak, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs})
-	}
 	sizes := []options{o}
 	if series {
 		sizes = nil

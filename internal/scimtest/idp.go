@@ -191,25 +191,6 @@ func (p *IdP) Count(status string) int {
 	return p.answers[status]
 }
 
-// DeleteUser deletes user userName from client c; the server removes it from every group.
-func (p *IdP) DeleteUser(c int, userName string) {
-	id := p.ID(userName)
-	resp, uncertain := p.Send(c, http.MethodDelete, "/Users/"+id, "", http.StatusNoContent, http.StatusNotFound)
-	if resp.Status == http.StatusNotFound && !uncertain {
-		p.unexpect("DELETE /Users/%s: a user acknowledged and not deleted is not found", id)
-		return
-	}
-	if resp.Err != nil || (resp.Status != http.StatusNoContent && resp.Status != http.StatusNotFound) {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.users, userName)
-	for _, members := range p.members {
-		delete(members, id)
-	}
-}
-
 // SetMember adds user id to group or removes it, from client c.
 func (p *IdP) SetMember(c int, group, id string, member bool) {
 	op := fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, id)
@@ -289,36 +270,6 @@ func (p *IdP) Churn(groups []string) func(c, n int) {
 			p.toggleMember(c, own[rand.IntN(len(own))], groups[rand.IntN(len(groups))])
 		} else {
 			p.toggleActive(c, own[rand.IntN(len(own))])
-		}
-	}
-}
-
-// Mixed is a soak's traffic, on what client c owns as in Churn: one step in ten creates a user,
-// one in twenty deletes one, and the others read a user or a group, change a user's displayName,
-// add a user to a group or remove it, suspend or reactivate one.
-func (p *IdP) Mixed(groups []string) func(c, n int) {
-	return func(c, n int) {
-		own := p.own(c)
-		r := rand.IntN(20)
-		if len(own) < 3 || r < 2 {
-			p.CreateUser(c, fmt.Sprintf("c%d-n%06d@example.com", c, n))
-			return
-		}
-		name, group := own[rand.IntN(len(own))], groups[rand.IntN(len(groups))]
-		switch {
-		case r == 2:
-			p.DeleteUser(c, name)
-		case r < 6:
-			p.Send(c, http.MethodGet, "/Users/"+p.ID(name), "", http.StatusOK)
-		case r < 8:
-			p.Send(c, http.MethodGet, "/Groups/"+group+"?excludedAttributes=members", "", http.StatusOK)
-		case r < 9:
-			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Soak %d"}]}`, n)
-			p.Send(c, http.MethodPatch, "/Users/"+p.ID(name), body, http.StatusOK, http.StatusNoContent)
-		case r < 16:
-			p.toggleMember(c, name, group)
-		default:
-			p.toggleActive(c, name)
 		}
 	}
 }
