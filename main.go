@@ -79,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.SCIM.ReadHeaderTimeout, "scim-read-header-timeout", scimserver.DefaultReadHeaderTimeout, "The time a SCIM client has to send a request's headers before its connection is closed.")
 	flag.DurationVar(&o.SCIM.ReadTimeout, "scim-read-timeout", scimserver.DefaultReadTimeout, "The time a SCIM client has to send a whole request, body included, before its connection is closed.")
 	flag.IntVar(&o.SCIM.MaxHeaderBytes, "scim-max-header-bytes", scimserver.DefaultMaxHeaderBytes, "The largest SCIM request headers accepted; larger ones are 431.")
+	flag.DurationVar(&o.SCIM.WriteTimeout, "scim-write-timeout", scimserver.DefaultWriteTimeout, "The longest one SCIM write (POST, PUT, PATCH, DELETE) waits for the Kubernetes API server; past it the write is answered 503 with Retry-After (it may have been applied: a retry settles it).")
 	// The authorization webhook: off unless an address is given; HTTPS, callable only by the API server.
 	flag.StringVar(&o.Authorization.Addr, "authorization-webhook-bind-address", "", "The address the authorization webhook (SubjectAccessReviews that deny suspended, deleted and unprovisioned users before RBAC) binds to, e.g. :9444; empty disables it. See docs/authorization.md.")
 	flag.StringVar(&o.Authorization.CertDir, "authorization-webhook-cert-dir", "", "Directory holding the webhook's tls.crt and tls.key (reloaded when they change). Required with --authorization-webhook-bind-address.")

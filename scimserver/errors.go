@@ -44,6 +44,11 @@ func (s *Server) scimError(r *http.Request, err error) *scimerror.Error {
 	}
 	if errors.As(err, &unavailable) {
 		s.log.Info("API server unavailable", "path", r.URL.Path, "error", err.Error())
+		if unavailable.TimedOut > 0 {
+			// The request may have reached the API server: a retry settles it (a create that
+			// was applied is then taken, 409; a PATCH applies as once).
+			return scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server did not answer within %s; the write may have been applied: retry it", unavailable.TimedOut)
+		}
 		return scimerror.New(http.StatusServiceUnavailable, "", "the Kubernetes API server is unavailable; retry later")
 	}
 	s.log.Error(err, "internal error", "method", r.Method, "path", r.URL.Path)

@@ -101,6 +101,11 @@ type Options struct {
 	// MaxHeaderBytes bounds the size of a request's headers; larger ones are answered 431 by
 	// net/http, without a SCIM body.
 	MaxHeaderBytes int
+
+	// WriteTimeout bounds each write's calls to the API server (store.Store.WriteTimeout; zero
+	// takes DefaultWriteTimeout): a hung API server gets the client a 503 with Retry-After
+	// within it, not after the IdP has given up.
+	WriteTimeout time.Duration
 }
 
 // Defaults for Options.
@@ -126,6 +131,7 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = 30 * time.Second
 	DefaultMaxHeaderBytes    = 32 << 10
+	DefaultWriteTimeout      = store.DefaultWriteTimeout
 )
 
 // Server is the SCIM server. It is a manager runnable that runs on every replica.

@@ -32,7 +32,7 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 // SetupWithManager registers the store's field indexes and adds the SCIM server to mgr as a
 // runnable of every replica. The manager must have been created with CacheByObject.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
-	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
+	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), WriteTimeout: opts.WriteTimeout}
 	srv, err := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
 	if err != nil {
 		return nil, fmt.Errorf("SCIM server options: %w", err)

@@ -64,6 +64,11 @@ type Local struct {
 	// AuthorizationWebhook is where the API server calls the operator's authorization webhook, when
 	// started WithAuthorizationWebhook; else nil.
 	AuthorizationWebhook *AuthorizationWebhook
+	// dir holds etcd's data and the API server's certificates: this package's, not envtest's, so
+	// that they outlive a process that Kill ends and Restart starts again (faults.go).
+	dir string
+	// paused are the components Pause stopped and Resume has not continued.
+	paused map[Component]bool
 }
 
 // Start starts the local control plane over the binaries in binDir (see Environment) and returns
@@ -77,17 +82,27 @@ func Start(ctx context.Context, root, binDir string, opts ...Option) (_ *Local, 
 	if err != nil {
 		return nil, nil, err
 	}
-	local := &Local{Env: env}
-	if o.authorizationWebhookPrefix != nil {
-		if local.AuthorizationWebhook, err = configureAuthorizationWebhook(env, root, *o.authorizationWebhookPrefix); err != nil {
-			return nil, nil, fmt.Errorf("configure the authorization webhook: %w", err)
-		}
+	local := &Local{Env: env, paused: map[Component]bool{}}
+	if local.dir, err = os.MkdirTemp("", "controlplane-"); err != nil {
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {
 			_ = local.Stop()
 		}
 	}()
+	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(local.dir, "etcd")}
+	env.ControlPlane.GetAPIServer().CertDir = filepath.Join(local.dir, "kube-apiserver")
+	for _, d := range []string{env.ControlPlane.Etcd.DataDir, env.ControlPlane.APIServer.CertDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.authorizationWebhookPrefix != nil {
+		if local.AuthorizationWebhook, err = configureAuthorizationWebhook(env, root, *o.authorizationWebhookPrefix); err != nil {
+			return nil, nil, fmt.Errorf("configure the authorization webhook: %w", err)
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
@@ -98,13 +113,17 @@ func Start(ctx context.Context, root, binDir string, opts ...Option) (_ *Local, 
 	return local, cfg, nil
 }
 
-// Stop stops kube-controller-manager, then kube-apiserver and etcd, and removes the files of the
-// authorization webhook.
+// Stop stops kube-controller-manager, then kube-apiserver and etcd (continuing them first if
+// paused), and removes their files and those of the authorization webhook.
 func (l *Local) Stop() error {
 	if l == nil {
 		return nil
 	}
-	err := errors.Join(l.ControllerManager.Stop(), l.Env.Stop())
+	var err error
+	for c := range l.paused {
+		err = errors.Join(err, l.Resume(c))
+	}
+	err = errors.Join(err, l.ControllerManager.Stop(), l.Env.Stop(), os.RemoveAll(l.dir))
 	if l.AuthorizationWebhook != nil {
 		err = errors.Join(err, os.RemoveAll(l.AuthorizationWebhook.dir))
 	}

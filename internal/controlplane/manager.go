@@ -1,7 +1,9 @@
 package controlplane
 
 import (
+	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -14,6 +16,8 @@ type ManagerOptions struct {
 	// SCIMAddr is where SCIM is served, over plain HTTP on loopback; MetricsAddr where the
 	// metrics are, over HTTPS for a MetricsReader token.
 	SCIMAddr, MetricsAddr string
+	// ProbeAddr is where /healthz and /readyz are served (default: a free loopback port).
+	ProbeAddr string
 	// Providers are the SCIM providers served; UserPrefix is --rbac-user-prefix.
 	Providers  []string
 	UserPrefix string
@@ -30,6 +34,9 @@ type ManagerProcess struct{ *process }
 // serving SCIM over plain HTTP and the token Secret of InstallOperator, without leader election.
 // It dies with this process. Stop it with Stop.
 func StartManager(o ManagerOptions) (*ManagerProcess, error) {
+	if o.ProbeAddr == "" {
+		o.ProbeAddr = "127.0.0.1:0"
+	}
 	args := append([]string{
 		"--kubeconfig", o.Kubeconfig,
 		"--scim-bind-address", o.SCIMAddr,
@@ -38,7 +45,7 @@ func StartManager(o ManagerOptions) (*ManagerProcess, error) {
 		"--scim-providers", strings.Join(o.Providers, ","),
 		"--scim-token-secret", TokenSecret,
 		"--scim-token-namespace", OperatorNamespace,
-		"--health-probe-bind-address", "127.0.0.1:0",
+		"--health-probe-bind-address", o.ProbeAddr,
 		"--leader-elect=false",
 		"--rbac-user-prefix", o.UserPrefix,
 	}, o.Args...)
@@ -59,6 +66,16 @@ func (m *ManagerProcess) Exited() <-chan struct{} { return m.exited }
 
 // Err is the manager's exit status once Exited is closed.
 func (m *ManagerProcess) Err() error { return m.err }
+
+// Kill kills the manager with SIGKILL, as a crash or an OOM kill would, and waits until it has
+// exited: it releases nothing (its leader election Lease stays held until it expires).
+func (m *ManagerProcess) Kill() error {
+	if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	<-m.exited
+	return nil
+}
 
 // Stop stops the manager with SIGTERM, killing it if it has not exited after 15 s.
 func (m *ManagerProcess) Stop() error { return m.stop(15 * time.Second) }

@@ -25,6 +25,7 @@ import (
 	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 	"github.com/scim-operator/scim-operator/internal/manager"
+	"github.com/scim-operator/scim-operator/internal/scimtest"
 )
 
 // userPrefix is the --rbac-user-prefix of the authorization suite, and the prefix the local API
@@ -75,7 +76,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 	r := startReplica(t, ctx, operatorCfg, "with-webhook", withWebhook)
 	defer func() { r.cancel() }()
-	eventually(t, 60*time.Second, "the manager is ready, webhook included", func() (bool, string) {
+	scimtest.Eventually(t, 60*time.Second, "the manager is ready, webhook included", func() (bool, string) {
 		code, body := r.readyz()
 		return code == http.StatusOK && strings.Contains(body, "[+]authorization-webhook"), body
 	})
@@ -141,7 +142,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 		defer func(start time.Time) {
 			t.Logf("%s in %d bindings after %s", subject, want, time.Since(start).Round(time.Millisecond))
 		}(time.Now())
-		eventually(t, 5*time.Minute, fmt.Sprintf("%s is in %d bindings", subject, want), func() (bool, string) {
+		scimtest.Eventually(t, 5*time.Minute, fmt.Sprintf("%s is in %d bindings", subject, want), func() (bool, string) {
 			n := bindingsHolding(subject)
 			return n == want, fmt.Sprint(n)
 		})
@@ -164,7 +165,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	// Reactivated: RBAC allows again once the bindings are back.
 	setActive(alice, true)
 	waitBindings(aliceSubject, roles)
-	eventually(t, 30*time.Second, "alice is allowed again", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "alice is allowed again", func() (bool, string) {
 		s := review(aliceSubject)
 		return s.Allowed, fmt.Sprintf("%+v", s)
 	})
@@ -177,7 +178,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 	adminSetActive(t, ctx, admin, alice, true)
 	waitBindings(aliceSubject, roles)
-	eventually(t, 30*time.Second, "alice is allowed again", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "alice is allowed again", func() (bool, string) {
 		s := review(aliceSubject)
 		return s.Allowed, fmt.Sprintf("%+v", s)
 	})
@@ -200,7 +201,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	if !strings.Contains(status.Reason, "being deleted") && !strings.Contains(status.Reason, "not provisioned") {
 		t.Errorf("reason %q, want a deletion", status.Reason)
 	}
-	eventually(t, time.Minute, "alice is gone", func() (bool, string) {
+	scimtest.Eventually(t, time.Minute, "alice is gone", func() (bool, string) {
 		s := review(aliceSubject)
 		return s.Denied && strings.Contains(s.Reason, "not provisioned"), fmt.Sprintf("%+v", s)
 	})
@@ -209,7 +210,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	// provisioned is denied; one outside the prefix never reaches the webhook.
 	mallory, carol := userPrefix+"mallory@example.com", "carol@example.com"
 	bind(t, ctx, admin, mallory, carol)
-	eventually(t, 30*time.Second, "carol is allowed by RBAC", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "carol is allowed by RBAC", func() (bool, string) {
 		s := review(carol)
 		return s.Allowed && !s.Denied, fmt.Sprintf("%+v", s)
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +26,7 @@ import (
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 	"github.com/scim-operator/scim-operator/internal/manager"
+	"github.com/scim-operator/scim-operator/internal/scimtest"
 	"github.com/scim-operator/scim-operator/scimserver"
 )
 
@@ -52,7 +51,7 @@ type replica struct {
 // leader election on and short leases; configure changes the options, if given.
 func startReplica(t *testing.T, ctx context.Context, cfg *rest.Config, name string, configure ...func(*manager.Options)) *replica {
 	t.Helper()
-	probes := freeAddr(t)
+	probes := scimtest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(ctx)
 	o := manager.Options{
 		MetricsAddr: "0", ProbeAddr: probes,
@@ -129,53 +128,15 @@ func (r *replica) leads() bool {
 }
 
 // readyz returns the status code and body of the replica's /readyz?verbose.
-func (r *replica) readyz() (int, string) {
-	resp, err := http.Get("http://" + r.probes + "/readyz?verbose")
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
+func (r *replica) readyz() (int, string) { return scimtest.Readyz(r.probes) }
 
 // do sends a SCIM request to the replica and returns the status and body.
 func (r *replica) do(method, path, body string) (int, string) {
-	req, err := http.NewRequest(method, r.scim+path, strings.NewReader(body))
-	if err != nil {
-		return 0, err.Error()
+	resp := (&scimtest.Client{Base: r.scim, Token: token}).Do(method, path, body)
+	if resp.Err != nil {
+		return 0, resp.Err.Error()
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, detail := cond()
-		last = detail
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("%s: not within %s (last: %s)", what, timeout, last)
-	}
+	return resp.Status, resp.Body
 }
 
 // TestReplicas runs two managers against one API server: readiness tells the truth, both serve SCIM,
@@ -197,7 +158,7 @@ func TestReplicas(t *testing.T) {
 	defer func() { a.cancel() }()
 
 	// Readiness: not before the token Secret has been read.
-	eventually(t, 30*time.Second, "a reports the missing token Secret", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "a reports the missing token Secret", func() (bool, string) {
 		code, body := a.readyz()
 		return code == http.StatusInternalServerError && strings.Contains(body, "[-]token-secret"), body
 	})
@@ -205,19 +166,19 @@ func TestReplicas(t *testing.T) {
 		StringData: map[string]string{"generic": token}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "a is ready", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "a is ready", func() (bool, string) {
 		code, body := a.readyz()
 		return code == http.StatusOK, body
 	})
 	b := startReplica(t, ctx, operatorCfg, "b")
 	defer func() { b.cancel() }()
-	eventually(t, 30*time.Second, "b is ready", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "b is ready", func() (bool, string) {
 		code, body := b.readyz()
 		return code == http.StatusOK, body
 	})
 
 	// Exactly one leader.
-	eventually(t, 30*time.Second, "a leader is elected", func() (bool, string) { return a.leads() || b.leads(), "" })
+	scimtest.Eventually(t, 30*time.Second, "a leader is elected", func() (bool, string) { return a.leads() || b.leads(), "" })
 	time.Sleep(time.Second)
 	if a.leads() == b.leads() {
 		t.Fatalf("a leads: %v, b leads: %v; want exactly one leader", a.leads(), b.leads())
@@ -237,8 +198,8 @@ func TestReplicas(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create on %s: %d %s", other.name, code, body)
 	}
-	alice := idOf(t, body)
-	eventually(t, 10*time.Second, "the leader serves the other's write", func() (bool, string) {
+	alice := scimtest.IDOf(t, body)
+	scimtest.Eventually(t, 10*time.Second, "the leader serves the other's write", func() (bool, string) {
 		code, body := leader.do("GET", "/Users/"+alice, "")
 		return code == http.StatusOK, body
 	})
@@ -246,7 +207,7 @@ func TestReplicas(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create group on %s: %d %s", leader.name, code, body)
 	}
-	group := idOf(t, body)
+	group := scimtest.IDOf(t, body)
 	// GitOps declares what the group grants.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		role := &identityv1alpha1.ScimRole{}
@@ -271,7 +232,7 @@ func TestReplicas(t *testing.T) {
 		}
 		return names
 	}
-	eventually(t, 30*time.Second, "the leader binds alice", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "the leader binds alice", func() (bool, string) {
 		s := subjects()
 		return len(s) == 1 && s[0] == "alice@example.com", fmt.Sprint(s)
 	})
@@ -290,7 +251,7 @@ func TestReplicas(t *testing.T) {
 			code, body := other.do("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"handover-%02d@example.com"}`, i))
 			mu.Lock()
 			if code == http.StatusCreated {
-				created = append(created, idOf(t, body))
+				created = append(created, scimtest.IDOf(t, body))
 			} else {
 				failed = append(failed, fmt.Sprintf("%d %s", code, body))
 			}
@@ -301,7 +262,7 @@ func TestReplicas(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	stoppedAt := time.Now()
 	leader.stop(t)
-	eventually(t, 30*time.Second, "the other replica takes the lease", func() (bool, string) { return other.leads(), "" })
+	scimtest.Eventually(t, 30*time.Second, "the other replica takes the lease", func() (bool, string) { return other.leads(), "" })
 	t.Logf("handover: %s elected %s after the leader stopped", other.name, time.Since(stoppedAt).Round(time.Millisecond))
 	wg.Wait()
 	if len(failed) > 0 {
@@ -319,7 +280,7 @@ func TestReplicas(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("suspend on %s: %d %s", other.name, code, body)
 	}
-	eventually(t, 30*time.Second, "the new leader unbinds alice", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "the new leader unbinds alice", func() (bool, string) {
 		s := subjects()
 		return len(s) == 0, fmt.Sprint(s)
 	})
@@ -328,7 +289,7 @@ func TestReplicas(t *testing.T) {
 	// is that it stops answering.
 	apiStopped := make(chan struct{})
 	go func() { _ = local.Env.ControlPlane.APIServer.Stop(); close(apiStopped) }()
-	eventually(t, 30*time.Second, "the survivor reports the API server unreachable", func() (bool, string) {
+	scimtest.Eventually(t, 30*time.Second, "the survivor reports the API server unreachable", func() (bool, string) {
 		code, body := other.readyz()
 		return code != http.StatusOK && strings.Contains(body, "[-]api-server"), body
 	})
@@ -337,15 +298,4 @@ func TestReplicas(t *testing.T) {
 	}
 	other.cancel()
 	<-apiStopped
-}
-
-// idOf returns the id of a SCIM resource body.
-func idOf(t *testing.T, body string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(body, `"id":"`)
-	if !ok {
-		t.Fatalf("no id in %s", body)
-	}
-	id, _, _ := strings.Cut(rest, `"`)
-	return id
 }

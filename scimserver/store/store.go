@@ -92,6 +92,11 @@ type Store struct {
 	Live client.Reader
 	// CacheWait bounds how long a write waits for the cache to observe it (default 2s).
 	CacheWait time.Duration
+	// WriteTimeout bounds each write's calls to the API server (default DefaultWriteTimeout). A
+	// write past it is answered as unavailable (503): the API server may have applied it or not,
+	// and a retry settles which — a create that was applied is then taken (409), a PATCH
+	// applies as once.
+	WriteTimeout time.Duration
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
@@ -100,10 +105,78 @@ type Store struct {
 }
 
 // Users returns the Users view of the store.
-func (s *Store) Users() Resources { return &users{s} }
+func (s *Store) Users() Resources { return s.bounded(&users{s}) }
 
 // Groups returns the Groups view of the store.
-func (s *Store) Groups() Resources { return &groups{s} }
+func (s *Store) Groups() Resources { return s.bounded(&groups{s}) }
+
+// DefaultWriteTimeout is Store.WriteTimeout's default: well within what IdPs wait for an answer
+// (Entra ID requires one within 60 s,
+// https://learn.microsoft.com/en-us/answers/questions/1151866/azure-ad-scim-attempting-to-create-the-same-user-r;
+// Okta's connector timeout is 30 s at least,
+// https://help.okta.com/en-us/Content/Topics/Provisioning/opp/opp-api-timeout.htm), so that the
+// IdP hears a 503 and retries rather than timing out itself, not knowing what happened.
+const DefaultWriteTimeout = 10 * time.Second
+
+// bounded returns r with each write's context limited to WriteTimeout.
+func (s *Store) bounded(r Resources) Resources { return boundedWrites{Resources: r, store: s} }
+
+// boundedWrites limits each write of the Resources it wraps to its store's WriteTimeout. A write
+// cut off by it fails as unavailable, saying that it may have been applied.
+type boundedWrites struct {
+	Resources
+	store *Store
+}
+
+// withTimeout returns ctx limited to the write timeout, and the timeout.
+func (b boundedWrites) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	timeout := b.store.WriteTimeout
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, timeout
+}
+
+func (b boundedWrites) Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error) {
+	ctx, cancel, timeout := b.withTimeout(ctx)
+	defer cancel()
+	r, err := b.Resources.Create(ctx, w, doc)
+	return r, timedOut(ctx, timeout, err)
+}
+
+func (b boundedWrites) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
+	ctx, cancel, timeout := b.withTimeout(ctx)
+	defer cancel()
+	r, err := b.Resources.Replace(ctx, w, id, doc)
+	return r, timedOut(ctx, timeout, err)
+}
+
+func (b boundedWrites) Patch(ctx context.Context, w Write, id string, patch func(doc map[string]any) (bool, error)) (*Resource, bool, error) {
+	ctx, cancel, timeout := b.withTimeout(ctx)
+	defer cancel()
+	r, changed, err := b.Resources.Patch(ctx, w, id, patch)
+	return r, changed, timedOut(ctx, timeout, err)
+}
+
+func (b boundedWrites) Delete(ctx context.Context, w Write, id string) error {
+	ctx, cancel, timeout := b.withTimeout(ctx)
+	defer cancel()
+	return timedOut(ctx, timeout, b.Resources.Delete(ctx, w, id))
+}
+
+// timedOut turns an error of a write whose context ran out into an UnavailableError that says so;
+// a SCIM error the write decided on (a 404, a 409) stays as it is.
+func timedOut(ctx context.Context, timeout time.Duration, err error) error {
+	if err == nil || scimerror.As(err) != nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	var unavailable *UnavailableError
+	if errors.As(err, &unavailable) {
+		err = unavailable.Err
+	}
+	return &UnavailableError{Err: err, TimedOut: timeout}
+}
 
 // users serves SCIM Users as ScimUsers.
 type users struct{ *Store }
@@ -401,8 +474,11 @@ func apiError(err error, what string) error {
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return scimerror.BadRequest(scimerror.InvalidValue, "%s", apiMessage(err))
 	case apierrors.IsForbidden(err):
-		return scimerror.New(http.StatusForbidden, "", "%s", apiMessage(err))
-
+		// The operator itself was refused, not the IdP: its RBAC is missing, or the API server
+		// has just started and answers before its RBAC informers have synced (its /readyz still
+		// fails then), which a fault test sees after every restart. Neither is the client's
+		// mistake; a retry cures the second.
+		return Unavailable(fmt.Errorf("the API server refused the operator: %w", err))
 	}
 	return Unavailable(err)
 }
@@ -419,9 +495,19 @@ func Unavailable(err error) error {
 }
 
 // UnavailableError is an error reaching the API server; the HTTP layer answers 503 with Retry-After.
-type UnavailableError struct{ Err error }
+type UnavailableError struct {
+	Err error
+	// TimedOut is the write timeout when the API server did not answer within it: the write may
+	// have been applied nonetheless.
+	TimedOut time.Duration
+}
 
-func (e *UnavailableError) Error() string { return "API server unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Error() string {
+	if e.TimedOut > 0 {
+		return fmt.Sprintf("API server did not answer within %s: %v", e.TimedOut, e.Err)
+	}
+	return "API server unavailable: " + e.Err.Error()
+}
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func apiMessage(err error) string {

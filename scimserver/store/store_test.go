@@ -148,4 +148,10 @@ func TestAPIErrorsARetryCannotCure(t *testing.T) {
 	if err := apiError(apierrors.NewConflict(gr, "r-1", errors.New("the object has been modified")), "Resource r-1"); !errors.As(err, &unavailable) {
 		t.Errorf("a lost race: got %v, want a 503 to retry", err)
 	}
+	// The operator refused (an API server whose RBAC informers have not synced yet, just after a
+	// restart): not the client's mistake, and a retry cures it.
+	forbidden := apierrors.NewForbidden(gr, "r-1", errors.New(`clusterrole.rbac.authorization.k8s.io "manager-role" not found`))
+	if err := apiError(forbidden, "Resource r-1"); !errors.As(err, &unavailable) {
+		t.Errorf("the operator refused by RBAC: got %v, want a 503 to retry", err)
+	}
 }
