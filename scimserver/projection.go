@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/scim-operator/scim-operator/scimserver/filter"
@@ -104,12 +105,18 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	}
 }
 
-// removePath removes what p names from doc: an attribute, the values of a multi-valued one its
-// filter selects, or a sub-attribute of the attribute or of each of its values.
+// removePath removes what p names from doc, a shallow copy of the document projected: an
+// attribute, the values of a multi-valued one its filter selects, or a sub-attribute of the
+// attribute, of each of its values or of those its filter selects. What doc shares with the
+// document projected is copied before anything is taken out of it.
 func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 	c := p.Container(rt, doc, false)
 	if c == nil {
 		return
+	}
+	if p.Extension(rt) {
+		c = maps.Clone(c)
+		doc[p.Schema.ID] = c
 	}
 	if p.Filter != nil && p.Sub == nil {
 		c[p.Attr.Name] = selectValues(c[p.Attr.Name], p.Filter, false)
@@ -133,6 +140,10 @@ func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 		list := make([]any, 0, len(val))
 		for _, item := range val {
 			m, _ := item.(map[string]any)
+			if p.Filter != nil && (m == nil || !p.Filter.Match(m)) {
+				list = append(list, item) // `emails[type eq "work"].value` leaves the other values whole
+				continue
+			}
 			copied := map[string]any{}
 			for k, v := range m {
 				if k != p.Sub.Name {
