@@ -465,9 +465,9 @@ func difference(path string, want, got any) string {
 			gv, inGot := g[k]
 			switch {
 			case !inWant:
-				found = append(found, fmt.Sprintf("%s: sent no value, got %s", join(path, k), show(gv)))
+				found = append(found, fmt.Sprintf("%s: want no value, got %s", join(path, k), show(gv)))
 			case !inGot:
-				found = append(found, fmt.Sprintf("%s: sent %s, got none", join(path, k), show(wv)))
+				found = append(found, fmt.Sprintf("%s: want %s, got none", join(path, k), show(wv)))
 			default:
 				if d := difference(join(path, k), wv, gv); d != "" {
 					found = append(found, d)
@@ -495,7 +495,7 @@ func difference(path string, want, got any) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("%s: sent %s, got %s", path, show(want), show(got))
+	return fmt.Sprintf("%s: want %s, got %s", path, show(want), show(got))
 }
 
 func join(path, key string) string {
@@ -642,6 +642,7 @@ func (g *generator) patch(t *advertisedType, current map[string]any) ([]any, map
 	var ops []any
 	noPath := map[string]any{}
 	op := func() string { return []string{"add", "replace"}[g.rnd.IntN(2)] }
+	noPathOp := op()
 	for _, a := range t.attrs {
 		v, ok := next[a.Name]
 		if !ok || !g.chance(0.6) {
@@ -651,7 +652,16 @@ func (g *generator) patch(t *advertisedType, current map[string]any) ([]any, map
 		if g.chance(0.2) {
 			name = strings.ToUpper(name) // paths are case-insensitive
 		}
+		if a.MultiValued && g.chance(0.3) {
+			if o, ok := g.filteredOp(a, name, want); ok {
+				ops = append(ops, o)
+				continue
+			}
+		}
 		switch {
+		case a.MultiValued && g.chance(0.25):
+			noPath[a.Name] = v
+			want[a.Name] = patchValues(a, noPathOp, want[a.Name], v)
 		case a.MultiValued:
 			o := op()
 			ops = append(ops, map[string]any{"op": o, "path": name, "value": v})
@@ -714,11 +724,48 @@ func (g *generator) patch(t *advertisedType, current map[string]any) ([]any, map
 		want[urn] = have
 	}
 	if len(noPath) > 0 || len(ops) == 0 {
-		ops = append(ops, map[string]any{"op": op(), "value": noPath})
+		ops = append(ops, map[string]any{"op": noPathOp, "value": noPath})
 	}
 	g.rnd.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
 	model, _ := assigned(want)
 	return ops, model.(map[string]any)
+}
+
+// filteredOp returns an add or replace of one sub-attribute of the value of the multi-valued
+// attribute a (named name) that a value filter selects by its "value", `emails[value eq "…"].type`
+// (RFC 7644 §3.5.2), and applies it to want; false when a has no such value or sub-attribute. The
+// filter's operand is the value as a JSON string, escapes included.
+func (g *generator) filteredOp(a *attrDef, name string, want map[string]any) (map[string]any, bool) {
+	var subs []*attrDef
+	for _, s := range a.SubAttributes {
+		if s.Name != "value" && s.Mutability == "readWrite" {
+			subs = append(subs, s)
+		}
+	}
+	var values []map[string]any
+	for _, v := range asList(want[a.Name]) {
+		if m, ok := v.(map[string]any); ok && m["value"] != nil {
+			values = append(values, m)
+		}
+	}
+	if len(subs) == 0 || len(values) == 0 || a.sub("value") == nil {
+		return nil, false
+	}
+	target := values[g.rnd.IntN(len(values))]
+	sub := subs[g.rnd.IntN(len(subs))]
+	v := g.simple(sub)
+	operand, _ := json.Marshal(target["value"])
+	// The generated values are distinct however compared, so the filter selects target only.
+	setOrDrop(target, sub.Name, v)
+	if sub.Name == "primary" && v == true {
+		for _, other := range values {
+			if other["primary"] == true && !reflect.DeepEqual(other["value"], target["value"]) {
+				other["primary"] = false
+			}
+		}
+	}
+	path := fmt.Sprintf("%s[value eq %s].%s", name, operand, sub.Name)
+	return map[string]any{"op": []string{"add", "replace"}[g.rnd.IntN(2)], "path": path, "value": v}, true
 }
 
 func mapKeys(m map[string]any) func(func(string) bool) {
