@@ -37,6 +37,9 @@ func (q *query) project(doc map[string]any) map[string]any {
 			}
 		}
 	}
+	for _, p := range append(q.attributes, q.excluded...) {
+		tidy(q.rt, out, p)
+	}
 	// Whatever the paths, schemas, id and the attributes returned "always" (RFC 7643 §7) stay.
 	for _, k := range []string{"schemas", "id"} {
 		if v, ok := doc[k]; ok {
@@ -49,6 +52,40 @@ func (q *query) project(doc map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// tidy drops from out, a projection, what p's selection or removal left without a value: the
+// values of a multi-valued attribute that hold none of the sub-attributes asked for, a complex
+// value, a multi-valued attribute or an extension object left empty. A multi-valued attribute
+// that is [] in the document (groups, members) stays []. It writes only into out and the values the projection made.
+func tidy(rt *schema.ResourceType, out map[string]any, p *filter.Path) {
+	c := p.Container(rt, out, false)
+	if c == nil {
+		return
+	}
+	switch v := c[p.Attr.Name].(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			delete(c, p.Attr.Name)
+		}
+	case []any:
+		if p.Sub != nil {
+			kept := make([]any, 0, len(v)) // a new slice: v may be the document's
+			for _, item := range v {
+				if m, ok := item.(map[string]any); !ok || len(m) > 0 {
+					kept = append(kept, item)
+				}
+			}
+			if len(kept) == 0 && len(v) > 0 {
+				delete(c, p.Attr.Name)
+			} else {
+				c[p.Attr.Name] = kept
+			}
+		}
+	}
+	if p.Extension(rt) && len(c) == 0 {
+		delete(out, p.Schema.ID)
+	}
 }
 
 // boolRank orders false before true.

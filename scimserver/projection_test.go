@@ -36,6 +36,23 @@ var _ = Describe("Attribute projection", func() {
 			map[string]any{"value": "h@example.test", "type": "home"}}))
 	})
 
+	It("returns no value a projection leaves empty, and groups and members as [] when they are", func() {
+		r := scim("GET", "/Users/"+id+"?attributes="+url.QueryEscape("emails.display,name.givenName,"+enterprise+":division"), "").expectStatus(http.StatusOK)
+		Expect(r.body).NotTo(HaveKey("emails"), "no email has a display")
+		Expect(r.body).NotTo(HaveKey("name"))
+		Expect(r.body).NotTo(HaveKey(enterprise))
+		r = scim("GET", "/Users/"+id+"?attributes=groups.display", "").expectStatus(http.StatusOK)
+		Expect(r.body).To(HaveKeyWithValue("groups", BeEmpty()))
+		Expect(r.body["groups"]).NotTo(BeNil())
+		r = scim("GET", "/Users/"+id+"?excludedAttributes="+url.QueryEscape("emails.value,emails.type,emails.primary,"+enterprise+":department,"+enterprise+":manager.value"), "").
+			expectStatus(http.StatusOK)
+		Expect(r.body).NotTo(HaveKey("emails"))
+		Expect(r.body).NotTo(HaveKey(enterprise))
+		group := createGroup(unique("projected"))
+		r = scim("GET", "/Groups/"+group+"?attributes=members.value", "").expectStatus(http.StatusOK)
+		Expect(r.body["members"]).To(Equal([]any{}))
+	})
+
 	It("reads an empty attributes or excludedAttributes list of a SearchRequest as no restriction", func() {
 		for _, member := range []string{`"attributes":[]`, `"excludedAttributes":[]`, `"attributes":[],"excludedAttributes":[]`} {
 			r := scim("POST", "/Users/.search", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"id eq \"%s\"",%s}`, id, member)).

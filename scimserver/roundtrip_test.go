@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -44,6 +45,7 @@ type attrDef struct {
 	Required        bool       `json:"required"`
 	CaseExact       bool       `json:"caseExact"`
 	Mutability      string     `json:"mutability"`
+	Returned        string     `json:"returned"`
 	CanonicalValues []string   `json:"canonicalValues"`
 	ReferenceTypes  []string   `json:"referenceTypes"`
 	SubAttributes   []*attrDef `json:"subAttributes"`
@@ -571,6 +573,201 @@ func (r *roundTrip) expect(t *advertisedType, resp *response, want map[string]an
 	}
 }
 
+// attrPath is an attribute path of a resource: an attribute of the core schema (urn "") or of an
+// extension, optionally one of its sub-attributes.
+type attrPath struct{ urn, attr, sub string }
+
+func (p attrPath) String() string {
+	s := p.attr
+	if p.urn != "" {
+		s = p.urn + ":" + s
+	}
+	if p.sub != "" {
+		s += "." + p.sub
+	}
+	return s
+}
+
+// paths returns one to three random paths of attributes that want, the model of a resource of
+// type t, holds.
+func (g *generator) paths(t *advertisedType, want map[string]any) []attrPath {
+	var all []attrPath
+	add := func(urn string, attrs []*attrDef, container map[string]any) {
+		for _, a := range attrs {
+			if container[a.Name] == nil {
+				continue
+			}
+			all = append(all, attrPath{urn: urn, attr: a.Name})
+			for _, s := range a.SubAttributes {
+				all = append(all, attrPath{urn: urn, attr: a.Name, sub: s.Name})
+			}
+		}
+	}
+	add("", t.attrs, want)
+	for urn, attrs := range t.extensions {
+		if ext, ok := want[urn].(map[string]any); ok {
+			add(urn, attrs, ext)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	out := make([]attrPath, 1+g.rnd.IntN(3))
+	for i := range out {
+		out[i] = all[g.rnd.IntN(len(all))]
+	}
+	return out
+}
+
+// returnedAlways reports whether the attribute of a path is returned whatever a projection asks.
+func returnedAlways(t *advertisedType, p attrPath) bool {
+	if p.urn != "" {
+		return false
+	}
+	for _, a := range t.attrs {
+		if a.Name == p.attr {
+			return a.Returned == "always" || (p.sub != "" && a.sub(p.sub) != nil && a.sub(p.sub).Returned == "always")
+		}
+	}
+	return false
+}
+
+// excludedModel is the model of a resource read with excludedAttributes=paths (RFC 7644
+// §3.4.2.5): without what the paths name, and without what is left holding no value.
+func excludedModel(t *advertisedType, want map[string]any, paths []attrPath) map[string]any {
+	doc := copyJSON(want)
+	for _, p := range paths {
+		if returnedAlways(t, p) {
+			continue
+		}
+		container := doc
+		if p.urn != "" {
+			container, _ = doc[p.urn].(map[string]any)
+		}
+		if container == nil {
+			continue
+		}
+		if p.sub == "" {
+			delete(container, p.attr)
+			continue
+		}
+		switch v := container[p.attr].(type) {
+		case map[string]any:
+			delete(v, p.sub)
+		case []any:
+			for _, item := range v {
+				delete(item.(map[string]any), p.sub)
+			}
+		}
+	}
+	schemas, id := doc["schemas"], doc["id"]
+	kept, _ := assigned(doc)
+	out := kept.(map[string]any)
+	out["schemas"], out["id"] = schemas, id
+	for k, v := range doc { // groups and members are returned [] when empty
+		if l, ok := v.([]any); ok && len(l) == 0 {
+			out[k] = []any{}
+		}
+	}
+	return out
+}
+
+// includedModel is the model of a resource read with attributes=paths: what the paths name, id,
+// schemas and the attributes returned always.
+func includedModel(t *advertisedType, want map[string]any, paths []attrPath) map[string]any {
+	out := map[string]any{"schemas": want["schemas"], "id": want["id"]}
+	for _, a := range t.attrs {
+		if a.Returned == "always" && want[a.Name] != nil {
+			out[a.Name] = want[a.Name]
+		}
+	}
+	for _, p := range paths {
+		from, to := want, out
+		if p.urn != "" {
+			from, _ = want[p.urn].(map[string]any)
+			if to, _ = out[p.urn].(map[string]any); to == nil {
+				to = map[string]any{}
+				out[p.urn] = to
+			}
+		}
+		v, ok := from[p.attr]
+		if !ok {
+			continue
+		}
+		if p.sub == "" {
+			to[p.attr] = v
+			continue
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			have, _ := to[p.attr].(map[string]any)
+			if have == nil {
+				have = map[string]any{}
+				to[p.attr] = have
+			}
+			if sv, ok := v[p.sub]; ok {
+				have[p.sub] = sv
+			}
+		case []any:
+			have, _ := to[p.attr].([]any)
+			for i, item := range v {
+				if i >= len(have) {
+					have = append(have, map[string]any{})
+				}
+				if sv, ok := item.(map[string]any)[p.sub]; ok && have[i] != nil {
+					if m, ok := have[i].(map[string]any); ok {
+						m[p.sub] = sv
+					}
+				}
+			}
+			to[p.attr] = have
+		}
+	}
+	schemas, id := out["schemas"], out["id"]
+	kept, _ := assigned(out)
+	doc := kept.(map[string]any)
+	doc["schemas"], doc["id"] = schemas, id
+	for _, p := range paths { // groups and members are returned [] when empty
+		if l, ok := want[p.attr].([]any); ok && p.urn == "" && len(l) == 0 {
+			doc[p.attr] = []any{}
+		}
+	}
+	return doc
+}
+
+// expectProjections reads the resource whose model is want with random attributes and
+// excludedAttributes, compares each with the model, and then reads it whole: a projection
+// shapes one response and changes nothing.
+func (r *roundTrip) expectProjections(t *advertisedType, want map[string]any) {
+	GinkgoHelper()
+	id := want["id"].(string)
+	paths := r.g.paths(t, want)
+	if len(paths) == 0 {
+		return
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p.String()
+	}
+	list := url.QueryEscape(strings.Join(names, ","))
+	for _, c := range []struct {
+		param string
+		model map[string]any
+	}{
+		{"excludedAttributes", excludedModel(t, want, paths)},
+		{"attributes", includedModel(t, want, paths)},
+	} {
+		r.step = fmt.Sprintf("GET %s/%s?%s=%s", t.endpoint, id, c.param, strings.Join(names, ","))
+		got := copyJSON(scim("GET", t.endpoint+"/"+id+"?"+c.param+"="+list, "").expectStatus(http.StatusOK).body)
+		delete(got, "meta")
+		model := copyJSON(c.model)
+		delete(model, "meta")
+		Expect(difference("", model, got)).To(BeEmpty(), "seed %d, %s\nwant %s\n got %s", r.seed, r.step, show(model), show(got))
+	}
+	r.step = "GET " + t.endpoint + "/" + id + " after the projections"
+	r.expect(t, nil, want)
+}
+
 // copyJSON returns a deep copy of a decoded JSON object.
 func copyJSON(m map[string]any) map[string]any {
 	var out map[string]any
@@ -600,6 +797,7 @@ var _ = Describe("Everything advertised round-trips", func() {
 				want := derived(t, normalized(body), id, r.g.memberDisplay)
 				derivedOnWrite(t, want)
 				r.expect(t, created, want)
+				r.expectProjections(t, want)
 
 				body = r.g.resource(t)
 				replaced := r.send("PUT", t.endpoint+"/"+id, r.g.anyCase(body), http.StatusOK)
