@@ -514,8 +514,8 @@ type roundTrip struct {
 	// provider is the path the requests take.
 	provider string
 	types    map[string]*advertisedType
-	g     *generator
-	seed  int64
+	g        *generator
+	seed     int64
 	// step is the request being checked, for failure messages.
 	step string
 }
