@@ -23,19 +23,22 @@ import (
 // by its type, multiValued, canonicalValues and mutability (readOnly ones are never sent), false
 // and empty values, Unicode strings, attribute names in any case, the enterprise extension — are
 // created, replaced and patched, and every GET must return exactly what was sent plus the derived
-// attributes StrongDM documents (/work/shared/reference, docs/design.md "Round trips"):
+// attributes StrongDM documents (https://docs.strongdm.com/references/scim; docs/design.md,
+// "Round trips"):
 //   - on create and replace, displayName and name.formatted from "givenName familyName" (displayName
 //     from userName when there is no name), a primary email from an email-shaped userName when no
-//     email is sent, userType "user" (https://docs.strongdm.com/references/scim, Create User);
+//     email is sent, userType "user" (Create User's example response);
 //   - active true unless sent, groups from role membership ([] when none), id, meta;
 //   - members with type "User", $ref "Users/<id>" and, when sent without, their User's displayName
 //     as display;
-//   - an empty string is no value (docs/design.md): "title": "" reads back as no title.
+//   - an empty string is no value: "title": "" reads back as no title.
 //
-// The generator is math/rand/v2 seeded with Ginkgo's random seed, printed at the start of every run;
-// rerun a failure with -ginkgo.seed=<seed>. SCIM_ROUNDTRIP_ITERATIONS sets the number of resources
-// of each generic spec (30; a third of that on the okta and azure paths). A failure names the seed, the iteration, the request and the shortest path at which
-// GET differs from the model.
+// The generator is math/rand/v2 seeded with Ginkgo's random seed, printed at the start of every
+// run; rerun a failure with -ginkgo.seed=<seed> (and -ginkgo.focus on the spec). Values are not
+// shrunk, which would replay failing cases against the API server many times; a failure names the
+// seed, the request and the shortest path at which the response differs from the model.
+// SCIM_ROUNDTRIP_ITERATIONS sets the number of resources of each generic spec (30; a third of that
+// on the okta and azure paths).
 
 // attrDef is an attribute as /Schemas advertises it (RFC 7643 §7).
 type attrDef struct {
@@ -716,10 +719,8 @@ func includedModel(t *advertisedType, want map[string]any, paths []attrPath) map
 				if i >= len(have) {
 					have = append(have, map[string]any{})
 				}
-				if sv, ok := item.(map[string]any)[p.sub]; ok && have[i] != nil {
-					if m, ok := have[i].(map[string]any); ok {
-						m[p.sub] = sv
-					}
+				if sv, ok := item.(map[string]any)[p.sub]; ok {
+					have[i].(map[string]any)[p.sub] = sv
 				}
 			}
 			to[p.attr] = have
