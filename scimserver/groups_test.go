@@ -166,13 +166,18 @@ var _ = Describe("Group members with type and $ref", func() {
 	It("advertises type and $ref of members in /Schemas", func() {
 		r := scim("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", "").expectStatus(http.StatusOK)
 		var subs []string
+		bySub := map[string]map[string]any{}
 		for _, a := range r.body["attributes"].([]any) {
 			if attr := a.(map[string]any); attr["name"] == "members" {
 				for _, s := range attr["subAttributes"].([]any) {
-					subs = append(subs, s.(map[string]any)["name"].(string))
+					sub := s.(map[string]any)
+					subs = append(subs, sub["name"].(string))
+					bySub[sub["name"].(string)] = sub
 				}
 			}
 		}
 		Expect(subs).To(ConsistOf("value", "display", "type", "$ref"))
+		Expect(bySub["type"]).To(And(HaveKeyWithValue("type", "string"), HaveKeyWithValue("canonicalValues", ConsistOf("User"))))
+		Expect(bySub["$ref"]).To(And(HaveKeyWithValue("type", "reference"), HaveKeyWithValue("referenceTypes", ConsistOf("User"))))
 	})
 })

@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/scim-operator/scim-operator/scimserver/filter"
@@ -36,6 +37,9 @@ func (q *query) project(doc map[string]any) map[string]any {
 			}
 		}
 	}
+	for _, p := range append(q.attributes, q.excluded...) {
+		tidy(q.rt, out, p)
+	}
 	// Whatever the paths, schemas, id and the attributes returned "always" (RFC 7643 §7) stay.
 	for _, k := range []string{"schemas", "id"} {
 		if v, ok := doc[k]; ok {
@@ -48,6 +52,40 @@ func (q *query) project(doc map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// tidy drops from out, a projection, what p's selection or removal left without a value: the
+// values of a multi-valued attribute that hold none of the sub-attributes asked for, a complex
+// value, a multi-valued attribute or an extension object left empty. A multi-valued attribute
+// that is [] in the document (groups, members) stays []. It writes only into out and the values the projection made.
+func tidy(rt *schema.ResourceType, out map[string]any, p *filter.Path) {
+	c := p.Container(rt, out, false)
+	if c == nil {
+		return
+	}
+	switch v := c[p.Attr.Name].(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			delete(c, p.Attr.Name)
+		}
+	case []any:
+		if p.Sub != nil {
+			kept := make([]any, 0, len(v)) // a new slice: v may be the document's
+			for _, item := range v {
+				if m, ok := item.(map[string]any); !ok || len(m) > 0 {
+					kept = append(kept, item)
+				}
+			}
+			if len(kept) == 0 && len(v) > 0 {
+				delete(c, p.Attr.Name)
+			} else {
+				c[p.Attr.Name] = kept
+			}
+		}
+	}
+	if p.Extension(rt) && len(c) == 0 {
+		delete(out, p.Schema.ID)
+	}
 }
 
 // boolRank orders false before true.
@@ -104,12 +142,18 @@ func copyPath(rt *schema.ResourceType, from, to map[string]any, p *filter.Path) 
 	}
 }
 
-// removePath removes what p names from doc: an attribute, the values of a multi-valued one its
-// filter selects, or a sub-attribute of the attribute or of each of its values.
+// removePath removes what p names from doc, a shallow copy of the document projected: an
+// attribute, the values of a multi-valued one its filter selects, or a sub-attribute of the
+// attribute, of each of its values or of those its filter selects. What doc shares with the
+// document projected is copied before anything is taken out of it.
 func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 	c := p.Container(rt, doc, false)
 	if c == nil {
 		return
+	}
+	if p.Extension(rt) {
+		c = maps.Clone(c)
+		doc[p.Schema.ID] = c
 	}
 	if p.Filter != nil && p.Sub == nil {
 		c[p.Attr.Name] = selectValues(c[p.Attr.Name], p.Filter, false)
@@ -133,6 +177,10 @@ func removePath(rt *schema.ResourceType, doc map[string]any, p *filter.Path) {
 		list := make([]any, 0, len(val))
 		for _, item := range val {
 			m, _ := item.(map[string]any)
+			if p.Filter != nil && (m == nil || !p.Filter.Match(m)) {
+				list = append(list, item) // `emails[type eq "work"].value` leaves the other values whole
+				continue
+			}
 			copied := map[string]any{}
 			for k, v := range m {
 				if k != p.Sub.Name {

@@ -128,9 +128,9 @@ func toString(v any) string {
 func toStrings(v any) []string {
 	switch x := v.(type) {
 	case string:
-		return splitList(x)
+		return append([]string{}, splitList(x)...)
 	case []any:
-		var out []string
+		out := []string{} // an empty array is no restriction, not a malformed one
 		for _, item := range x {
 			if s, ok := item.(string); ok {
 				out = append(out, s)

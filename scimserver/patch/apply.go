@@ -126,13 +126,18 @@ func (p *patcher) applyObject(op Op, value any) error {
 }
 
 // applySchemaObject applies the attributes of schema s given as one object,
-// {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "x"}}.
+// {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "x"}}. A
+// "schemas" member of the object, which clients copy from the extension's definition, is ignored
+// as the resource's own is.
 func (p *patcher) applySchemaObject(op Op, s *schema.Schema, value any, seen map[string]bool) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
 		return scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object of that schema's attributes, not %s", s.ID, schema.Describe(value))
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		if strings.EqualFold(key, "schemas") {
+			continue
+		}
 		if err := p.applyKey(op, s.ID+":"+key, obj[key], seen); err != nil {
 			return err
 		}

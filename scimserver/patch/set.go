@@ -433,11 +433,11 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 		case sub == nil:
 			return nil, invalidValue("%s has no sub-attribute %q", n, key)
 		case sub.Mutability == schema.ReadOnly:
-			if !equivalent(current[key], v) {
+			if !sameValue(sub, current[key], v) {
 				return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is readOnly and cannot be changed", n, sub.Name)
 			}
 			continue
-		case sub.Mutability == schema.Immutable && schema.Assigned(current[key]) && !equivalent(current[key], v):
+		case sub.Mutability == schema.Immutable && schema.Assigned(current[key]) && !sameValue(sub, current[key], v):
 			return nil, scimerror.BadRequest(scimerror.Mutability, "%s.%s is immutable and cannot be changed once set", n, sub.Name)
 		}
 		if v == nil {
@@ -447,6 +447,19 @@ func mergeInto(attr *schema.Attribute, n string, current, update map[string]any)
 		}
 	}
 	return current, nil
+}
+
+// sameValue reports whether v repeats current as a value of attribute a. References compare as
+// URIs relative to the base URL (RFC 7643 §2.3.7), so that a member's absolute
+// ".../v2/Users/a-1" repeats the "Users/a-1" the server returns.
+func sameValue(a *schema.Attribute, current, v any) bool {
+	c, ok := current.(string)
+	s, isString := v.(string)
+	if a.Type != schema.Reference || !ok || !isString || c == "" || s == "" {
+		return equivalent(current, v)
+	}
+	c, s = strings.TrimSuffix(c, "/"), strings.TrimSuffix(s, "/")
+	return c == s || strings.HasSuffix(s, "/"+c) || strings.HasSuffix(c, "/"+s)
 }
 
 // store sets key in container to v, or deletes it when v is unassigned.

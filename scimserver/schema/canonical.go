@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -64,6 +65,9 @@ func Canonicalize(rt *ResourceType, body map[string]any, dec Decoding) (map[stri
 			if !ok {
 				return nil, scimerror.BadRequest(scimerror.InvalidValue, "%s must be an object", ext.ID)
 			}
+			// A "schemas" member naming the extension itself is ignored, as PATCH ignores it.
+			obj = maps.Clone(obj)
+			maps.DeleteFunc(obj, func(k string, _ any) bool { return strings.EqualFold(k, "schemas") })
 			extOut, err := canonicalAttributes(ext.Attributes, ext.ID+":", obj, dec)
 			if err != nil {
 				return nil, err

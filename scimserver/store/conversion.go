@@ -20,10 +20,10 @@ func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
 	spec := u.Spec.DeepCopy()
 	enterprise := spec.Enterprise
 	spec.Enterprise = nil
-	doc := toMap(spec)
+	doc := withoutEmpty(toMap(spec))
 	schemas := []any{schema.UserURN}
 	if enterprise != nil {
-		if ext := toMap(enterprise); len(ext) > 0 {
+		if ext := withoutEmpty(toMap(enterprise)); len(ext) > 0 {
 			doc[schema.EnterpriseUserURN] = ext
 			schemas = append(schemas, schema.EnterpriseUserURN)
 		}
@@ -38,6 +38,33 @@ func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
 	doc["groups"] = groups
 	doc["meta"] = meta(u, "User", "Users/"+u.Name)
 	return doc
+}
+
+// withoutEmpty drops from a rendered spec the complex values and arrays left without any value,
+// such as the manager of `"manager": {"value": ""}`: the empty string is no value (docs/design.md,
+// "Round trips"), and neither is what holds nothing else (RFC 7643 §2.5).
+func withoutEmpty(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch v := v.(type) {
+		case map[string]any:
+			if len(withoutEmpty(v)) == 0 {
+				delete(m, k)
+			}
+		case []any:
+			kept := v[:0]
+			for _, item := range v {
+				if obj, ok := item.(map[string]any); !ok || len(withoutEmpty(obj)) > 0 {
+					kept = append(kept, item)
+				}
+			}
+			if len(kept) == 0 {
+				delete(m, k)
+			} else {
+				m[k] = kept
+			}
+		}
+	}
+	return m
 }
 
 // userSpec converts a canonical SCIM User document into a ScimUserSpec. The document's attribute

@@ -4,6 +4,7 @@ package store
 // and its members. A role's access is never written here.
 
 import (
+	"cmp"
 	"context"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -83,6 +84,9 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 			return err
 		}
 		spec.Members = mergeResolved(spec.Members, added, resolved)
+		if err := s.deriveClearedDisplays(ctx, r.Spec.Members, spec.Members); err != nil {
+			return err
+		}
 		added = (&v1.ScimRoleSpec{Members: resolved}).MemberIDs()
 		// Marked before the role is written, as on create.
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
@@ -96,6 +100,40 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		return nil, false, err
 	}
 	return groupResource(r), changed, nil
+}
+
+// deriveClearedDisplays gives the members of after that a PATCH left without the display they had
+// in before (`replace members` with values without display) their User's displayName, else
+// userName, as create and replace derive it; a member whose User is gone keeps its former display.
+// Members that never had one, declared with kubectl, are left alone.
+func (s *groups) deriveClearedDisplays(ctx context.Context, before, after []v1.Member) error {
+	had := make(map[string]string, len(before))
+	for _, m := range before {
+		had[m.Value] = m.Display
+	}
+	var cleared []v1.Member
+	for _, m := range after {
+		if m.Display == "" && had[m.Value] != "" {
+			cleared = append(cleared, m)
+		}
+	}
+	if len(cleared) == 0 {
+		return nil
+	}
+	resolved, err := s.resolveMembers(ctx, cleared, true, true)
+	if err != nil {
+		return err
+	}
+	derived := make(map[string]string, len(resolved))
+	for _, m := range resolved {
+		derived[m.Value] = m.Display
+	}
+	for i, m := range after {
+		if m.Display == "" && had[m.Value] != "" {
+			after[i].Display = cmp.Or(derived[m.Value], had[m.Value])
+		}
+	}
+	return nil
 }
 
 // update applies mutate to role id and writes it (see updateObject) if the role passes checkUpdate.
