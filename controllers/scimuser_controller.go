@@ -40,6 +40,8 @@ func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// A role's members, displayName and readiness show in its members' status.
 		Watches(&identityv1alpha1.ScimRole{}, r.roleMembersHandler()).
+		// And so do the members who join or leave a large role through its shards.
+		Watches(&identityv1alpha1.ScimRoleMembers{}, shardMembersHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A user becomes Ready once the bindings that should (no longer) hold it are written.
 	return r.watchAccess(b, r.usersOfChange).Complete(r)
@@ -111,7 +113,38 @@ func (r *ScimUserReconciler) leaveRoles(ctx context.Context, name string) error 
 		if err != nil {
 			return fmt.Errorf("remove deleted user %s from role %s: %w", name, cached.Name, err)
 		}
+		if err := r.leaveShards(ctx, cached.Name, name); err != nil {
+			return err
+		}
 		ctrl.LoggerFrom(ctx).Info("Removed deleted user from role", "role", cached.Name)
+	}
+	return nil
+}
+
+// leaveShards removes the user named name from the member shards of the role named role, each
+// read live, as leaveRoles does with the role.
+func (r *ScimUserReconciler) leaveShards(ctx context.Context, role, name string) error {
+	var shards identityv1alpha1.ScimRoleMembersList
+	if err := r.Live.List(ctx, &shards, client.MatchingLabels{identityv1alpha1.LabelRole: role}); err != nil {
+		return fmt.Errorf("list the member shards of role %s: %w", role, err)
+	}
+	for _, listed := range shards.Items {
+		if !slices.Contains(listed.Spec.MemberIDs(), name) {
+			continue
+		}
+		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			shard := &identityv1alpha1.ScimRoleMembers{}
+			if err := r.Live.Get(ctx, client.ObjectKeyFromObject(&listed), shard); err != nil {
+				return client.IgnoreNotFound(err)
+			}
+			if !shard.RemoveMember(name) {
+				return nil
+			}
+			return r.Update(ctx, shard)
+		})
+		if err != nil {
+			return fmt.Errorf("remove deleted user %s from member shard %s: %w", name, listed.Name, err)
+		}
 	}
 	return nil
 }
@@ -172,12 +205,45 @@ func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
 			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
-				enqueue(q, old.Spec.Members, cur.Spec.Members)
+				enqueue(q, old.Spec.Members, cur.Spec.Members, r.shardMembers(ctx, cur))
 				return
 			}
+			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+		},
+	}
+}
+
+// shardMembers returns the members role lists in its shards, from the cache (none when they
+// cannot be read: the shards' own events still queue their members).
+func (r *ScimUserReconciler) shardMembers(ctx context.Context, role *identityv1alpha1.ScimRole) []identityv1alpha1.Member {
+	all, err := roleMembers(ctx, r.Client, role)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot read the member shards of a role", "role", role.Name)
+		return nil
+	}
+	return all[len(role.Spec.Members):]
+}
+
+// shardMembersHandler maps a member shard event to the members who joined or left the role
+// through it: all of them when the shard appears or disappears.
+func shardMembersHandler() handler.EventHandler {
+	enqueue := func(q access.Queue, members []identityv1alpha1.Member) {
+		for _, m := range members {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
+			enqueue(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
+			enqueue(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
+			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRoleMembers), e.ObjectNew.(*identityv1alpha1.ScimRoleMembers)
 			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
 		},
 	}

@@ -184,11 +184,25 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 	if err := s.checkOperations(req); err != nil {
 		return err
 	}
-	res, changed, err := resources.Patch(r.Context(), r.write(), id, s.applyPatch(r, resources.Type(), req))
+	write := r.write()
+	if rt := resources.Type(); rt == schema.GroupResourceType {
+		// A PATCH of members by value sees only those members: its cost does not grow with the group.
+		if values, ok := req.Values(rt, "members"); ok {
+			write.PatchedMembers = values
+		}
+	}
+	res, changed, err := resources.Patch(r.Context(), write, id, s.applyPatch(r, resources.Type(), req))
 	if err != nil {
 		return err
 	}
-	if !changed || r.quirks.PatchNoContent {
+	if res.Doc == nil && changed && !r.quirks.PatchNoContent && (len(q.attributes) > 0 || len(q.excluded) > 0) {
+		// A large group's member PATCH comes without the group (store.Resource.Doc), but the
+		// client asked for it (RFC 7644 §3.5.2: 200 when attributes are given).
+		if res, err = resources.Get(r.Context(), id); err != nil {
+			return err
+		}
+	}
+	if !changed || r.quirks.PatchNoContent || res.Doc == nil {
 		// The ETag still tells the client the version it now holds.
 		w.Header().Set("ETag", res.Version)
 		w.WriteHeader(http.StatusNoContent)
