@@ -129,7 +129,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		res, err := resources.Get(ctx, id)
+		res, err := resources.Get(withoutMembers(ctx, resources.Type(), q), id)
 		if err != nil {
 			return err
 		}
@@ -185,12 +185,8 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 		return err
 	}
 	write := r.write()
-	if rt := resources.Type(); rt == schema.GroupResourceType {
-		// A PATCH of members by value sees only those members: its cost does not grow with the group.
-		if values, ok := req.Values(rt, "members"); ok {
-			write.PatchedMembers = values
-		}
-	}
+	// A PATCH of members by value sees only those members: its cost does not grow with the group.
+	write.PatchedMembers = patchedMembers(resources.Type(), req)
 	res, changed, err := resources.Patch(r.Context(), write, id, s.applyPatch(r, resources.Type(), req))
 	if err != nil {
 		return err
@@ -410,7 +406,7 @@ type listResponse struct {
 // only.
 func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
 	if q.filter == nil && q.sort == nil {
-		page, total, err := resources.Page(r.Context(), q.startIndex-1, q.count)
+		page, total, err := resources.Page(withoutMembers(r.Context(), resources.Type(), q), q.startIndex-1, q.count)
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,9 @@ func (s *groups) render(ctx context.Context, r *v1.ScimRole) (*Resource, error) 
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Value(withoutMembersKey{}) != nil {
+		return groupResourceWithoutMembers(r, shards), nil
+	}
 	return groupResource(r, shards), nil
 }
 

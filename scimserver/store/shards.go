@@ -471,3 +471,21 @@ func (s *groups) updateGroup(ctx context.Context, w Write, id string, mutate fun
 	}
 	return role, shards, nil
 }
+
+// withoutMembersKey marks a context of WithoutMembers.
+type withoutMembersKey struct{}
+
+// WithoutMembers returns ctx telling the Groups reads (Get, Page) of the store to render groups
+// without their members: for a request whose response leaves them out (excludedAttributes=members),
+// so that it costs what an empty group's does however large the group. Never for a request that
+// filters or sorts, which reads members.
+func WithoutMembers(ctx context.Context) context.Context {
+	return context.WithValue(ctx, withoutMembersKey{}, true)
+}
+
+// groupResourceWithoutMembers is groupResource without the members attribute.
+func groupResourceWithoutMembers(r *v1.ScimRole, shards []v1.ScimRoleMembers) *Resource {
+	doc := groupDoc(r, nil, shards)
+	delete(doc, "members")
+	return &Resource{ID: r.Name, Doc: doc, Version: groupVersion(r, shards), Location: "Groups/" + r.Name}
+}
