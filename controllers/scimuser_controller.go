@@ -191,27 +191,20 @@ func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identi
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
 // role appears, disappears, is renamed or changes readiness, else those who joined or left.
 func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
-	enqueue := func(q access.Queue, members ...[]identityv1alpha1.Member) {
-		for _, list := range members {
-			for _, m := range list {
-				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
-			}
-		}
-	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
-				enqueue(q, old.Spec.Members, cur.Spec.Members, r.shardMembers(ctx, cur))
+				enqueueMembers(q, old.Spec.Members, cur.Spec.Members, r.shardMembers(ctx, cur))
 				return
 			}
-			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+			enqueueMembers(q, memberDiff(old.Spec.Members, cur.Spec.Members))
 		},
 	}
 }
@@ -230,22 +223,26 @@ func (r *ScimUserReconciler) shardMembers(ctx context.Context, role *identityv1a
 // shardMembersHandler maps a member shard event to the members who joined or left the role
 // through it: all of them when the shard appears or disappears.
 func shardMembersHandler() handler.EventHandler {
-	enqueue := func(q access.Queue, members []identityv1alpha1.Member) {
-		for _, m := range members {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
-		}
-	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRoleMembers), e.ObjectNew.(*identityv1alpha1.ScimRoleMembers)
-			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+			enqueueMembers(q, memberDiff(old.Spec.Members, cur.Spec.Members))
 		},
+	}
+}
+
+// enqueueMembers queues the users of every list of members.
+func enqueueMembers(q access.Queue, members ...[]identityv1alpha1.Member) {
+	for _, list := range members {
+		for _, m := range list {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+		}
 	}
 }
 
