@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -176,6 +178,34 @@ var _ = Describe("Large groups", Ordered, func() {
 		Expect(stored(id)).To(ConsistOf(users[:5]))
 		Expect(shardsOf(id)).To(BeEmpty(), "members that fit the role leave no shard")
 		Expect(getRole(id).Spec.Members).To(HaveLen(5))
+	})
+
+	It("lets concurrent member PATCHes of a sharded group all through", func() {
+		id := createGroup(unique("Everyone"))
+		addMembers(id, users[:40])
+		// 8 adds of 5 new members and 10 single removes at once, as an IdP pushes in parallel.
+		var wg sync.WaitGroup
+		statuses := make(chan int, 18)
+		for i := range 8 {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				statuses <- addMembers(id, users[40+5*i:45+5*i]).StatusCode
+			})
+		}
+		for _, u := range users[10:20] {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				statuses <- large("PATCH", "/Groups/"+id, groupPatch(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, u))).StatusCode
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		for status := range statuses {
+			Expect(status).To(BeElementOf(http.StatusOK, http.StatusNoContent))
+		}
+		want := append(slices.Clone(users[:10]), users[20:80]...)
+		Expect(stored(id)).To(ConsistOf(want))
+		Expect(served(id)).To(ConsistOf(want))
 	})
 
 	It("creates a large group at once, and a deleted user leaves the shard it was in", func() {
