@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -100,17 +101,8 @@ func (r *ScimUserReconciler) leaveRoles(ctx context.Context, name string) error 
 		return err
 	}
 	for _, cached := range roles {
-		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-			role := &identityv1alpha1.ScimRole{}
-			if err := r.Live.Get(ctx, client.ObjectKey{Name: cached.Name}, role); err != nil {
-				return client.IgnoreNotFound(err)
-			}
-			if !role.RemoveMember(name) {
-				return nil
-			}
-			return r.Update(ctx, role)
-		})
-		if err != nil {
+		role := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: cached.Name}}
+		if err := r.removeMemberLive(ctx, role, name); err != nil {
 			return fmt.Errorf("remove deleted user %s from role %s: %w", name, cached.Name, err)
 		}
 		if err := r.leaveShards(ctx, cached.Name, name); err != nil {
@@ -132,21 +124,33 @@ func (r *ScimUserReconciler) leaveShards(ctx context.Context, role, name string)
 		if !slices.Contains(listed.Spec.MemberIDs(), name) {
 			continue
 		}
-		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-			shard := &identityv1alpha1.ScimRoleMembers{}
-			if err := r.Live.Get(ctx, client.ObjectKeyFromObject(&listed), shard); err != nil {
-				return client.IgnoreNotFound(err)
-			}
-			if !shard.RemoveMember(name) {
-				return nil
-			}
-			return r.Update(ctx, shard)
-		})
-		if err != nil {
+		shard := &identityv1alpha1.ScimRoleMembers{ObjectMeta: metav1.ObjectMeta{Name: listed.Name}}
+		if err := r.removeMemberLive(ctx, shard, name); err != nil {
 			return fmt.Errorf("remove deleted user %s from member shard %s: %w", name, listed.Name, err)
 		}
 	}
 	return nil
+}
+
+// memberHolder is an object that lists members: a role or a member shard.
+type memberHolder interface {
+	client.Object
+	RemoveMember(id string) bool
+}
+
+// removeMemberLive removes the user named name from obj, read live (a missing obj is done) and
+// written with its resourceVersion, retried on conflict so that no concurrent member change is lost.
+func (r *ScimUserReconciler) removeMemberLive(ctx context.Context, obj memberHolder, name string) error {
+	key := client.ObjectKeyFromObject(obj)
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if err := r.Live.Get(ctx, key, obj); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !obj.RemoveMember(name) {
+			return nil
+		}
+		return r.Update(ctx, obj)
+	})
 }
 
 // observeSuspension applies rule 4 to what the user's spec shows (ObserveSuspension): a suspension
