@@ -10,17 +10,26 @@ import (
 )
 
 // registerIndexes registers the field indexes of the manager's cache the controllers read through
-// (see package index, which the SCIM server shares): members → roles, and the exact userName.
+// (see package index, which the SCIM server shares): members → roles (through shards too), a
+// role's shards, and the exact userName.
 func registerIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	return index.Register(ctx, indexer, index.RoleMember, index.UserName)
+	return index.Register(ctx, indexer, index.RoleMember, index.ShardMember, index.ShardRole, index.UserName)
 }
 
-// rolesWithMember lists, from the cache, the roles that list the user named name as a member. They
-// are the cache's objects: read-only.
+// rolesWithMember lists, from the cache, the roles that have the user named name as a member,
+// themselves or through a shard (index.RolesWithMember). They are the cache's objects: read-only.
 func rolesWithMember(ctx context.Context, c client.Reader, name string) ([]identityv1alpha1.ScimRole, error) {
-	var roles identityv1alpha1.ScimRoleList
-	err := c.List(ctx, &roles, client.MatchingFields{index.RoleMember.Name: name}, client.UnsafeDisableDeepCopy)
-	return roles.Items, err
+	return index.RolesWithMember(ctx, c, name)
+}
+
+// roleMembers returns all the members of role, its own and its shards' (RoleMembers), from the
+// cache: read-only.
+func roleMembers(ctx context.Context, c client.Reader, role *identityv1alpha1.ScimRole) ([]identityv1alpha1.Member, error) {
+	shards, err := index.ShardsOf(ctx, c, role)
+	if err != nil {
+		return nil, err
+	}
+	return identityv1alpha1.RoleMembers(role, shards), nil
 }
 
 // usersNamed lists, from the cache, the users whose userName is exactly userName (a binding's

@@ -41,6 +41,8 @@ func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 		// A user that is suspended, renamed, created or deleted changes the subjects of its roles.
 		Watches(&identityv1alpha1.ScimUser{}, handler.EnqueueRequestsFromMapFunc(r.rolesOfUser),
 			builder.WithPredicates(userAccessChanged())).
+		// The members of a large role live in its shards too.
+		Watches(&identityv1alpha1.ScimRoleMembers{}, handler.EnqueueRequestsFromMapFunc(roleOfShard)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A binding edited or deleted by hand is repaired.
 	return r.watchAccess(b, roleOfChange).Complete(r)
@@ -88,7 +90,28 @@ func (r *ScimRoleReconciler) reconcileDelete(ctx context.Context, role *identity
 	if err := r.revoke(ctx, role.Name); err != nil {
 		return err
 	}
+	if err := r.deleteShards(ctx, role); err != nil {
+		return err
+	}
 	return releaseFinalizer(ctx, r.Client, role)
+}
+
+// deleteShards deletes the member shards of a deleted role, found live: the garbage collector
+// would too (owner references), but later, or without kube-controller-manager never, and a shard
+// of a deleted role must not outlive the name it is held under.
+func (r *ScimRoleReconciler) deleteShards(ctx context.Context, role *identityv1alpha1.ScimRole) error {
+	var shards identityv1alpha1.ScimRoleMembersList
+	if err := r.Live.List(ctx, &shards, client.MatchingLabels{identityv1alpha1.LabelRole: role.Name}); err != nil {
+		return fmt.Errorf("list the member shards of deleted role %s: %w", role.Name, err)
+	}
+	for i := range shards.Items {
+		if sh := &shards.Items[i]; sh.Spec.Role == role.Name {
+			if err := client.IgnoreNotFound(r.Delete(ctx, sh)); err != nil {
+				return fmt.Errorf("delete member shard %s of deleted role %s: %w", sh.Name, role.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // revoke removes everything the access system holds for the role named name.
@@ -159,8 +182,12 @@ type members struct {
 
 // membersOf resolves the members of role through the cache.
 func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
-	m := members{count: len(role.Spec.Members)}
-	for _, member := range role.Spec.Members {
+	all, err := roleMembers(ctx, r.Client, role)
+	if err != nil {
+		return members{}, err
+	}
+	m := members{count: len(all)}
+	for _, member := range all {
 		user := &identityv1alpha1.ScimUser{}
 		err := r.Get(ctx, client.ObjectKey{Name: member.Value}, user, client.UnsafeDisableDeepCopy)
 		switch {
@@ -192,6 +219,11 @@ func (r *ScimRoleReconciler) rolesOfUser(ctx context.Context, user client.Object
 		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Name: role.Name}}
 	}
 	return reqs
+}
+
+// roleOfShard maps a member shard to the role it names.
+func roleOfShard(_ context.Context, shard client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: shard.(*identityv1alpha1.ScimRoleMembers).Spec.Role}}}
 }
 
 // roleOfChange queues the role a change of the access system belongs to, at low priority: most

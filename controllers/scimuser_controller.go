@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,6 +42,8 @@ func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// A role's members, displayName and readiness show in its members' status.
 		Watches(&identityv1alpha1.ScimRole{}, r.roleMembersHandler()).
+		// And so do the members who join or leave a large role through its shards.
+		Watches(&identityv1alpha1.ScimRoleMembers{}, shardMembersHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A user becomes Ready once the bindings that should (no longer) hold it are written.
 	return r.watchAccess(b, r.usersOfChange).Complete(r)
@@ -103,18 +106,12 @@ func (r *ScimUserReconciler) leaveRoles(ctx context.Context, name string) error 
 	eg.SetLimit(parallelRoleWrites)
 	for _, cached := range roles {
 		eg.Go(func() error {
-			err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-				role := &identityv1alpha1.ScimRole{}
-				if err := r.Live.Get(ctx, client.ObjectKey{Name: cached.Name}, role); err != nil {
-					return client.IgnoreNotFound(err)
-				}
-				if !role.RemoveMember(name) {
-					return nil
-				}
-				return r.Update(ctx, role)
-			})
-			if err != nil {
+			role := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: cached.Name}}
+			if err := r.removeMemberLive(ctx, role, name); err != nil {
 				return fmt.Errorf("remove deleted user %s from role %s: %w", name, cached.Name, err)
+			}
+			if err := r.leaveShards(ctx, cached.Name, name); err != nil {
+				return err
 			}
 			ctrl.LoggerFrom(ctx).V(1).Info("Removed deleted user from role", "role", cached.Name)
 			return nil
@@ -126,6 +123,46 @@ func (r *ScimUserReconciler) leaveRoles(ctx context.Context, name string) error 
 // parallelRoleWrites bounds the role writes one clean-up makes at once: enough to hide the API
 // server's latency, few enough to leave its priority-and-fairness seats to other clients.
 const parallelRoleWrites = 16
+
+// leaveShards removes the user named name from the member shards of the role named role, each
+// read live, as leaveRoles does with the role.
+func (r *ScimUserReconciler) leaveShards(ctx context.Context, role, name string) error {
+	var shards identityv1alpha1.ScimRoleMembersList
+	if err := r.Live.List(ctx, &shards, client.MatchingLabels{identityv1alpha1.LabelRole: role}); err != nil {
+		return fmt.Errorf("list the member shards of role %s: %w", role, err)
+	}
+	for _, listed := range shards.Items {
+		if !slices.Contains(listed.Spec.MemberIDs(), name) {
+			continue
+		}
+		shard := &identityv1alpha1.ScimRoleMembers{ObjectMeta: metav1.ObjectMeta{Name: listed.Name}}
+		if err := r.removeMemberLive(ctx, shard, name); err != nil {
+			return fmt.Errorf("remove deleted user %s from member shard %s: %w", name, listed.Name, err)
+		}
+	}
+	return nil
+}
+
+// memberHolder is an object that lists members: a role or a member shard.
+type memberHolder interface {
+	client.Object
+	RemoveMember(id string) bool
+}
+
+// removeMemberLive removes the user named name from obj, read live (a missing obj is done) and
+// written with its resourceVersion, retried on conflict so that no concurrent member change is lost.
+func (r *ScimUserReconciler) removeMemberLive(ctx context.Context, obj memberHolder, name string) error {
+	key := client.ObjectKeyFromObject(obj)
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if err := r.Live.Get(ctx, key, obj); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !obj.RemoveMember(name) {
+			return nil
+		}
+		return r.Update(ctx, obj)
+	})
+}
 
 // observeSuspension applies rule 4 to what the user's spec shows (ObserveSuspension): a suspension
 // nobody recorded was made by an admin, and a suspended user is unmarked. The patch carries the
@@ -169,28 +206,58 @@ func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identi
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
 // role appears, disappears, is renamed or changes readiness, else those who joined or left.
 func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
-	enqueue := func(q access.Queue, members ...[]identityv1alpha1.Member) {
-		for _, list := range members {
-			for _, m := range list {
-				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
-			}
-		}
-	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
-				enqueue(q, old.Spec.Members, cur.Spec.Members)
+				enqueueMembers(q, old.Spec.Members, cur.Spec.Members, r.shardMembers(ctx, cur))
 				return
 			}
-			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+			enqueueMembers(q, memberDiff(old.Spec.Members, cur.Spec.Members))
 		},
+	}
+}
+
+// shardMembers returns the members role lists in its shards, from the cache (none when they
+// cannot be read: the shards' own events still queue their members).
+func (r *ScimUserReconciler) shardMembers(ctx context.Context, role *identityv1alpha1.ScimRole) []identityv1alpha1.Member {
+	all, err := roleMembers(ctx, r.Client, role)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot read the member shards of a role", "role", role.Name)
+		return nil
+	}
+	return all[len(role.Spec.Members):]
+}
+
+// shardMembersHandler maps a member shard event to the members who joined or left the role
+// through it: all of them when the shard appears or disappears.
+func shardMembersHandler() handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
+			enqueueMembers(q, e.Object.(*identityv1alpha1.ScimRoleMembers).Spec.Members)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
+			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRoleMembers), e.ObjectNew.(*identityv1alpha1.ScimRoleMembers)
+			enqueueMembers(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+		},
+	}
+}
+
+// enqueueMembers queues the users of every list of members.
+func enqueueMembers(q access.Queue, members ...[]identityv1alpha1.Member) {
+	for _, list := range members {
+		for _, m := range list {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 // +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers;scimroles,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers/status;scimroles/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimroles/finalizers,verbs=update
+// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimrolemembers,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Deps is what both reconcilers work with.

@@ -116,7 +116,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		res, err := resources.Get(ctx, id)
+		res, err := resources.Get(withoutMembers(ctx, resources.Type(), q), id)
 		if err != nil {
 			return err
 		}
@@ -338,7 +338,7 @@ type listResponse struct {
 // only.
 func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
 	if q.filter == nil && q.sort == nil {
-		page, total, err := resources.Page(r.Context(), q.startIndex-1, q.count)
+		page, total, err := resources.Page(withoutMembers(r.Context(), resources.Type(), q), q.startIndex-1, q.count)
 		if err != nil {
 			return err
 		}

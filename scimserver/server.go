@@ -50,6 +50,10 @@ type Options struct {
 	// bounded by it: groups hold thousands of members, and are bounded apart. The ScimUser CRD
 	// allows at most 256 whatever it is.
 	MaxMultiValues int
+	// InlineMembers is the most members a ScimRole lists itself, and MembersPerShard the most one
+	// ScimRoleMembers shard of a larger group holds (store.Store; zero takes the defaults,
+	// store.DefaultInlineMembers and store.DefaultMembersPerShard).
+	InlineMembers, MembersPerShard int
 	// ExternalURL is the URL clients reach the server at, such as https://scim.example.com, or
 	// https://example.com/scim behind a proxy that strips /scim: the Location headers of created
 	// resources start with it. When empty they are built from the connection (see

@@ -27,12 +27,13 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 
 // The SCIM server writes ScimUsers and ScimRoles and reads the token Secret (a namespaced Role in
 // config/rbac grants that).
-// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers;scimroles,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=identity.scim-operator.io,resources=scimusers;scimroles;scimrolemembers,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the store's field indexes and adds the SCIM server to mgr as a
 // runnable of every replica. The manager must have been created with CacheByObject.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
-	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), WriteTimeout: opts.WriteTimeout}
+	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), WriteTimeout: opts.WriteTimeout,
+		InlineMembers: opts.InlineMembers, MembersPerShard: opts.MembersPerShard}
 	srv, err := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
 	if err != nil {
 		return nil, fmt.Errorf("SCIM server options: %w", err)

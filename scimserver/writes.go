@@ -29,6 +29,9 @@ type writeOp struct {
 type outcome struct {
 	status int
 	res    *store.Resource
+	// withoutResource is set on a 204 for a change answered without the resource: a member PATCH
+	// of a large group (store.Resource.Doc).
+	withoutResource bool
 }
 
 // apply runs op for r's provider: the body decoded with the provider's quirks, the limits on one
@@ -43,7 +46,7 @@ func (s *Server) apply(ctx context.Context, r *request, op writeOp) (outcome, er
 			return outcome{}, err
 		}
 		res, err := op.resources.Create(ctx, w, doc)
-		return outcome{http.StatusCreated, res}, err
+		return outcome{status: http.StatusCreated, res: res}, err
 	case http.MethodPut:
 		doc, err := s.resourceDoc(r, rt, op.body)
 		if err != nil {
@@ -54,7 +57,7 @@ func (s *Server) apply(ctx context.Context, r *request, op writeOp) (outcome, er
 			return outcome{}, scimerror.BadRequest(scimerror.Mutability, "id %q in the body does not match %q in the path", bodyID, op.id)
 		}
 		res, err := op.resources.Replace(ctx, w, op.id, doc)
-		return outcome{http.StatusOK, res}, err
+		return outcome{status: http.StatusOK, res: res}, err
 	case http.MethodPatch:
 		req, err := patch.Parse(op.body, r.quirks.Patch)
 		if err != nil {
@@ -64,16 +67,22 @@ func (s *Server) apply(ctx context.Context, r *request, op writeOp) (outcome, er
 		if err := s.checkOperations(req); err != nil {
 			return outcome{}, err
 		}
+		// A PATCH of members by value sees only those members: its cost does not grow with the group.
+		w.PatchedMembers = patchedMembers(rt, req)
 		res, changed, err := op.resources.Patch(ctx, w, op.id, s.applyPatch(r, rt, req))
 		if err != nil {
 			return outcome{}, err
 		}
 		// 204 when nothing changed, as StrongDM answers, or always when the provider's quirks ask
-		// for it; otherwise 200 with the resource.
+		// for it; otherwise 200 with the resource. A large group's member PATCH comes without the
+		// group (RFC 7644 §3.5.2 allows 204).
 		if !changed || r.quirks.PatchNoContent {
-			return outcome{http.StatusNoContent, res}, nil
+			return outcome{status: http.StatusNoContent, res: res}, nil
 		}
-		return outcome{http.StatusOK, res}, nil
+		if res.Doc == nil {
+			return outcome{status: http.StatusNoContent, res: res, withoutResource: true}, nil
+		}
+		return outcome{status: http.StatusOK, res: res}, nil
 	case http.MethodDelete:
 		return outcome{status: http.StatusNoContent}, op.resources.Delete(ctx, w, op.id)
 	}
@@ -95,6 +104,13 @@ func (s *Server) serveWrite(w http.ResponseWriter, r *request, op writeOp, q *qu
 	out, err := s.apply(r.Context(), r, op)
 	if err != nil {
 		return err
+	}
+	if out.withoutResource && (len(q.attributes) > 0 || len(q.excluded) > 0) {
+		// The client asked for the resource (RFC 7644 §3.5.2: 200 when attributes are given).
+		if out.res, err = op.resources.Get(r.Context(), op.id); err != nil {
+			return err
+		}
+		out.status = http.StatusOK
 	}
 	switch {
 	case out.res == nil:

@@ -226,3 +226,29 @@ var _ = Describe("ScimRole CRD", func() {
 		Expect(got.Status.MemberCount).To(Equal(int32(5)))
 	})
 })
+
+var _ = Describe("ScimRoleMembers CRD", func() {
+	members := func(n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = map[string]any{"value": fmt.Sprintf("a-%016x", i)}
+		}
+		return out
+	}
+
+	It("holds at most MaxMembersPerShard members and needs a role", func() {
+		ok := unstructuredOf("ScimRoleMembers", map[string]any{"role": "r-1", "members": members(v1.MaxMembersPerShard)})
+		Expect(k8sClient.Create(ctx, ok)).To(Succeed())
+		expectInvalid(unstructuredOf("ScimRoleMembers", map[string]any{"role": "r-1", "members": members(v1.MaxMembersPerShard + 1)}), "spec.members")
+		expectInvalid(unstructuredOf("ScimRoleMembers", map[string]any{"members": members(1)}), "spec.role")
+	})
+
+	It("keeps its role", func() {
+		shard := unstructuredOf("ScimRoleMembers", map[string]any{"role": "r-1"})
+		Expect(k8sClient.Create(ctx, shard)).To(Succeed())
+		Expect(unstructured.SetNestedField(shard.Object, "r-2", "spec", "role")).To(Succeed())
+		err := k8sClient.Update(ctx, shard)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("role is immutable"))
+	})
+})

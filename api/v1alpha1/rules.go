@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -189,6 +191,89 @@ func (r *ScimRole) RemoveMember(id string) bool {
 	before := len(r.Spec.Members)
 	r.Spec.Members = slices.DeleteFunc(slices.Clone(r.Spec.Members), func(m Member) bool { return m.Value == id })
 	return len(r.Spec.Members) != before
+}
+
+// OwnsShard reports whether shard holds members of r: it names r and r — this very object, by uid
+// — is its controller owner. A shard left behind by a deleted role of the same name counts for no
+// later one.
+func (r *ScimRole) OwnsShard(shard *ScimRoleMembers) bool {
+	if shard.Spec.Role != r.Name || IsTerminating(shard) {
+		return false
+	}
+	owner := metav1.GetControllerOfNoCopy(shard)
+	return owner != nil && owner.UID == r.UID && owner.Kind == "ScimRole" && owner.Name == r.Name
+}
+
+// RoleMembers returns the members of role given shards, the ScimRoleMembers naming it: the role's
+// own spec.members, then those of each shard the role owns (OwnsShard), in the order given, each id
+// once. Everything that reads a role's membership — SCIM, the controllers, the clean-up of a
+// deleted user — reads it through this function, so that a role and its shards are one set.
+func RoleMembers(role *ScimRole, shards []ScimRoleMembers) []Member {
+	n := len(role.Spec.Members)
+	owned := make([]*ScimRoleMembers, 0, len(shards))
+	for i := range shards {
+		if role.OwnsShard(&shards[i]) {
+			owned = append(owned, &shards[i])
+			n += len(shards[i].Spec.Members)
+		}
+	}
+	if len(owned) == 0 {
+		return role.Spec.Members
+	}
+	out := make([]Member, 0, n)
+	seen := make(map[string]bool, n)
+	add := func(members []Member) {
+		for _, m := range members {
+			if !seen[m.Value] {
+				seen[m.Value] = true
+				out = append(out, m)
+			}
+		}
+	}
+	add(role.Spec.Members)
+	for _, s := range owned {
+		add(s.Spec.Members)
+	}
+	return out
+}
+
+// RoleMemberIDs returns the ids of RoleMembers(role, shards).
+func RoleMemberIDs(role *ScimRole, shards []ScimRoleMembers) []string {
+	return (&ScimRoleSpec{Members: RoleMembers(role, shards)}).MemberIDs()
+}
+
+// ShardName returns the name of role's shard number n: "<role>.members-<n>", or, for a role whose
+// name leaves no room for the suffix, a hash of the name in its place.
+func ShardName(role string, n int) string {
+	suffix := fmt.Sprintf(".members-%d", n)
+	if len(role)+len(suffix) > 253 {
+		h := sha256.Sum256([]byte(role))
+		role = "r-" + hex.EncodeToString(h[:16])
+	}
+	return role + suffix
+}
+
+// NewShard returns role's empty shard number n: named by ShardName, naming the role, labelled
+// with LabelRole and controlled by the role (owner reference), so that it goes with the role.
+func NewShard(role *ScimRole, n int) *ScimRoleMembers {
+	shard := &ScimRoleMembers{}
+	shard.Name = ShardName(role.Name, n)
+	shard.Labels = map[string]string{LabelRole: role.Name}
+	shard.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(role, GroupVersion.WithKind("ScimRole"))}
+	shard.Spec.Role = role.Name
+	return shard
+}
+
+// MemberIDs returns the ids (ScimUser names) of the shard's members, in order.
+func (s *ScimRoleMembersSpec) MemberIDs() []string {
+	return (&ScimRoleSpec{Members: s.Members}).MemberIDs()
+}
+
+// RemoveMember removes the member id from the shard; it reports whether the shard changed.
+func (s *ScimRoleMembers) RemoveMember(id string) bool {
+	before := len(s.Spec.Members)
+	s.Spec.Members = slices.DeleteFunc(slices.Clone(s.Spec.Members), func(m Member) bool { return m.Value == id })
+	return len(s.Spec.Members) != before
 }
 
 // IdentityKey returns the key a userName or a role's displayName is unique by: two names are the same

@@ -376,3 +376,36 @@ func TestFinalizerAccess(t *testing.T) {
 		})
 	}
 }
+
+// TestRoleMembers checks that a role's members are its own and those of the shards it owns, each
+// once, and that a shard of another role — or of a deleted role of the same name — adds nothing.
+func TestRoleMembers(t *testing.T) {
+	role := &ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-1", UID: "uid-1"},
+		Spec: ScimRoleSpec{Members: []Member{{Value: "a-1"}, {Value: "a-2"}}}}
+	owned := NewShard(role, 0)
+	owned.Spec.Members = []Member{{Value: "a-3"}, {Value: "a-2"}}
+	second := NewShard(role, 1)
+	second.Spec.Members = []Member{{Value: "a-4"}}
+	stale := NewShard(&ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-1", UID: "uid-old"}}, 2)
+	stale.Spec.Members = []Member{{Value: "a-old"}}
+	other := NewShard(&ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-2", UID: "uid-1"}}, 0)
+	other.Spec.Members = []Member{{Value: "a-other"}}
+	deleting := NewShard(role, 3)
+	deleting.DeletionTimestamp = &metav1.Time{}
+	deleting.Spec.Members = []Member{{Value: "a-gone"}}
+
+	got := RoleMemberIDs(role, []ScimRoleMembers{*owned, *stale, *other, *second, *deleting})
+	if want := []string{"a-1", "a-2", "a-3", "a-4"}; !slices.Equal(got, want) {
+		t.Errorf("members %v, want %v", got, want)
+	}
+	if got := RoleMemberIDs(role, nil); !slices.Equal(got, []string{"a-1", "a-2"}) {
+		t.Errorf("without shards: %v", got)
+	}
+	if owned.Name != "r-1.members-0" || owned.Labels[LabelRole] != "r-1" || owned.Spec.Role != "r-1" {
+		t.Errorf("shard %s labels %v role %s", owned.Name, owned.Labels, owned.Spec.Role)
+	}
+	long := strings.Repeat("r", 250)
+	if name := ShardName(long, 12); len(name) > 253 || !strings.HasSuffix(name, ".members-12") {
+		t.Errorf("ShardName of a long role: %q", name)
+	}
+}

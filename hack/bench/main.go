@@ -58,6 +58,8 @@ type options struct {
 	rounds int
 	// compareUsers is the number of users the creates compared with the ceiling make each way.
 	compareUsers int
+	// largeGroup, when not 0, runs only the large group (largegroup.go) of that many members.
+	largeGroup int
 }
 
 func main() {
@@ -77,6 +79,7 @@ func main() {
 	flag.IntVar(&o.maxRetries, "max-retries", 10, "Retries of one request answered 429 or 503 (after its Retry-After).")
 	flag.IntVar(&o.rounds, "rounds", 5, "Turns that a measurement and its baseline take, so that the shared machine's other load falls on both alike.")
 	flag.IntVar(&o.compareUsers, "compare-users", 0, "Users created each way (SCIM, client-go) to compare creates with their ceiling (default: -users; -series: at most 10,000).")
+	flag.IntVar(&o.largeGroup, "large-group", 0, "Instead, fill one group with this many members by PATCHes of -batch, one at a time (largegroup.go).")
 	series := flag.Bool("series", false, "Run 1,000, 10,000 and 50,000 users (groups: a tenth), each on a fresh control plane.")
 	revocationTest := flag.Bool("revocation-test", false, "Also run the controllers' BenchmarkRevocation (go test) and report its lines.")
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
@@ -174,6 +177,17 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 		return err
 	}
 	defer cleanup()
+	if o.largeGroup > 0 {
+		report, err := largeGroup(ctx, o.largeGroup, o.batch, o, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs, pprof: profiles})
+		if err != nil {
+			return err
+		}
+		fmt.Println(report)
+		if out != "" {
+			return writeDoc(out, "large-group", report)
+		}
+		return nil
+	}
 	sizes := []options{o}
 	if series {
 		sizes = nil

@@ -6,8 +6,11 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -28,6 +31,15 @@ var (
 	// RoleMember indexes ScimRoles by the value (ScimUser name) of each member: member → roles.
 	RoleMember = Index{"spec.members.value", &v1.ScimRole{}, func(o client.Object) []string {
 		return o.(*v1.ScimRole).MemberIDs()
+	}}
+	// ShardMember indexes ScimRoleMembers by the value (ScimUser name) of each member: with
+	// RoleMember, member → roles for roles whose members are sharded.
+	ShardMember = Index{"spec.members.value", &v1.ScimRoleMembers{}, func(o client.Object) []string {
+		return o.(*v1.ScimRoleMembers).Spec.MemberIDs()
+	}}
+	// ShardRole indexes ScimRoleMembers by spec.role: role → its shards.
+	ShardRole = Index{"spec.role", &v1.ScimRoleMembers{}, func(o client.Object) []string {
+		return []string{o.(*v1.ScimRoleMembers).Spec.Role}
 	}}
 	// UserName indexes ScimUsers by their exact spec.userName.
 	UserName = Index{"spec.userName", &v1.ScimUser{}, func(o client.Object) []string {
@@ -85,4 +97,48 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
+}
+
+// ShardsOf lists from c (the cache) the shards role owns (v1.ScimRole.OwnsShard), in name order.
+// They are the cache's objects: read-only.
+func ShardsOf(ctx context.Context, c client.Reader, role *v1.ScimRole) ([]v1.ScimRoleMembers, error) {
+	var list v1.ScimRoleMembersList
+	if err := c.List(ctx, &list, client.MatchingFields{ShardRole.Name: role.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the member shards of role %s: %w", role.Name, err)
+	}
+	items := slices.DeleteFunc(list.Items, func(s v1.ScimRoleMembers) bool { return !role.OwnsShard(&s) })
+	slices.SortFunc(items, func(a, b v1.ScimRoleMembers) int { return strings.Compare(a.Name, b.Name) })
+	return items, nil
+}
+
+// RolesWithMember lists from c (the cache) the roles that have the user named id as a member,
+// listing it themselves (RoleMember) or through a shard they own (ShardMember), each once, in no
+// particular order. They are the cache's objects: read-only.
+func RolesWithMember(ctx context.Context, c client.Reader, id string) ([]v1.ScimRole, error) {
+	var roles v1.ScimRoleList
+	if err := c.List(ctx, &roles, client.MatchingFields{RoleMember.Name: id}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the roles of %s: %w", id, err)
+	}
+	var shards v1.ScimRoleMembersList
+	if err := c.List(ctx, &shards, client.MatchingFields{ShardMember.Name: id}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the member shards of %s: %w", id, err)
+	}
+	for i := range shards.Items {
+		sh := &shards.Items[i]
+		if slices.ContainsFunc(roles.Items, func(r v1.ScimRole) bool { return r.Name == sh.Spec.Role }) {
+			continue
+		}
+		r := &v1.ScimRole{}
+		err := c.Get(ctx, client.ObjectKey{Name: sh.Spec.Role}, r, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get role %s: %w", sh.Spec.Role, err)
+		}
+		if r.OwnsShard(sh) {
+			roles.Items = append(roles.Items, *r)
+		}
+	}
+	return roles.Items, nil
 }

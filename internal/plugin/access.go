@@ -270,7 +270,13 @@ func roleAccess(ctx context.Context, c client.Reader, arg string) (*RoleAccess, 
 	if err != nil {
 		return nil, err
 	}
-	users, err := usersByID(ctx, c, role.MemberIDs())
+	// A large role keeps members in shards too (design.md, "Groups of 100,000 members").
+	shards := &identityv1alpha1.ScimRoleMembersList{}
+	if err := c.List(ctx, shards, client.MatchingLabels{identityv1alpha1.LabelRole: role.Name}); err != nil {
+		return nil, fmt.Errorf("list the member shards of ScimRole %s: %w", role.Name, err)
+	}
+	members := identityv1alpha1.RoleMembers(role, shards.Items)
+	users, err := usersByID(ctx, c, (&identityv1alpha1.ScimRoleSpec{Members: members}).MemberIDs())
 	if err != nil {
 		return nil, err
 	}
@@ -278,12 +284,12 @@ func roleAccess(ctx context.Context, c client.Reader, arg string) (*RoleAccess, 
 		TypeMeta: metav1.TypeMeta{APIVersion: ReportAPIVersion, Kind: "RoleAccess"},
 		Role:     roleState(role),
 		Grants:   make([]RoleGrant, 0, len(grants)),
-		Members:  make([]RoleMember, 0, len(role.Spec.Members)),
+		Members:  make([]RoleMember, 0, len(members)),
 	}
 	for _, g := range grants {
 		report.Grants = append(report.Grants, g.RoleGrant)
 	}
-	for _, m := range role.Spec.Members {
+	for _, m := range members {
 		member := RoleMember{UserState: UserState{ID: m.Value, Ready: Condition{Status: string(metav1.ConditionUnknown)}}, Grants: []GrantAccess{}}
 		user := users[m.Value]
 		if user != nil {
@@ -550,13 +556,26 @@ func getByID(ctx context.Context, c client.Reader, id string, obj client.Object)
 	return true, nil
 }
 
-// rolesOf returns the roles whose spec.members list the user id, sorted by name.
+// rolesOf returns the roles that have the user id as a member, in their spec.members or in a
+// member shard they own, sorted by name.
 func rolesOf(ctx context.Context, c client.Reader, id string) ([]identityv1alpha1.ScimRole, error) {
+	var inShards []identityv1alpha1.ScimRoleMembers
+	shards := &identityv1alpha1.ScimRoleMembersList{}
+	if err := listPages(ctx, c, shards, func() {
+		for _, sh := range shards.Items {
+			if slices.Contains(sh.Spec.MemberIDs(), id) {
+				inShards = append(inShards, sh)
+			}
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("list ScimRoleMembers: %w", err)
+	}
 	var roles []identityv1alpha1.ScimRole
 	list := &identityv1alpha1.ScimRoleList{}
 	if err := listPages(ctx, c, list, func() {
 		for _, r := range list.Items {
-			if slices.ContainsFunc(r.Spec.Members, func(m identityv1alpha1.Member) bool { return m.Value == id }) {
+			if slices.ContainsFunc(r.Spec.Members, func(m identityv1alpha1.Member) bool { return m.Value == id }) ||
+				slices.ContainsFunc(inShards, func(sh identityv1alpha1.ScimRoleMembers) bool { return r.OwnsShard(&sh) }) {
 				roles = append(roles, r)
 			}
 		}

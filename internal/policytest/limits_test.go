@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -16,7 +18,8 @@ import (
 )
 
 // The policies fit CEL's budget at the largest objects the CRD admits (64 ClusterRoles, 256
-// namespaced entries, 20,000 members; 256 values per attribute of a user): no request of a cluster
+// namespaced entries, 20,000 members; 5,000 members per member shard; 256 values per attribute of a
+// user): no request of a cluster
 // admin or of a grantor who may bind some roles ever ends in a cost error, which failurePolicy: Fail
 // would turn into a denial of everyone.
 
@@ -100,6 +103,23 @@ func TestPoliciesWithinBudgetAtTheCRDLimits(t *testing.T) {
 		{name: "grantor removes a member from the largest role", op: admission.Update,
 			object: func() runtime.Object { return unmanaged(largest(maxMembers - 1)) },
 			old:    func() runtime.Object { return unmanaged(largest(maxMembers)) }, who: grantor, authz: mayBindView()},
+		{name: "admin adds a member to the largest member shard", op: admission.Update,
+			object: func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-1") },
+			old:    func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard-1, "uid-1") }, who: admin, authz: policytest.AllowAll()},
+		{name: "grantor creates the largest member shard", op: admission.Create,
+			object: func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-1") }, who: grantor, authz: mayBindView(),
+			deniedBy: "role_members.yaml", deniedMessage: "may not add members to ScimRoleMembers"},
+		{name: "grantor adds a member to the largest member shard", op: admission.Update,
+			object: func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-1") },
+			old:    func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard-1, "uid-1") }, who: grantor, authz: mayBindView(),
+			deniedBy: "role_members.yaml", deniedMessage: "may not add members to ScimRoleMembers"},
+		{name: "grantor hands the largest member shard to another role", op: admission.Update,
+			object: func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-2") },
+			old:    func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-1") }, who: grantor, authz: mayBindView(),
+			deniedBy: "role_members.yaml", deniedMessage: "may not add members to ScimRoleMembers"},
+		{name: "grantor removes a member from the largest member shard", op: admission.Update,
+			object: func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard-1, "uid-1") },
+			old:    func() runtime.Object { return shard(identityv1alpha1.MaxMembersPerShard, "uid-1") }, who: grantor, authz: mayBindView()},
 		{name: "admin renames the largest user", op: admission.Update,
 			object: func() runtime.Object { u := scimUser(256, false); u.Spec.UserName = "renamed@example.com"; return u },
 			old:    func() runtime.Object { return scimUser(256, false) }, who: admin, authz: policytest.AllowAll()},
@@ -117,8 +137,11 @@ func TestPoliciesWithinBudgetAtTheCRDLimits(t *testing.T) {
 			obj := tt.object()
 			req := policytest.Request{Operation: tt.op, Resource: scimroles, Object: unstructuredOf(t, obj),
 				User: tt.who, Params: binding, Authorizer: tt.authz}
-			if _, ok := obj.(*identityv1alpha1.ScimUser); ok {
+			switch obj.(type) {
+			case *identityv1alpha1.ScimUser:
 				req.Resource = scimusers
+			case *identityv1alpha1.ScimRoleMembers:
+				req.Resource = identityv1alpha1.GroupVersion.WithResource("scimrolemembers")
 			}
 			if tt.old != nil {
 				req.OldObject = unstructuredOf(t, tt.old())
@@ -159,4 +182,16 @@ func messages(r *policytest.Result) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// shard is a member shard of n members of the role "everyone", owned by the role of uid.
+func shard(n int, uid string) *identityv1alpha1.ScimRoleMembers {
+	r := role(0, nil, true)
+	r.Name, r.UID = "everyone", types.UID(uid)
+	sh := identityv1alpha1.NewShard(r, 0)
+	sh.TypeMeta = metav1.TypeMeta{APIVersion: identityv1alpha1.GroupVersion.String(), Kind: "ScimRoleMembers"}
+	for i := range n {
+		sh.Spec.Members = append(sh.Spec.Members, identityv1alpha1.Member{Value: fmt.Sprintf("a-%016x", i), Display: fmt.Sprintf("User Number %d", i)})
+	}
+	return sh
 }

@@ -36,7 +36,7 @@ func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
 		groups = append(groups, map[string]any{"value": r.Name, "display": r.Spec.DisplayName})
 	}
 	doc["groups"] = groups
-	doc["meta"] = meta(u, "User", "Users/"+u.Name)
+	doc["meta"] = meta(u, version(u), "User", "Users/"+u.Name)
 	return doc
 }
 
@@ -114,10 +114,11 @@ func deriveUserDefaults(spec *v1.ScimUserSpec) {
 	}
 }
 
-// groupDoc renders a ScimRole as a SCIM Group; members is always present.
-func groupDoc(r *v1.ScimRole) map[string]any {
-	members := make([]any, 0, len(r.Spec.Members))
-	for _, m := range r.Spec.Members {
+// groupDoc renders a ScimRole with the given members (v1.RoleMembers of the role and its shards)
+// as a SCIM Group; members is always present. shards make its version (groupVersion).
+func groupDoc(r *v1.ScimRole, list []v1.Member, shards []v1.ScimRoleMembers) map[string]any {
+	members := make([]any, 0, len(list))
+	for _, m := range list {
 		members = append(members, map[string]any{"value": m.Value, "display": m.Display, "type": memberType, "$ref": memberRef(m.Value)})
 	}
 	doc := map[string]any{
@@ -125,7 +126,7 @@ func groupDoc(r *v1.ScimRole) map[string]any {
 		"id":          r.Name,
 		"displayName": r.Spec.DisplayName,
 		"members":     members,
-		"meta":        meta(r, "Group", "Groups/"+r.Name),
+		"meta":        meta(r, groupVersion(r, shards), "Group", "Groups/"+r.Name),
 	}
 	if r.Spec.ExternalID != "" {
 		doc["externalId"] = r.Spec.ExternalID
@@ -188,8 +189,8 @@ func checkMemberKind(m map[string]any, value string) error {
 	return nil
 }
 
-func meta(obj client.Object, resourceType, location string) map[string]any {
-	m := map[string]any{"resourceType": resourceType, "location": location, "version": version(obj)}
+func meta(obj client.Object, version, resourceType, location string) map[string]any {
+	m := map[string]any{"resourceType": resourceType, "location": location, "version": version}
 	if created := obj.GetCreationTimestamp(); !created.IsZero() {
 		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
 		last := created.Time

@@ -1,7 +1,7 @@
 package store
 
-// The writes of SCIM Groups: what a provider's create, replace, patch and delete do to a ScimRole
-// and its members. A role's access is never written here.
+// The writes of SCIM Groups: what a provider's create, replace, patch and delete do to a ScimRole,
+// its member shards (shards.go) and its members. A role's access is never written here.
 
 import (
 	"cmp"
@@ -30,6 +30,12 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
+	// Members beyond what the role lists itself go into shards, which need the role's uid: they
+	// are written once the role is.
+	members := spec.Members
+	if len(members) > s.inlineMembers() {
+		spec.Members = members[:s.inlineMembers()]
+	}
 	r, err := createWithID(ctx, s.Store, rolePrefix, spec.DisplayName, func() *v1.ScimRole { return &v1.ScimRole{} },
 		func(existing *v1.ScimRole) string { return existing.Spec.DisplayName }, nil,
 		func(r *v1.ScimRole) error {
@@ -40,7 +46,20 @@ func (s *groups) Create(ctx context.Context, w Write, doc map[string]any) (*Reso
 	if err != nil {
 		return nil, err
 	}
-	return groupResource(r), nil
+	if len(members) == len(spec.Members) {
+		return groupResource(r, nil), nil
+	}
+	created, shards, err := s.updateGroup(ctx, Write{}, r.Name, func(m *membership) error {
+		m.place(members[len(spec.Members):])
+		return nil
+	})
+	if err != nil {
+		// No group the client did not see created: the role goes again (its finalizer lets the
+		// operator remove whatever shard was written).
+		_ = s.Delete(ctx, Write{}, r.Name)
+		return nil, err
+	}
+	return groupResource(created, shards), nil
 }
 
 func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string]any) (*Resource, error) {
@@ -55,22 +74,34 @@ func (s *groups) Replace(ctx context.Context, w Write, id string, doc map[string
 	if err := s.users().touch(ctx, w.Provider, spec.MemberIDs()); err != nil {
 		return nil, err
 	}
-	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
-		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
-		v1.MarkManagedBy(r, w.Provider)
+	r, shards, err := s.updateGroup(ctx, w, id, func(m *membership) error {
+		m.role.Spec.DisplayName, m.role.Spec.ExternalID = spec.DisplayName, spec.ExternalID
+		if err := m.change(ctx, m.all(), spec.Members, true); err != nil {
+			return err
+		}
+		v1.MarkManagedBy(m.role, w.Provider)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return groupResource(r), nil
+	return groupResource(r, shards), nil
 }
 
 func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[string]any) (bool, error)) (*Resource, bool, error) {
 	var changed bool
-	var added []string
-	r, err := s.update(ctx, w, id, func(r *v1.ScimRole) error {
-		spec, patched, err := patchedSpec(groupDoc(r), patch, roleSpec)
+	r, shards, err := s.updateGroup(ctx, w, id, func(m *membership) error {
+		// A PATCH that names its members by value sees only those of the group's members (and
+		// changes nothing else); any other sees them all.
+		full := w.PatchedMembers == nil
+		var before []v1.Member
+		var err error
+		if full {
+			before = m.all()
+		} else if before, err = m.lookup(ctx, w.PatchedMembers); err != nil {
+			return err
+		}
+		spec, patched, err := patchedSpec(groupDoc(m.role, before, nil), patch, roleSpec)
 		if changed = patched; err != nil {
 			return err
 		}
@@ -78,13 +109,13 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		// are kept as they are.
 		// Only the members the PATCH adds are checked; the others stay as they are, even those
 		// (declared with GitOps) whose user does not exist yet.
-		added = newMembers(r.Spec.Members, spec.Members)
+		added := newMembers(before, spec.Members)
 		resolved, err := s.resolveMembers(ctx, membersWithIDs(spec.Members, added), w.IgnoreUnknownMembers, w.IgnoreUnknownMembers)
 		if err != nil {
 			return err
 		}
 		spec.Members = mergeResolved(spec.Members, added, resolved)
-		if err := s.deriveClearedDisplays(ctx, r.Spec.Members, spec.Members); err != nil {
+		if err := s.deriveClearedDisplays(ctx, before, spec.Members); err != nil {
 			return err
 		}
 		added = (&v1.ScimRoleSpec{Members: resolved}).MemberIDs()
@@ -92,14 +123,21 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
 			return err
 		}
-		r.Spec.DisplayName, r.Spec.ExternalID, r.Spec.Members = spec.DisplayName, spec.ExternalID, spec.Members
-		v1.MarkManagedBy(r, w.Provider)
+		m.role.Spec.DisplayName, m.role.Spec.ExternalID = spec.DisplayName, spec.ExternalID
+		if err := m.change(ctx, before, spec.Members, full); err != nil {
+			return err
+		}
+		v1.MarkManagedBy(m.role, w.Provider)
 		return nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	return groupResource(r), changed, nil
+	if w.PatchedMembers != nil && len(shards) > 0 {
+		// A member PATCH of a large group is answered without its members (see Resource.Doc).
+		return &Resource{ID: r.Name, Version: groupVersion(r, shards), Location: "Groups/" + r.Name}, changed, nil
+	}
+	return groupResource(r, shards), changed, nil
 }
 
 // deriveClearedDisplays gives the members of after that a PATCH left without the display they had
@@ -136,27 +174,34 @@ func (s *groups) deriveClearedDisplays(ctx context.Context, before, after []v1.M
 	return nil
 }
 
-// update applies mutate to role id and writes it (see updateObject) if the role passes checkUpdate.
-func (s *groups) update(ctx context.Context, w Write, id string, mutate func(*v1.ScimRole) error) (*v1.ScimRole, error) {
-	r := &v1.ScimRole{}
-	if err := updateObject(ctx, s.Store, w, id, r, mutate, s.checkUpdate(ctx, id)); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 func (s *groups) Delete(ctx context.Context, w Write, id string) error {
+	// If-Match is checked against the group's version (its shards' included), decided live as
+	// deleteObject does; the role's deletion then takes the shards with it (the operator's
+	// clean-up, and the owner references).
+	if w.IfMatch != "" {
+		m, err := s.readMembership(ctx, id, false)
+		if err == nil && checkIfMatch(w.IfMatch, groupVersion(m.role, m.shards)) != nil {
+			m, err = s.readMembership(ctx, id, true)
+		}
+		if err != nil {
+			return apiError(err, "Resource "+id)
+		}
+		if err := checkIfMatch(w.IfMatch, groupVersion(m.role, m.shards)); err != nil {
+			return err
+		}
+		w.IfMatch = ""
+	}
 	return deleteObject(ctx, s.Store, w, id, &v1.ScimRole{}, func() error { return nil })
 }
 
-// groupResource renders a role as served. Every member carries a display, as StrongDM's do: one
-// declared without (in YAML) shows its id.
-func groupResource(r *v1.ScimRole) *Resource {
-	doc := groupDoc(r)
+// groupResource renders a role with its shards as served. Every member carries a display, as
+// StrongDM's do: one declared without (in YAML) shows its id.
+func groupResource(r *v1.ScimRole, shards []v1.ScimRoleMembers) *Resource {
+	doc := groupDoc(r, v1.RoleMembers(r, shards), shards)
 	for _, m := range doc["members"].([]any) {
 		if member := m.(map[string]any); member["display"] == "" {
 			member["display"] = member["value"]
 		}
 	}
-	return &Resource{ID: r.Name, Doc: doc, Version: version(r), Location: "Groups/" + r.Name}
+	return &Resource{ID: r.Name, Doc: doc, Version: groupVersion(r, shards), Location: "Groups/" + r.Name}
 }

@@ -12,5 +12,6 @@ import (
 // an API call (package index names them). Call it before the manager starts.
 func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	return index.Register(ctx, indexer, index.UserNameFolded, index.UserExternalID,
-		index.RoleDisplayNameFolded, index.RoleExternalID, index.RoleMember)
+		index.RoleDisplayNameFolded, index.RoleExternalID, index.RoleMember,
+		index.ShardMember, index.ShardRole)
 }

@@ -43,28 +43,34 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 	return nil
 }
 
-// rolesOf lists, from the cache, the roles id is a member of, in name order. They share their
-// members with the cache's objects, uncopied (a role can hold thousands): read-only.
+// rolesOf lists, from the cache, the roles id is a member of — listing it themselves or through a
+// shard they own — in name order. They share their members with the cache's objects, uncopied (a
+// role can hold thousands): read-only.
 func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	list := &v1.ScimRoleList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{index.RoleMember.Name: id}, client.UnsafeDisableDeepCopy); err != nil {
+	roles, err := index.RolesWithMember(ctx, s.Client, id)
+	if err != nil {
 		return nil, apiError(err, "Groups")
 	}
-	list.Items = slices.DeleteFunc(list.Items, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	return list.Items, nil
+	roles = slices.DeleteFunc(roles, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
+	sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
+	return roles, nil
 }
 
-// leaveRoles removes id from the members of every role that lists it, found live or in the cache,
-// marking each role as modified by the request. The roles are written in parallel (each under its
-// own write queue), so a user in a thousand roles leaves them within the request's time.
+// leaveRoles removes id from the members of every role that lists it (itself or in a shard), found
+// live or in the cache, marking each role as modified by the request. The roles are written in
+// parallel (each under its own write queue), so a user in a thousand roles leaves them within the
+// request's time.
 func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) error {
-	var roles []v1.ScimRole
+	var names []string
 	var err error
 	if live {
-		roles, err = s.liveRolesOf(ctx, id)
+		names, err = s.liveRolesOf(ctx, id)
 	} else {
+		var roles []v1.ScimRole
 		roles, err = s.rolesOf(ctx, id)
+		for _, r := range roles {
+			names = append(names, r.Name)
+		}
 	}
 	if err != nil {
 		return err
@@ -72,12 +78,13 @@ func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) e
 	g := &groups{s.Store}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(parallelRoleWrites)
-	for i := range roles {
-		name := roles[i].Name
+	for _, name := range names {
 		eg.Go(func() error {
-			_, err := g.update(ctx, Write{Provider: w.Provider}, name, func(r *v1.ScimRole) error {
-				r.RemoveMember(id)
-				v1.MarkManagedBy(r, w.Provider)
+			_, _, err := g.updateGroup(ctx, Write{Provider: w.Provider}, name, func(m *membership) error {
+				if err := m.remove(ctx, id); err != nil {
+					return err
+				}
+				v1.MarkManagedBy(m.role, w.Provider)
 				return nil
 			})
 			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
@@ -93,16 +100,26 @@ func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) e
 // server's latency, few enough to leave its priority-and-fairness seats to other requests.
 const parallelRoleWrites = 16
 
-// liveRolesOf lists, from the API server, the roles id is a member of.
-func (s *users) liveRolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
+// liveRolesOf lists, from the API server, the names of the roles id is a member of, itself or in
+// a shard (owned or not: the write that removes id decides on the role's own shards).
+func (s *users) liveRolesOf(ctx context.Context, id string) ([]string, error) {
 	list := &v1.ScimRoleList{}
 	if err := s.Live.List(ctx, list); err != nil {
 		return nil, apiError(err, "Groups")
 	}
-	var out []v1.ScimRole
+	var out []string
 	for _, r := range list.Items {
 		if slices.Contains(r.MemberIDs(), id) {
-			out = append(out, r)
+			out = append(out, r.Name)
+		}
+	}
+	shards := &v1.ScimRoleMembersList{}
+	if err := s.Live.List(ctx, shards); err != nil {
+		return nil, apiError(err, "Groups")
+	}
+	for _, sh := range shards.Items {
+		if slices.Contains(sh.Spec.MemberIDs(), id) && !slices.Contains(out, sh.Spec.Role) {
+			out = append(out, sh.Spec.Role)
 		}
 	}
 	return out, nil

@@ -27,7 +27,7 @@ func (s *users) Get(ctx context.Context, id string) (*Resource, error) {
 }
 
 func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
-	return getResource(ctx, s.Store, id, &v1.ScimRole{}, renderGroup)
+	return getResource(ctx, s.Store, id, &v1.ScimRole{}, s.render)
 }
 
 func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
@@ -35,7 +35,7 @@ func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
 }
 
 func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, eq, renderGroup)
+	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, eq, s.render)
 }
 
 func (s *users) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
@@ -43,11 +43,21 @@ func (s *users) Page(ctx context.Context, offset, count int) ([]*Resource, int, 
 }
 
 func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
-	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, renderGroup)
+	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, s.render)
 }
 
-// renderGroup is groupResource as getResource and listResources call it.
-func renderGroup(_ context.Context, r *v1.ScimRole) (*Resource, error) { return groupResource(r), nil }
+// render is groupResource as getResource and listResources call it, with the role's shards from
+// the cache.
+func (s *groups) render(ctx context.Context, r *v1.ScimRole) (*Resource, error) {
+	shards, err := s.shardsOf(ctx, r, false)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Value(withoutMembersKey{}) != nil {
+		return groupResourceWithoutMembers(r, shards), nil
+	}
+	return groupResource(r, shards), nil
+}
 
 // lookup serves an Equality on one attribute from a field index.
 type lookup struct {

@@ -37,13 +37,22 @@ type Write struct {
 	// IgnoreUnknownMembers drops member ids of a Group PATCH that name no user (malformed ones
 	// included) instead of answering 404 or 400.
 	IgnoreUnknownMembers bool
+	// PatchedMembers, when not nil, says that a Group PATCH reads and writes members only by
+	// value (adds to members, removals of members[value eq "…"] or of listed values) and names
+	// these values: the patch then sees a document holding only those of the group's members, so
+	// that its cost does not grow with the group (patch.Request.MemberValues).
+	PatchedMembers []string
 }
 
 // Resource is a SCIM resource as served: its document, version and location.
 type Resource struct {
 	// ID is the resource's SCIM id (object name).
 	ID string
-	// Doc is the SCIM JSON document, attribute names in canonical case.
+	// Doc is the SCIM JSON document, attribute names in canonical case. It is nil only for the
+	// result of a PATCH of members by value (Write.PatchedMembers) of a group whose members are
+	// sharded: rendering its thousands of members for every PATCH would make each cost the size of
+	// the group, so the server answers 204 (RFC 7644 §3.5.2), or reads the group when the request
+	// asks for attributes.
 	Doc map[string]any
 	// Version is the weak ETag (W/"<resourceVersion>").
 	Version string
@@ -97,6 +106,10 @@ type Store struct {
 	// and a retry settles which — a create that was applied is then taken (409), a PATCH
 	// applies as once.
 	WriteTimeout time.Duration
+	// InlineMembers is the most members a role lists itself (default DefaultInlineMembers); a
+	// group's members beyond go into ScimRoleMembers shards of MembersPerShard each (default and
+	// most v1.MaxMembersPerShard). See shards.go.
+	InlineMembers, MembersPerShard int
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
@@ -280,7 +293,7 @@ func updateObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 		if err != nil {
 			return err
 		}
-		if err := checkIfMatch(w.IfMatch, obj); err != nil {
+		if err := checkIfMatch(w.IfMatch, version(obj)); err != nil {
 			if fromCache {
 				return errDecideLive // the cache may be behind the version the client holds
 			}
@@ -316,11 +329,11 @@ func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 	if err := s.get(ctx, id, obj); err != nil {
 		return apiError(err, "Resource "+id)
 	}
-	if checkIfMatch(w.IfMatch, obj) != nil {
+	if checkIfMatch(w.IfMatch, version(obj)) != nil {
 		if err := s.getLive(ctx, id, obj); err != nil {
 			return apiError(err, "Resource "+id)
 		}
-		if err := checkIfMatch(w.IfMatch, obj); err != nil {
+		if err := checkIfMatch(w.IfMatch, version(obj)); err != nil {
 			return err
 		}
 	}
@@ -338,12 +351,11 @@ func deleteObject[T client.Object](ctx context.Context, s *Store, w Write, id st
 // errDecideLive makes updateObject read the stored object and decide again.
 var errDecideLive = errors.New("decide on a live read")
 
-// checkIfMatch enforces an If-Match precondition against obj.
-func checkIfMatch(ifMatch string, obj client.Object) error {
+// checkIfMatch enforces an If-Match precondition against current, a resource's version.
+func checkIfMatch(ifMatch, current string) error {
 	if ifMatch == "" || ifMatch == "*" {
 		return nil
 	}
-	current := version(obj)
 	for _, tag := range strings.Split(ifMatch, ",") {
 		tag = strings.TrimSpace(tag)
 		if tag == current || "W/"+tag == current {
