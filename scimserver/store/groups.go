@@ -118,6 +118,10 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		if err := s.deriveClearedDisplays(ctx, before, spec.Members); err != nil {
 			return err
 		}
+		// What the client sees changed: the document comparison also counts what is derived and
+		// not stored (a member's type and $ref), so a PATCH that resends the group is no change.
+		changed = changed && (spec.DisplayName != m.role.Spec.DisplayName || spec.ExternalID != m.role.Spec.ExternalID ||
+			!sameMembers(before, spec.Members))
 		added = (&v1.ScimRoleSpec{Members: resolved}).MemberIDs()
 		// Marked before the role is written, as on create.
 		if err := s.users().touch(ctx, w.Provider, added); err != nil {
@@ -138,6 +142,23 @@ func (s *groups) Patch(ctx context.Context, w Write, id string, patch func(map[s
 		return &Resource{ID: r.Name, Version: groupVersion(r, shards), Location: "Groups/" + r.Name}, changed, nil
 	}
 	return groupResource(r, shards), changed, nil
+}
+
+// sameMembers tells whether a and b hold the same members with the same displays, in any order.
+func sameMembers(a, b []v1.Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	display := make(map[string]string, len(a))
+	for _, m := range a {
+		display[m.Value] = m.Display
+	}
+	for _, m := range b {
+		if d, ok := display[m.Value]; !ok || d != m.Display {
+			return false
+		}
+	}
+	return true
 }
 
 // deriveClearedDisplays gives the members of after that a PATCH left without the display they had
