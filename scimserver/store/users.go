@@ -5,6 +5,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -79,7 +81,30 @@ func (s *users) Delete(ctx context.Context, w Write, id string) error {
 	// Rule 5: a deleted user is removed from every role's members first, so that no role keeps
 	// an id that a later user could inherit. The roles are listed live: a member another replica
 	// added a moment ago must not be missed.
-	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error { return s.leaveRoles(ctx, w, id, true) })
+	//
+	// The leaving is given half the time the write has left. A user in more roles than that allows
+	// (thousands, on a busy API server) is deleted anyway once it runs out: the access finalizer
+	// holds the user's name and id until the operator's clean-up has taken it out of the rest, the
+	// user has no access from the moment it is deleted (HasAccess), and SCIM answers in time
+	// instead of a 503 that the IdP would retry into the same wall.
+	return deleteObject(ctx, s.Store, w, id, &v1.ScimUser{}, func() error {
+		leaveCtx, cancel := halfTheTimeLeft(ctx)
+		defer cancel()
+		err := s.leaveRoles(leaveCtx, w, id, true)
+		if err != nil && ctx.Err() == nil && errors.Is(leaveCtx.Err(), context.DeadlineExceeded) {
+			return nil // the clean-up finishes it
+		}
+		return err
+	})
+}
+
+// halfTheTimeLeft returns ctx limited to half the time until its deadline (ctx as it is without one).
+func halfTheTimeLeft(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(deadline)/2)
 }
 
 // update applies mutate to user id and writes it (see updateObject) if the user passes checkUpdate.
