@@ -129,7 +129,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		res, err := resources.Get(ctx, id)
+		// The full representation is served encoded, rendered once per version of the resource.
+		get := resources.GetEncoded
+		if q.projects() {
+			get = resources.Get
+		}
+		res, err := get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -198,9 +203,14 @@ func (s *Server) servePatch(w http.ResponseWriter, r *request, resources store.R
 	return nil
 }
 
-// writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes.
+// writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes
+// (a resource already encoded is the full representation: q does not project).
 func writeResource(w http.ResponseWriter, status int, q *query, res *store.Resource) {
 	w.Header().Set("ETag", res.Version)
+	if res.JSON != nil {
+		writeEncoded(w, status, res.JSON)
+		return
+	}
 	writeJSON(w, status, q.project(res.Doc))
 }
 

@@ -43,8 +43,11 @@ type Write struct {
 type Resource struct {
 	// ID is the resource's SCIM id (object name).
 	ID string
-	// Doc is the SCIM JSON document, attribute names in canonical case.
+	// Doc is the SCIM JSON document, attribute names in canonical case; nil from GetEncoded.
 	Doc map[string]any
+	// JSON is the full representation encoded (EncodeJSON), set by GetEncoded only. Shared with
+	// the render cache: read-only.
+	JSON []byte
 	// Version is the weak ETag (W/"<resourceVersion>").
 	Version string
 	// Location is the resource's URL relative to its provider's base URL ("Users/a-…"), as the
@@ -59,6 +62,9 @@ type Resources interface {
 	Type() *schema.ResourceType
 	// Get returns the resource with id.
 	Get(ctx context.Context, id string) (*Resource, error)
+	// GetEncoded returns the resource with id with its full representation encoded in JSON
+	// instead of Doc, what a GET without attributes or excludedAttributes answers.
+	GetEncoded(ctx context.Context, id string) (*Resource, error)
 	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
 	List(ctx context.Context, eq *Equality) ([]*Resource, error)
 	// Page returns the count resources from the 0-based offset of every resource in id order (fewer
@@ -92,11 +98,16 @@ type Store struct {
 	Live client.Reader
 	// CacheWait bounds how long a write waits for the cache to observe it (default 2s).
 	CacheWait time.Duration
+	// RenderCacheSize is how many encoded resources GetEncoded keeps (default
+	// DefaultRenderCacheSize).
+	RenderCacheSize int
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
 	// order holds the names of users and roles in order (IndexOrder).
 	order orders
+	// rendered is the render cache of GetEncoded.
+	rendered renderCache
 }
 
 // Users returns the Users view of the store.
@@ -111,15 +122,16 @@ type users struct{ *Store }
 // groups serves SCIM Groups as ScimRoles.
 type groups struct{ *Store }
 
-// get reads obj named id from the cache, falling back to a live read on a miss. An object being
+// get reads obj named id from the cache (with opts: client.UnsafeDisableDeepCopy for a read-only
+// copy), falling back to a live read on a miss. An object being
 // deleted is not found: to SCIM it is gone (its finalizer only holds the name until the operator has
 // removed what it granted).
-func (s *Store) get(ctx context.Context, id string, obj client.Object) error {
+func (s *Store) get(ctx context.Context, id string, obj client.Object, opts ...client.GetOption) error {
 	if err := validID(id); err != nil {
 		return err
 	}
 	key := client.ObjectKey{Name: id}
-	err := s.Client.Get(ctx, key, obj)
+	err := s.Client.Get(ctx, key, obj, opts...)
 	if apierrors.IsNotFound(err) {
 		err = s.Live.Get(ctx, key, obj)
 	}
