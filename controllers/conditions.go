@@ -42,7 +42,7 @@ type conditionsObject interface {
 // set sets the condition of type t on obj. It stamps the condition with obj's generation and keeps
 // LastTransitionTime unless the status flips. When the status or the reason changes it emits an
 // event with the condition's reason and message: a Warning for a Ready condition that is False, else
-// Normal.
+// Normal — but not a Normal one for the condition's first setting.
 func (s conditionSetter) set(obj conditionsObject, t string, status metav1.ConditionStatus, reason, message string) {
 	conditions := obj.GetConditions()
 	// A copy: SetStatusCondition changes the condition in place.
@@ -64,6 +64,11 @@ func (s conditionSetter) set(obj conditionsObject, t string, status metav1.Condi
 	eventType := corev1.EventTypeNormal
 	if t == identityv1alpha1.ConditionReady && status == metav1.ConditionFalse {
 		eventType = corev1.EventTypeWarning
+	}
+	if prev == nil && eventType == corev1.EventTypeNormal {
+		// A new object's first conditions are no change to report: an initial sync of 10,000
+		// users would otherwise write as many events as users. A Warning is always reported.
+		return
 	}
 	s.recorder.Eventf(obj, nil, eventType, reason, t, "%s", message)
 }

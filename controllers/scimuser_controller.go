@@ -27,6 +27,14 @@ import (
 // of the user competing with the revocation itself.
 const readinessDelay = 500 * time.Millisecond
 
+// membershipDelay coalesces the role changes that refresh a user's roles and readiness: an IdP
+// adds a user to its groups one PATCH after another, and each PATCH is soon followed by the
+// bindings it changes. Reconciled a moment later, the user's status is written once, roles and
+// readiness together, rather than once for each group and again when each binding is written
+// (when the binding is not written by then, the binding change queues the user again). Access
+// does not wait for it: the bindings are the role controller's.
+const membershipDelay = time.Second
+
 // ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
 // whether the access system reflects them — records a suspension made by an admin (rule 4), and
 // removes a deleted user from every role's members before the deletion completes (rule 5).
@@ -158,27 +166,27 @@ func (r *ScimUserReconciler) rolesOf(ctx context.Context, name string) ([]identi
 // roleMembersHandler maps a role event to the members whose status it changes: all of them when the
 // role appears, disappears, is renamed or changes readiness, else those who joined or left.
 func (r *ScimUserReconciler) roleMembersHandler() handler.EventHandler {
-	enqueue := func(q access.Queue, members ...[]identityv1alpha1.Member) {
+	queueMembers := func(q access.Queue, members ...[]identityv1alpha1.Member) {
 		for _, list := range members {
 			for _, m := range list {
-				q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+				enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}}, 0, membershipDelay)
 			}
 		}
 	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			queueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q access.Queue) {
-			enqueue(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
+			queueMembers(q, e.Object.(*identityv1alpha1.ScimRole).Spec.Members)
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
 			old, cur := e.ObjectOld.(*identityv1alpha1.ScimRole), e.ObjectNew.(*identityv1alpha1.ScimRole)
 			if old.Spec.DisplayName != cur.Spec.DisplayName || readyOf(old) != readyOf(cur) {
-				enqueue(q, old.Spec.Members, cur.Spec.Members)
+				queueMembers(q, old.Spec.Members, cur.Spec.Members)
 				return
 			}
-			enqueue(q, memberDiff(old.Spec.Members, cur.Spec.Members))
+			queueMembers(q, memberDiff(old.Spec.Members, cur.Spec.Members))
 		},
 	}
 }

@@ -3,6 +3,7 @@ package scimserver_test
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -11,16 +12,17 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
+// fresh is the user as rendered for this request: excludedAttributes of an attribute these users
+// do not have takes the path that renders and projects, not the render cache.
+func fresh(base, id string) map[string]any {
+	GinkgoHelper()
+	return call(base, "generic", "GET", "/Users/"+id+"?excludedAttributes=nickName", "").expectStatus(http.StatusOK).body
+}
+
 // A GET without attributes or excludedAttributes is served from the render cache (the full
 // representation encoded once per version of the user and of its groups): it must answer exactly
 // what rendering the user afresh answers, and never a version older than the cache holds.
 var _ = Describe("The render cache of GET by id", func() {
-	// fresh is the user as rendered for this request: excludedAttributes of an attribute these users do not have
-	// takes the path that renders and projects.
-	fresh := func(base, id string) map[string]any {
-		GinkgoHelper()
-		return call(base, "generic", "GET", "/Users/"+id+"?excludedAttributes=nickName", "").expectStatus(http.StatusOK).body
-	}
 	displayNamePatch := func(name string) string {
 		return fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":%q}]}`, name)
 	}
@@ -95,5 +97,27 @@ var _ = Describe("The render cache of GET by id", func() {
 		Expect(got.body["title"]).To(BeNil())
 		Expect(got.body["name"]).To(HaveKeyWithValue("givenName", "Second"))
 		Expect(got.body).To(Equal(fresh(server.URL, id)))
+	})
+})
+
+// The cache holds ScimUsers and ScimRoles without managedFields (store.StripManagedFields):
+// meta.lastModified, which their times give, must still follow every write, and writes of cached
+// objects must leave the stored managedFields as they are.
+var _ = Describe("Users cached without managedFields", func() {
+	It("keep meta.lastModified and the stored managedFields across writes", func() {
+		id := createUser(unique("rc-lastmod") + "@example.test")
+		created := scim("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body["meta"].(map[string]any)
+		Expect(created["lastModified"]).To(Equal(created["created"]))
+		// lastModified has a resolution of a second.
+		time.Sleep(1100 * time.Millisecond)
+		patched := scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Later"}]}`).
+			expectStatus(http.StatusOK).body["meta"].(map[string]any)
+		Expect(patched["lastModified"]).NotTo(Equal(created["lastModified"]))
+		got := scim("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body["meta"].(map[string]any)
+		Expect(got["lastModified"]).To(Equal(patched["lastModified"]), "the cached user's lastModified")
+		Expect(fresh(server.URL, id)["meta"]).To(Equal(got))
+
+		stored := getUser(id)
+		Expect(stored.ManagedFields).NotTo(BeEmpty(), "an Update of a cached user keeps the stored managedFields")
 	})
 })

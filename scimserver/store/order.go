@@ -80,7 +80,7 @@ func (o *order) watch(ctx context.Context, informers Informers, obj client.Objec
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { o.observeEvent(obj, false) },
 		UpdateFunc: func(_, obj any) { o.observeEvent(obj, false) },
-		DeleteFunc: func(obj any) { o.observeEvent(obj, true) },
+		DeleteFunc: func(obj any) { o.observeEvent(obj, true); forgetLastWrite(obj) },
 	})
 	if err != nil {
 		return fmt.Errorf("watch %T: %w", obj, err)
