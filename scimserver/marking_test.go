@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -17,10 +16,7 @@ import (
 // created, marked already: marking them again would be a write per member for nothing.
 var _ = Describe("Marking the members a group PATCH adds", func() {
 	It("writes only the users whose marking changes", func() {
-		log := &requestLog{}
-		counted := rest.CopyConfig(operatorCfg)
-		counted.WrapTransport = log.wrap
-		instance := startInstanceWith(counted)
+		instance, log := startCountedInstance()
 		defer instance.Close()
 
 		// Created through SCIM by the generic provider: marked by it.
