@@ -160,29 +160,49 @@ func schemaGroupResource(obj client.Object) kschema.GroupResource {
 }
 
 // waitForCache waits until the cache holds obj at its resourceVersion or later (deleted: gone), so
-// that reads after a write see it. It gives up silently after CacheWait: the by-id fallback to a
-// live read still holds then.
+// that reads after a write see it. It checks at each event of the kind's informer and every 5ms
+// (only every 5ms until IndexOrder's handlers have synced), and gives up silently after CacheWait:
+// the by-id fallback to a live read still holds then.
 func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted bool) {
 	timeout := s.CacheWait
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
 	probe := obj.DeepCopyObject().(client.Object)
-	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	o := s.orderOf(obj)
+	done := func() bool {
 		err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), probe)
 		if deleted {
-			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID()), nil
+			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID())
 		}
 		if err != nil {
-			return false, nil
+			return false
 		}
 		// Lists page through the order of names, which follows the cache: it must hold the object
 		// too (unless it is being deleted meanwhile, which leaves it out).
-		if o := s.orderOf(obj); o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
-			return false, nil
+		if o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
+			return false
 		}
-		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj), nil
-	})
+		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj)
+	}
+	// Checked again at each event of the informer, or every 5ms without one to wake on.
+	var changed <-chan struct{}
+	for {
+		if o != nil {
+			changed = o.changed.wait() // before the check: an event during it wakes the next wait
+		}
+		if done() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // newerThan reports whether a has a later resourceVersion than b. resourceVersions are opaque in
