@@ -56,7 +56,8 @@ func TestRoleMembersHandlerCoalesces(t *testing.T) {
 	}
 }
 
-// A new object's first conditions are no change to report; later changes, and every Warning, are.
+// A new object's first conditions, as every new object starts, are no change to report; later
+// changes, a first suspension and every Warning are.
 func TestConditionEvents(t *testing.T) {
 	recorder := events.NewFakeRecorder(10)
 	s := conditionSetter{recorder: recorder}
@@ -84,6 +85,12 @@ func TestConditionEvents(t *testing.T) {
 	s.set(user, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue, identityv1alpha1.ReasonSuspendedByAdmin, "suspended")
 	if got := drain(); len(got) != 0 {
 		t.Fatalf("events for an unchanged condition: %v", got)
+	}
+	// A user first seen suspended (created so, or suspended before its first reconcile).
+	suspended := &identityv1alpha1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: "a-2"}}
+	s.set(suspended, identityv1alpha1.ConditionSuspended, metav1.ConditionTrue, identityv1alpha1.ReasonSuspendedByAdmin, "suspended")
+	if got := drain(); len(got) != 1 {
+		t.Fatalf("events for a user first seen suspended: %v, want one", got)
 	}
 	role := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}}
 	s.set(role, identityv1alpha1.ConditionReady, metav1.ConditionFalse, identityv1alpha1.ReasonBindForbidden, "forbidden")
