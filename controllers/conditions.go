@@ -42,7 +42,7 @@ type conditionsObject interface {
 // set sets the condition of type t on obj. It stamps the condition with obj's generation and keeps
 // LastTransitionTime unless the status flips. When the status or the reason changes it emits an
 // event with the condition's reason and message: a Warning for a Ready condition that is False, else
-// Normal.
+// Normal — but none for a first setting that is how every new object starts (usualStart).
 func (s conditionSetter) set(obj conditionsObject, t string, status metav1.ConditionStatus, reason, message string) {
 	conditions := obj.GetConditions()
 	// A copy: SetStatusCondition changes the condition in place.
@@ -65,7 +65,27 @@ func (s conditionSetter) set(obj conditionsObject, t string, status metav1.Condi
 	if t == identityv1alpha1.ConditionReady && status == metav1.ConditionFalse {
 		eventType = corev1.EventTypeWarning
 	}
+	if prev == nil && usualStart(t, status) {
+		// A new object's first conditions, as every new object starts, are no change to report:
+		// an initial sync of 10,000 users would otherwise write as many events as users. A
+		// suspension or a Warning is reported however it starts.
+		return
+	}
 	s.recorder.Eventf(obj, nil, eventType, reason, t, "%s", message)
+}
+
+// usualStart reports whether a condition of type t that is first set to status says what a new
+// object usually starts as: ready, not suspended, and managed by a provider or not.
+func usualStart(t string, status metav1.ConditionStatus) bool {
+	switch t {
+	case identityv1alpha1.ConditionReady:
+		return status == metav1.ConditionTrue
+	case identityv1alpha1.ConditionSuspended:
+		return status == metav1.ConditionFalse
+	case identityv1alpha1.ConditionExternallyManaged:
+		return true
+	}
+	return false
 }
 
 // patchStatus writes obj's status once, at the end of a reconcile, when it differs from before's.

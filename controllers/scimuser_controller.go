@@ -29,6 +29,14 @@ import (
 // of the user competing with the revocation itself.
 const readinessDelay = 500 * time.Millisecond
 
+// membershipDelay coalesces the role changes that refresh a user's roles and readiness: an IdP
+// adds a user to its groups one PATCH after another, and each PATCH is soon followed by the
+// bindings it changes. Reconciled a moment later, the user's status is written once, roles and
+// readiness together, rather than once for each group and again when each binding is written
+// (when the binding is not written by then, the binding change queues the user again). Access
+// does not wait for it: the bindings are the role controller's.
+const membershipDelay = time.Second
+
 // ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
 // whether the access system reflects them — records a suspension made by an admin (rule 4), and
 // removes a deleted user from every role's members before the deletion completes (rule 5).
@@ -252,11 +260,12 @@ func shardMembersHandler() handler.EventHandler {
 	}
 }
 
-// enqueueMembers queues the users of every list of members.
+// enqueueMembers queues the users of every list of members, after membershipDelay so that a burst
+// of member changes refreshes each user once.
 func enqueueMembers(q access.Queue, members ...[]identityv1alpha1.Member) {
 	for _, list := range members {
 		for _, m := range list {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}})
+			enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: m.Value}}, 0, membershipDelay)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package scimserver_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -39,16 +40,23 @@ func (l *requestLog) scimObjectRequests() []string {
 	return out
 }
 
+// startCountedInstance starts a replica (startInstance) whose requests to the API server are
+// recorded in the log returned.
+func startCountedInstance() (*httptest.Server, *requestLog) {
+	GinkgoHelper()
+	log := &requestLog{}
+	counted := rest.CopyConfig(operatorCfg)
+	counted.WrapTransport = log.wrap
+	return startInstanceWith(counted), log
+}
+
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 var _ = Describe("Reads from the informer cache", func() {
 	It("serve GET by id and eq filters on userName, externalId and displayName without an API call", func() {
-		log := &requestLog{}
-		counted := rest.CopyConfig(operatorCfg)
-		counted.WrapTransport = log.wrap
-		instance := startInstanceWith(counted)
+		instance, log := startCountedInstance()
 		defer instance.Close()
 
 		name := unique("cached") + "@example.test"

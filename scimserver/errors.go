@@ -1,7 +1,6 @@
 package scimserver
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -63,9 +62,12 @@ func errorBodyOf(e *scimerror.Error) errorBody {
 // writeJSON writes body as application/scim+json with status. <, > and & are not escaped: values
 // read as they were sent.
 func writeJSON(w http.ResponseWriter, status int, body any) {
+	writeEncoded(w, status, store.EncodeJSON(body))
+}
+
+// writeEncoded writes a JSON body already encoded (store.EncodeJSON) with status.
+func writeEncoded(w http.ResponseWriter, status int, data []byte) {
 	w.Header().Set("Content-Type", "application/scim+json; charset=utf-8")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(body) // the status is sent: what fails now is the client's connection
+	_, _ = w.Write(data) // the status is sent: what fails now is the client's connection
 }

@@ -116,7 +116,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		res, err := resources.Get(withoutMembers(ctx, resources.Type(), q), id)
+		// The full representation is served encoded, rendered once per version of the resource.
+		var res *store.Resource
+		var err error
+		if q.projects() {
+			res, err = resources.Get(withoutMembers(ctx, resources.Type(), q), id)
+		} else {
+			res, err = resources.GetEncoded(ctx, id)
+		}
 		if err != nil {
 			return err
 		}
@@ -135,9 +142,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *request, resources stor
 	}
 }
 
-// writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes.
+// writeResource writes a single resource with its ETag, projected by attributes/excludedAttributes
+// (a resource already encoded is the full representation: q does not project).
 func writeResource(w http.ResponseWriter, status int, q *query, res *store.Resource) {
 	w.Header().Set("ETag", res.Version)
+	if res.JSON != nil {
+		writeEncoded(w, status, res.JSON)
+		return
+	}
 	writeJSON(w, status, q.project(res.Doc))
 }
 

@@ -12,7 +12,7 @@ import (
 // project applies attributes / excludedAttributes (RFC 7644 §3.4.2.5) to a document. Attributes
 // returned "always" (id, schemas, userName) stay whatever is asked.
 func (q *query) project(doc map[string]any) map[string]any {
-	if q == nil || (len(q.attributes) == 0 && len(q.excluded) == 0) {
+	if !q.projects() {
 		return doc
 	}
 	out := map[string]any{}
@@ -86,6 +86,11 @@ func tidy(rt *schema.ResourceType, out map[string]any, p *filter.Path) {
 	if p.Extension(rt) && len(c) == 0 {
 		delete(out, p.Schema.ID)
 	}
+}
+
+// projects reports whether q asks for less than the full representation.
+func (q *query) projects() bool {
+	return q != nil && (len(q.attributes) > 0 || len(q.excluded) > 0)
 }
 
 // boolRank orders false before true.

@@ -18,8 +18,9 @@ func (t *tokenSource) match(ctx context.Context, provider, token string) (string
 	if token == "" {
 		return "", false
 	}
+	// The cache's copy, uncopied: only read, here and through the views.
 	secret := &corev1.Secret{}
-	if err := t.reader.Get(ctx, t.secret, secret); err != nil {
+	if err := t.reader.Get(ctx, t.secret, secret, client.UnsafeDisableDeepCopy); err != nil {
 		return "", false
 	}
 	matched := ""

@@ -171,12 +171,17 @@ func (c *Cache) IndexField(_ context.Context, obj client.Object, field string, e
 }
 
 // Get copies the object of key into obj, or answers NotFound.
-func (c *Cache) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+func (c *Cache) Get(_ context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	stored, ok := c.objects[reflect.TypeOf(obj)][key]
 	if !ok {
 		return apierrors.NewNotFound(groupResource(obj), key.Name)
 	}
-	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(stored.DeepCopyObject()).Elem())
+	o := &client.GetOptions{}
+	o.ApplyOptions(opts)
+	if o.UnsafeDisableDeepCopy == nil || !*o.UnsafeDisableDeepCopy {
+		stored = stored.DeepCopyObject().(client.Object)
+	}
+	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(stored).Elem())
 	return nil
 }
 

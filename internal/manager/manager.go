@@ -45,6 +45,16 @@ func init() {
 // DefaultLeaderElectionID is the name of the leader election Lease.
 const DefaultLeaderElectionID = "scim-operator.identity.scim-operator.io"
 
+// The defaults of Options.KubeAPIQPS and KubeAPIBurst: no client-side limit. client-go's own (5
+// requests a second, 10 at once) would make an initial sync's status writes trail it by minutes;
+// any fixed limit either does that at some tenant size or protects nothing. Priority and Fairness
+// (on by default since Kubernetes 1.20) shares the API server among its clients instead, and
+// queues the operator's requests rather than letting them crowd out others' (docs/operations.md).
+const (
+	DefaultKubeAPIQPS   = -1
+	DefaultKubeAPIBurst = 0
+)
+
 // Options configure the manager.
 type Options struct {
 	// MetricsAddr is where metrics are served ("0" disables them); SecureMetrics serves them over
@@ -65,6 +75,12 @@ type Options struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero keeps
 	// controller-runtime's defaults (15 s, 10 s, 2 s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// KubeAPIQPS and KubeAPIBurst are the client-side rate limit of the manager's clients of the
+	// API server (the cache's lists and watches, the SCIM store's and the controllers' writes,
+	// events). A negative KubeAPIQPS sets none: the API server's Priority and Fairness is the
+	// limit. Zero keeps the limit cfg has.
+	KubeAPIQPS   float64
+	KubeAPIBurst int
 	// Controllers configure the controllers.
 	Controllers controllers.Options
 	// Controller is controller-runtime's configuration of every controller (tests running two
@@ -111,6 +127,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 	if o.LeaseDuration > 0 {
 		mgrOpts.LeaseDuration, mgrOpts.RenewDeadline, mgrOpts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
 	}
+	cfg = ClientConfig(cfg, o)
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create manager: %w", err)
@@ -149,6 +166,16 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 		}
 	}
 	return mgr, srv, nil
+}
+
+// ClientConfig is the configuration of the manager's clients: cfg with the client-side rate limit
+// of o (KubeAPIQPS, KubeAPIBurst) when o sets one. cfg is not changed.
+func ClientConfig(cfg *rest.Config, o Options) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	if o.KubeAPIQPS != 0 {
+		cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
+	}
+	return cfg
 }
 
 // The readiness checks. /readyz fails until every one passes, so a replica receives SCIM traffic

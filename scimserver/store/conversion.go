@@ -193,13 +193,7 @@ func meta(obj client.Object, version, resourceType, location string) map[string]
 	m := map[string]any{"resourceType": resourceType, "location": location, "version": version}
 	if created := obj.GetCreationTimestamp(); !created.IsZero() {
 		m["created"] = created.UTC().Format("2006-01-02T15:04:05Z")
-		last := created.Time
-		for _, f := range obj.GetManagedFields() {
-			if f.Time != nil && f.Time.After(last) {
-				last = f.Time.Time
-			}
-		}
-		m["lastModified"] = last.UTC().Format("2006-01-02T15:04:05Z")
+		m["lastModified"] = lastModified(obj).UTC().Format("2006-01-02T15:04:05Z")
 	}
 	return m
 }

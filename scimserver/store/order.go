@@ -22,6 +22,32 @@ type order struct {
 	names *btree.BTreeG[string]
 	// synced reports whether the informer has delivered every object it held at start.
 	synced func() bool
+	// changed wakes those waiting for the informer (waitForCache) at each of its events.
+	changed broadcast
+}
+
+// broadcast wakes every waiter at once: wait returns a channel that the next notify closes.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
 }
 
 func newOrder() *order {
@@ -80,7 +106,7 @@ func (o *order) watch(ctx context.Context, informers Informers, obj client.Objec
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { o.observeEvent(obj, false) },
 		UpdateFunc: func(_, obj any) { o.observeEvent(obj, false) },
-		DeleteFunc: func(obj any) { o.observeEvent(obj, true) },
+		DeleteFunc: func(obj any) { o.observeEvent(obj, true); forgetLastWrite(obj) },
 	})
 	if err != nil {
 		return fmt.Errorf("watch %T: %w", obj, err)
@@ -96,6 +122,8 @@ func (o *order) observeEvent(obj any, deleted bool) {
 	if c, ok := obj.(client.Object); ok {
 		o.observe(c, deleted)
 	}
+	// The informer's store holds the object by now: a waiter reading the cache sees it.
+	o.changed.notify()
 }
 
 // orders are the order of users and roles; nil until IndexOrder.

@@ -48,12 +48,15 @@ type Write struct {
 type Resource struct {
 	// ID is the resource's SCIM id (object name).
 	ID string
-	// Doc is the SCIM JSON document, attribute names in canonical case. It is nil only for the
-	// result of a PATCH of members by value (Write.PatchedMembers) of a group whose members are
-	// sharded: rendering its thousands of members for every PATCH would make each cost the size of
-	// the group, so the server answers 204 (RFC 7644 §3.5.2), or reads the group when the request
-	// asks for attributes.
+	// Doc is the SCIM JSON document, attribute names in canonical case. It is nil from GetEncoded,
+	// and for the result of a PATCH of members by value (Write.PatchedMembers) of a group whose
+	// members are sharded: rendering its thousands of members for every PATCH would make each cost
+	// the size of the group, so the server answers 204 (RFC 7644 §3.5.2), or reads the group when
+	// the request asks for attributes.
 	Doc map[string]any
+	// JSON is the full representation encoded (EncodeJSON), set by GetEncoded only. Shared with
+	// the render cache: read-only.
+	JSON []byte
 	// Version is the weak ETag (W/"<resourceVersion>").
 	Version string
 	// Location is the resource's URL relative to its provider's base URL ("Users/a-…"), as the
@@ -68,6 +71,9 @@ type Resources interface {
 	Type() *schema.ResourceType
 	// Get returns the resource with id.
 	Get(ctx context.Context, id string) (*Resource, error)
+	// GetEncoded returns the resource with id with its full representation encoded in JSON
+	// instead of Doc, what a GET without attributes or excludedAttributes answers.
+	GetEncoded(ctx context.Context, id string) (*Resource, error)
 	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
 	List(ctx context.Context, eq *Equality) ([]*Resource, error)
 	// Page returns the count resources from the 0-based offset of every resource in id order (fewer
@@ -110,11 +116,16 @@ type Store struct {
 	// group's members beyond go into ScimRoleMembers shards of MembersPerShard each (default and
 	// most v1.MaxMembersPerShard). See shards.go.
 	InlineMembers, MembersPerShard int
+	// RenderCacheSize is how many encoded resources GetEncoded keeps (default
+	// DefaultRenderCacheSize).
+	RenderCacheSize int
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks
 	// order holds the names of users and roles in order (IndexOrder).
 	order orders
+	// rendered is the render cache of GetEncoded.
+	rendered renderCache
 }
 
 // Users returns the Users view of the store.
@@ -197,15 +208,16 @@ type users struct{ *Store }
 // groups serves SCIM Groups as ScimRoles.
 type groups struct{ *Store }
 
-// get reads obj named id from the cache, falling back to a live read on a miss. An object being
+// get reads obj named id from the cache (with opts: client.UnsafeDisableDeepCopy for a read-only
+// copy), falling back to a live read on a miss. An object being
 // deleted is not found: to SCIM it is gone (its finalizer only holds the name until the operator has
 // removed what it granted).
-func (s *Store) get(ctx context.Context, id string, obj client.Object) error {
+func (s *Store) get(ctx context.Context, id string, obj client.Object, opts ...client.GetOption) error {
 	if err := validID(id); err != nil {
 		return err
 	}
 	key := client.ObjectKey{Name: id}
-	err := s.Client.Get(ctx, key, obj)
+	err := s.Client.Get(ctx, key, obj, opts...)
 	if apierrors.IsNotFound(err) {
 		err = s.Live.Get(ctx, key, obj)
 	}
@@ -234,29 +246,49 @@ func schemaGroupResource(obj client.Object) kschema.GroupResource {
 }
 
 // waitForCache waits until the cache holds obj at its resourceVersion or later (deleted: gone), so
-// that reads after a write see it. It gives up silently after CacheWait: the by-id fallback to a
-// live read still holds then.
+// that reads after a write see it. It checks at each event of the kind's informer and every 5ms
+// (only every 5ms until IndexOrder's handlers have synced), and gives up silently after CacheWait:
+// the by-id fallback to a live read still holds then.
 func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted bool) {
 	timeout := s.CacheWait
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
 	probe := obj.DeepCopyObject().(client.Object)
-	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	o := s.orderOf(obj)
+	done := func() bool {
 		err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), probe)
 		if deleted {
-			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID()), nil
+			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID())
 		}
 		if err != nil {
-			return false, nil
+			return false
 		}
 		// Lists page through the order of names, which follows the cache: it must hold the object
 		// too (unless it is being deleted meanwhile, which leaves it out).
-		if o := s.orderOf(obj); o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
-			return false, nil
+		if o != nil && !o.has(obj.GetName()) && !v1.IsTerminating(probe) {
+			return false
 		}
-		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj), nil
-	})
+		return probe.GetResourceVersion() == obj.GetResourceVersion() || newerThan(probe, obj)
+	}
+	// Checked again at each event of the informer, or every 5ms without one to wake on.
+	var changed <-chan struct{}
+	for {
+		if o != nil {
+			changed = o.changed.wait() // before the check: an event during it wakes the next wait
+		}
+		if done() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // newerThan reports whether a has a later resourceVersion than b. resourceVersions are opaque in

@@ -86,9 +86,11 @@ func CacheByObject() map[client.Object]cache.ByObject {
 		panic(err) // unreachable: the requirement is constant and valid
 	}
 	selector := labels.NewSelector().Add(*req)
+	// Bindings are cached without their managedFields (a role's subjects, listed again in them):
+	// nothing reads them, and an Update without managedFields leaves them as they are.
 	return map[client.Object]cache.ByObject{
-		&rbacv1.ClusterRoleBinding{}: {Label: selector},
-		&rbacv1.RoleBinding{}:        {Label: selector},
+		&rbacv1.ClusterRoleBinding{}: {Label: selector, Transform: cache.TransformStripManagedFields()},
+		&rbacv1.RoleBinding{}:        {Label: selector, Transform: cache.TransformStripManagedFields()},
 	}
 }
 

@@ -1,0 +1,75 @@
+package store
+
+// The informer cache holds ScimUsers and ScimRoles without their managedFields, which are most of a
+// user's size and list every member of a role again. meta.lastModified, the time of the latest
+// write they record, is kept aside by UID.
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// lastWrites holds, by UID, the time of the latest write the managedFields of a cached ScimUser or
+// ScimRole recorded before StripManagedFields dropped them. It is shared by the managers of a
+// process (tests run several): the same object has the same times in each.
+var lastWrites sync.Map // types.UID → time.Time
+
+// StripManagedFields is the informer cache's transform of ScimUsers and ScimRoles: it drops their
+// managedFields, keeping the time of the latest write for meta.lastModified. Nothing else reads
+// managedFields from the cache, and a write of a cached object without them (Update sends nil)
+// leaves the stored ones as they are.
+func StripManagedFields(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil // a tombstone (DeletedFinalStateUnknown)
+	}
+	if fields := o.GetManagedFields(); len(fields) > 0 {
+		if t := latestWrite(o); !t.IsZero() {
+			lastWrites.Store(o.GetUID(), t)
+		}
+		o.SetManagedFields(nil)
+	}
+	return o, nil
+}
+
+// forgetLastWrite drops what StripManagedFields kept of a deleted object.
+func forgetLastWrite(obj any) {
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	if o, ok := obj.(client.Object); ok {
+		lastWrites.Delete(o.GetUID())
+	}
+}
+
+// latestWrite is the time of the latest write obj's managedFields record, or zero.
+func latestWrite(obj client.Object) time.Time {
+	var last time.Time
+	for _, f := range obj.GetManagedFields() {
+		if f.Time != nil && f.Time.After(last) {
+			last = f.Time.Time
+		}
+	}
+	return last
+}
+
+// lastModified is when obj was last written: the latest time its managedFields record (an object
+// read live, or as a write returned it), else what StripManagedFields kept of them, and never
+// before it was created.
+func lastModified(obj client.Object) time.Time {
+	last := obj.GetCreationTimestamp().Time
+	t := latestWrite(obj)
+	if t.IsZero() {
+		if kept, ok := lastWrites.Load(types.UID(obj.GetUID())); ok {
+			t = kept.(time.Time)
+		}
+	}
+	if t.After(last) {
+		last = t
+	}
+	return last
+}
