@@ -43,6 +43,7 @@ import (
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
+	"github.com/scim-operator/scim-operator/internal/scimtest"
 	"github.com/scim-operator/scim-operator/internal/pki"
 )
 
@@ -159,7 +160,7 @@ func TestInstall(t *testing.T) {
 	probes := portOf(t, container, "probes")
 	exited := make(chan struct{})
 	go func() { _, _ = cmd.Process.Wait(); close(exited) }()
-	eventually(t, 60*time.Second, "the manager is ready", func() (bool, string) {
+	scimtest.Eventually(t, 60*time.Second, "the manager is ready", func() (bool, string) {
 		select {
 		case <-exited:
 			t.Fatalf("the manager exited:\n%s", logs.String())
@@ -196,7 +197,7 @@ func TestInstall(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the role's binding names alice", func() (bool, string) {
+	scimtest.Eventually(t, 60*time.Second, "the role's binding names alice", func() (bool, string) {
 		var list rbacv1.ClusterRoleBindingList
 		if err := admin.List(ctx, &list, client.MatchingLabels{identityv1alpha1.LabelRole: group}); err != nil {
 			return false, err.Error()
@@ -350,7 +351,7 @@ func applyAll(t *testing.T, ctx context.Context, c client.Client, objs []*unstru
 		if o.GetKind() != "CustomResourceDefinition" {
 			continue
 		}
-		eventually(t, 30*time.Second, "CRD "+o.GetName()+" is established", func() (bool, string) {
+		scimtest.Eventually(t, 30*time.Second, "CRD "+o.GetName()+" is established", func() (bool, string) {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(ctx, client.ObjectKeyFromObject(o), crd); err != nil {
 				return false, err.Error()
@@ -565,18 +566,6 @@ func idOf(t *testing.T, body string) string {
 	return id
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, detail := cond()
-		last = detail
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("%s: not within %s (last: %.2000s)", what, timeout, last)
-	}
-}
 
 func equalData(a, b map[string][]byte) bool {
 	if len(a) != len(b) {
