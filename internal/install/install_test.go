@@ -43,8 +43,8 @@ import (
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access/authorizer"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
-	"github.com/scim-operator/scim-operator/internal/scimtest"
 	"github.com/scim-operator/scim-operator/internal/pki"
+	"github.com/scim-operator/scim-operator/internal/scimtest"
 )
 
 const (
@@ -565,7 +565,6 @@ func idOf(t *testing.T, body string) string {
 	id, _, _ := strings.Cut(rest, `"`)
 	return id
 }
-
 
 func equalData(a, b map[string][]byte) bool {
 	if len(a) != len(b) {
