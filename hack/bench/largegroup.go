@@ -31,7 +31,7 @@ import (
 // provider (as the ceiling's are: what SCIM would store), and the bench waits until the
 // controllers have reconciled every one of them, so that the PATCHes do not share the machine
 // with a backlog the first tenth alone would pay.
-func largeGroup(ctx context.Context, n, batch int, o options, eo envOptions) (string, error) {
+func largeGroup(ctx context.Context, n, batch int, o options, eo envOptions, loadBefore string) (string, error) {
 	logf("large group: %d members by PATCHes of %d: starting the control plane and the manager", n, batch)
 	e, err := startEnv(ctx, eo)
 	if err != nil {
@@ -142,7 +142,7 @@ func largeGroup(ctx context.Context, n, batch int, o options, eo envOptions) (st
 	first, lastTenth := median(latencies[:tenth]), median(latencies[len(latencies)-tenth:])
 	var b strings.Builder
 	fmt.Fprintf(&b, "### One group of %d members, filled by %d PATCHes of %d, one at a time\n\n", n, len(latencies), batch)
-	fmt.Fprintf(&b, "Measured by `hack/bench -large-group %d` on %s; %s\n\n", n, time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(loadAverage()))
+	fmt.Fprintf(&b, "Measured by `hack/bench -large-group %d` on %s.\n\n%s\n", n, time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(loadBefore))
 	b.WriteString("| what | value |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| PATCHes failed | %d of %d |\n", failures, len(latencies))
 	fmt.Fprintf(&b, "| PATCH p50, first tenth | %s |\n", ms(first))

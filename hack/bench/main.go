@@ -178,10 +178,11 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	}
 	defer cleanup()
 	if o.largeGroup > 0 {
-		report, err := largeGroup(ctx, o.largeGroup, o.batch, o, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs, pprof: profiles})
+		report, err := largeGroup(ctx, o.largeGroup, o.batch, o, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs, pprof: profiles}, loadBefore)
 		if err != nil {
 			return err
 		}
+		report = strings.Replace(report, loadAfter, loadAverage(), 1)
 		fmt.Println(report)
 		if out != "" {
 			return writeDoc(out, "large-group", report)
