@@ -64,7 +64,8 @@ func BenchmarkRevocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tokens := types.NamespacedName{Namespace: operatorSA.Namespace, Name: "bench-scim-tokens"}
+	// The token Secret under its installed name: the operator may read that one Secret only (config/rbac/token_reader_role.yaml).
+	tokens := types.NamespacedName{Namespace: operatorSA.Namespace, Name: controlplane.TokenSecret}
 	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tokens.Name, Namespace: tokens.Namespace},
 		StringData: map[string]string{"generic": benchToken}}); err != nil {
 		b.Fatal(err)
