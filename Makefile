@@ -107,7 +107,7 @@ SOAK_TIME ?= 10m
 .PHONY: soak
 soak: build control-plane ## Mixed traffic against two replicas for SOAK_TIME (default 10m), checked against a model of what each client was told; writes docs/performance.md. SOAK_ARGS: more flags (-soak-rate, -soak-clients).
 	$(GO) build -o $(LOCALBIN)/scim-bench ./hack/bench
-	$(LOCALBIN)/scim-bench --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager --out docs/performance.md --soak $(SOAK_TIME) $(SOAK_ARGS)
+	$(LOCALBIN)/scim-bench --bin-dir $(LOCALBIN) --manager $(LOCALBIN)/manager --out docs/performance.md --soak $(SOAK_TIME) --pprof $(SOAK_ARGS)
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.

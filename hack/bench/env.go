@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -70,6 +71,8 @@ type replica struct {
 	process          *controlplane.ManagerProcess
 	scim, metricsURL string
 	log              *os.File
+	// pprofAddr serves the replica's profiles (-pprof); empty without.
+	pprofAddr string
 }
 
 // startReplica runs one more manager process, as `make dev` does, with the further flags of o
@@ -92,12 +95,14 @@ func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*rep
 		return nil, err
 	}
 	args = append(append(args, o.managerArgs...), extraArgs...)
+	pprofAddr := ""
 	if o.pprof {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, "--pprof-bind-address="+addr)
+		pprofAddr = addr
 		logf("%s: profiles at http://%s/debug/pprof/", name, addr)
 	}
 	r.process, err = controlplane.StartManager(controlplane.ManagerOptions{
@@ -110,6 +115,7 @@ func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*rep
 	}
 	r.scim = "http://" + scimAddr + "/provisioning/" + o.provider + "/v2"
 	r.metricsURL = "https://" + metricsAddr + "/metrics"
+	r.pprofAddr = pprofAddr
 	e.replicas = append(e.replicas, r)
 	return r, nil
 }
@@ -247,9 +253,18 @@ func (e *env) memory(ctx context.Context) (memory, error) {
 	return e.memoryOf(ctx, e.replicas[0])
 }
 
-// memoryOf is the memory of replica r.
+// memoryOf is the memory of replica r. With -pprof, a collection runs first (heap?gc=1), so that
+// the heap in use is what is live, not what the next collection would free.
 func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 	var m memory
+	if r.pprofAddr != "" {
+		resp, err := http.Get("http://" + r.pprofAddr + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			return m, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.process.Pid()))
 	if err != nil {
 		return m, err

@@ -105,7 +105,9 @@ type soakRun struct {
 	// memory holds each replica's memory, sampled at the start, every tenth of the traffic's time
 	// and at its end.
 	memory []memorySample
-	groups []string
+	// gcBeforeSamples is set when each sample follows a forced collection (-pprof).
+	gcBeforeSamples bool
+	groups          []string
 	// uncertain counts users left out of the checks.
 	uncertain int
 	// mismatches are the differences the final check found between the cluster and the model.
@@ -158,7 +160,7 @@ func runSoak(ctx context.Context, so soakOptions, eo envOptions) (report string,
 	if err := e.waitReplica(ctx, second); err != nil {
 		return "", false, err
 	}
-	s := &soakRun{o: so, results: map[string]*recorder{}}
+	s := &soakRun{o: so, results: map[string]*recorder{}, gcBeforeSamples: eo.pprof}
 	for _, op := range soakOps {
 		s.results[op.name] = newRecorder(op.name)
 	}
@@ -630,7 +632,11 @@ func (s *soakRun) render(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("Memory of each replica (RSS · Go heap in use), at the start, every tenth of the traffic's time and at its end:\n\n| after |")
+	b.WriteString("Memory of each replica (RSS · Go heap in use), at the start, every tenth of the traffic's time and at its end")
+	if s.gcBeforeSamples {
+		b.WriteString(", each after a forced collection (`/debug/pprof/heap?gc=1`), so the heap is what is live")
+	}
+	b.WriteString(":\n\n| after |")
 	for i := range s.memory[0].replicas {
 		fmt.Fprintf(b, " replica %d |", i+1)
 	}
