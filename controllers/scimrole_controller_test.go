@@ -323,7 +323,10 @@ var _ = Describe("ScimRole projection onto RBAC", func() {
 			crbs, _ := bindingsOf(ctx, g, role.Name)
 			g.Expect(crbs).To(BeEmpty())
 		}).Should(Succeed())
-		err := admin.Get(ctx, client.ObjectKeyFromObject(role), &identityv1alpha1.ScimRole{})
-		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+		// The finalizer is released by a write of its own, after the bindings are gone.
+		Eventually(func() bool {
+			err := admin.Get(ctx, client.ObjectKeyFromObject(role), &identityv1alpha1.ScimRole{})
+			return apierrors.IsNotFound(err)
+		}).Should(BeTrue())
 	})
 })

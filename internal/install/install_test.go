@@ -216,6 +216,12 @@ func TestInstall(t *testing.T) {
 	reader := metricsReaderToken(t, ctx, admin, adminCfg)
 	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // controller-runtime's self-signed metrics certificate
 	metrics := "https://127.0.0.1:" + portOf(t, container, "metrics") + "/metrics"
+	// The metrics server listens once its authentication through the API server is set up, which
+	// readiness does not wait for.
+	scimtest.Eventually(t, 30*time.Second, "the metrics server answers", func() (bool, string) {
+		code, body := get(insecure, metrics, "")
+		return code != 0, body
+	})
 	if code, _ := get(insecure, metrics, ""); code != http.StatusUnauthorized && code != http.StatusForbidden {
 		t.Errorf("metrics without a token: %d, want 401 or 403", code)
 	}
