@@ -24,6 +24,8 @@ type order struct {
 	synced func() bool
 	// changed wakes those waiting for the informer (waitForCache) at each of its events.
 	changed broadcast
+	// deleted, when set, is told of each object the informer deletes.
+	deleted func(client.Object)
 }
 
 // broadcast wakes every waiter at once: wait returns a channel that the next notify closes.
@@ -106,7 +108,16 @@ func (o *order) watch(ctx context.Context, informers Informers, obj client.Objec
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { o.observeEvent(obj, false) },
 		UpdateFunc: func(_, obj any) { o.observeEvent(obj, false) },
-		DeleteFunc: func(obj any) { o.observeEvent(obj, true); forgetLastWrite(obj) },
+		DeleteFunc: func(obj any) {
+			o.observeEvent(obj, true)
+			forgetLastWrite(obj)
+			if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if deleted, ok := obj.(client.Object); ok && o.deleted != nil {
+				o.deleted(deleted)
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("watch %T: %w", obj, err)
@@ -136,6 +147,8 @@ type orders struct {
 // before the informers start.
 func (s *Store) IndexOrder(ctx context.Context, informers Informers) error {
 	o := orders{users: newOrder(), roles: newOrder()}
+	// A deleted user's rendering is dropped with it: the render cache then holds live users only.
+	o.users.deleted = func(u client.Object) { s.forgetRendered(u.GetUID()) }
 	if err := o.users.watch(ctx, informers, &v1.ScimUser{}); err != nil {
 		return err
 	}

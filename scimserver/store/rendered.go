@@ -56,14 +56,7 @@ type rendered struct {
 // holds it for that version and deps, else rendered by render, encoded and kept. The bytes are
 // shared: read-only.
 func (s *Store) encoded(uid types.UID, version, deps string, render func() map[string]any) []byte {
-	c := &s.rendered
-	c.once.Do(func() {
-		size := s.RenderCacheSize
-		if size <= 0 {
-			size = DefaultRenderCacheSize
-		}
-		c.entries = lru.New(size)
-	})
+	c := s.renderCache()
 	if e, ok := c.entries.Get(uid); ok {
 		if r := e.(*rendered); r.version == version && r.deps == deps {
 			return r.json
@@ -73,6 +66,22 @@ func (s *Store) encoded(uid types.UID, version, deps string, render func() map[s
 	c.entries.Add(uid, &rendered{version: version, deps: deps, json: data})
 	return data
 }
+
+// renderCache returns the store's render cache, made on first use.
+func (s *Store) renderCache() *renderCache {
+	c := &s.rendered
+	c.once.Do(func() {
+		size := s.RenderCacheSize
+		if size <= 0 {
+			size = DefaultRenderCacheSize
+		}
+		c.entries = lru.New(size)
+	})
+	return c
+}
+
+// forgetRendered drops the rendering of the object with uid (deleted).
+func (s *Store) forgetRendered(uid types.UID) { s.renderCache().entries.Remove(uid) }
 
 // GetEncoded returns user id as Get does, but with JSON, the encoded full representation, instead
 // of Doc: rendered once per version of the user and of the groups it lists.

@@ -155,3 +155,20 @@ func TestAPIErrorsARetryCannotCure(t *testing.T) {
 		t.Errorf("the operator refused by RBAC: got %v, want a 503 to retry", err)
 	}
 }
+
+// A deleted user's rendering leaves the render cache with it (the order's delete hook calls
+// forgetRendered): the cache holds the live users' renderings, not every user ever served.
+func TestForgetRenderedDropsTheEntry(t *testing.T) {
+	s := &Store{}
+	renders := 0
+	render := func() map[string]any { renders++; return map[string]any{"id": "a-1"} }
+	s.encoded("uid-1", "1", "", render)
+	s.encoded("uid-1", "1", "", render)
+	if renders != 1 || s.renderCache().entries.Len() != 1 {
+		t.Fatalf("rendered %d times, %d entries; want once, one entry", renders, s.renderCache().entries.Len())
+	}
+	s.forgetRendered("uid-1")
+	if n := s.renderCache().entries.Len(); n != 0 {
+		t.Fatalf("%d entries after the user was deleted, want 0", n)
+	}
+}
