@@ -469,6 +469,10 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name s
 				// An id held by an object being deleted is probed past like a renamed one: its
 				// finalizer keeps the id until what it granted is gone.
 				if v1.IdentityKey(nameOf(existing)) == key && !v1.IsTerminating(existing) {
+					// Found live, perhaps before the cache (a create that timed out and was
+					// applied, retried): the client that hears 409 looks the name up next, and a
+					// filter must find it.
+					s.waitForCache(ctx, existing, false)
 					return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", name)
 				}
 				continue
