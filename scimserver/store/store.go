@@ -473,6 +473,11 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name s
 					// applied, retried): the client that hears 409 looks the name up next, and a
 					// filter must find it.
 					s.waitForCache(ctx, existing, false)
+					if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, existing.DeepCopyObject().(client.Object)); err != nil {
+						// Still behind (a watch re-established after an outage): a 409 now would
+						// name a user no lookup finds. Retry, and the 409 comes with the user.
+						return none, &UnavailableError{Err: fmt.Errorf("%q is taken by %s, which this replica's cache does not hold yet", name, id)}
+					}
 					return none, scimerror.Conflict("One or more of the attribute values are already in use or are reserved: %q is taken.", name)
 				}
 				continue
