@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -38,10 +37,7 @@ func StripManagedFields(obj any) (any, error) {
 
 // forgetLastWrite drops what StripManagedFields kept of a deleted object.
 func forgetLastWrite(obj any) {
-	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tombstone.Obj
-	}
-	if o, ok := obj.(client.Object); ok {
+	if o, ok := unwrapTombstone(obj).(client.Object); ok {
 		lastWrites.Delete(o.GetUID())
 	}
 }

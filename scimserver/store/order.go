@@ -111,10 +111,7 @@ func (o *order) watch(ctx context.Context, informers Informers, obj client.Objec
 		DeleteFunc: func(obj any) {
 			o.observeEvent(obj, true)
 			forgetLastWrite(obj)
-			if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = tombstone.Obj
-			}
-			if deleted, ok := obj.(client.Object); ok && o.deleted != nil {
+			if deleted, ok := unwrapTombstone(obj).(client.Object); ok && o.deleted != nil {
 				o.deleted(deleted)
 			}
 		},
@@ -127,10 +124,7 @@ func (o *order) watch(ctx context.Context, informers Informers, obj client.Objec
 }
 
 func (o *order) observeEvent(obj any, deleted bool) {
-	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tombstone.Obj
-	}
-	if c, ok := obj.(client.Object); ok {
+	if c, ok := unwrapTombstone(obj).(client.Object); ok {
 		o.observe(c, deleted)
 	}
 	// The informer's store holds the object by now: a waiter reading the cache sees it.
@@ -172,4 +166,13 @@ func (s *Store) orderOf(obj client.Object) *order {
 		return nil
 	}
 	return o
+}
+
+// unwrapTombstone returns the object a delete event's tombstone (DeletedFinalStateUnknown) holds,
+// or obj as it is.
+func unwrapTombstone(obj any) any {
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		return tombstone.Obj
+	}
+	return obj
 }
