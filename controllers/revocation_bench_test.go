@@ -19,14 +19,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/bindingwatch"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 )
 
@@ -80,7 +78,7 @@ func BenchmarkRevocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := newBindingTracker(ctx, adminCfg)
+	tr, err := bindingwatch.New(ctx, adminCfg, scheme)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,7 +111,7 @@ type revocationBench struct {
 	c client.Client
 	// operator writes as the operator's ServiceAccount, for the baseline.
 	operator client.Client
-	tr       *bindingTracker
+	tr       *bindingwatch.Tracker
 	// scim is the SCIM base URL of the generic provider.
 	scim string
 	// spread are the users of UsersSpreadOver1000Roles not yet suspended.
@@ -137,11 +135,11 @@ func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B,
 	var webhook, last, each []time.Duration
 	reviews := 0 // the most reviews one suspension took to be denied
 	for range times {
-		r := rb.tr.expect(subject)
+		r := rb.tr.Expect(subject)
 		t0 := rb.setActive(ctx, b, target, false)
 		d, n := rb.firstDenied(ctx, b, subject, t0)
 		webhook, reviews = append(webhook, d), max(reviews, n)
-		l, e := rb.tr.waitRevoked(ctx, b, r, t0)
+		l, e := rb.waitRevoked(ctx, b, r, t0)
 		last, each = append(last, l), append(each, e...)
 		rb.setActive(ctx, b, target, true)
 		rb.waitHeld(ctx, b, subject, roles)
@@ -243,9 +241,9 @@ func (rb *revocationBench) usersSpread(ctx context.Context, b *testing.B, n, mem
 	rb.waitSettled(ctx, b)
 	var last []time.Duration
 	for _, u := range users[:times] {
-		r := rb.tr.expect(benchPrefix + u.Spec.UserName)
+		r := rb.tr.Expect(benchPrefix + u.Spec.UserName)
 		t0 := rb.setActive(ctx, b, u, false)
-		l, _ := rb.tr.waitRevoked(ctx, b, r, t0)
+		l, _ := rb.waitRevoked(ctx, b, r, t0)
 		last = append(last, l)
 	}
 	rb.spread = users[times:]
@@ -260,9 +258,9 @@ func (rb *revocationBench) burst(ctx context.Context, b *testing.B, n int) {
 	}
 	users := rb.spread[:n]
 	starts := make([]time.Time, n)
-	revocations := make([]*revocation, n)
+	revocations := make([]*bindingwatch.Revocation, n)
 	for i, u := range users {
-		revocations[i] = rb.tr.expect(benchPrefix + u.Spec.UserName)
+		revocations[i] = rb.tr.Expect(benchPrefix + u.Spec.UserName)
 	}
 	var wg sync.WaitGroup
 	for i, u := range users {
@@ -271,7 +269,7 @@ func (rb *revocationBench) burst(ctx context.Context, b *testing.B, n int) {
 	wg.Wait()
 	var last []time.Duration
 	for i, r := range revocations {
-		l, _ := rb.tr.waitRevoked(ctx, b, r, starts[i])
+		l, _ := rb.waitRevoked(ctx, b, r, starts[i])
 		last = append(last, l)
 	}
 	report(b, "last", last)
@@ -355,13 +353,23 @@ func (rb *revocationBench) setActive(ctx context.Context, b *testing.B, user *id
 	return time.Now()
 }
 
+// waitRevoked waits until no binding holds r's subject, suspended at start, and returns the time
+// from start to the last binding written without it and to each.
+func (rb *revocationBench) waitRevoked(ctx context.Context, b *testing.B, r *bindingwatch.Revocation, start time.Time) (time.Duration, []time.Duration) {
+	last, each, err := rb.tr.WaitRevoked(ctx, r, start, 2*time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return last, each
+}
+
 // waitHeld waits until the user is a subject of n bindings.
 func (rb *revocationBench) waitHeld(ctx context.Context, b *testing.B, user string, n int) {
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
-		return rb.tr.holding(user) == n, nil
+		return rb.tr.Holding(user) == n, nil
 	})
 	if err != nil {
-		b.Fatalf("%s is in %d bindings, want %d: %v", user, rb.tr.holding(user), n, err)
+		b.Fatalf("%s is in %d bindings, want %d: %v", user, rb.tr.Holding(user), n, err)
 	}
 }
 
@@ -415,125 +423,3 @@ func percentile(samples []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// bindingTracker follows the subjects of the operator's ClusterRoleBindings through an informer and
-// notes when a suspended user leaves each of them.
-type bindingTracker struct {
-	mu       sync.Mutex
-	subjects map[string][]string // binding name → subject names
-	pending  map[string]*revocation
-}
-
-// revocation is a suspended user on its way out of its bindings.
-type revocation struct {
-	user      string
-	remaining map[string]bool
-	seen      []time.Time // when each binding was seen without the user
-	done      chan struct{}
-}
-
-func newBindingTracker(ctx context.Context, cfg *rest.Config) (*bindingTracker, error) {
-	tr := &bindingTracker{subjects: map[string][]string{}, pending: map[string]*revocation{}}
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme, ByObject: CacheByObject()})
-	if err != nil {
-		return nil, err
-	}
-	inf, err := c.GetInformer(ctx, &rbacv1.ClusterRoleBinding{})
-	if err != nil {
-		return nil, err
-	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
-		UpdateFunc: func(_, obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
-		DeleteFunc: func(obj any) {
-			if crb, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
-				tr.observe(crb, true)
-			}
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("the binding cache did not sync")
-	}
-	return tr, nil
-}
-
-func (tr *bindingTracker) observe(crb *rbacv1.ClusterRoleBinding, deleted bool) {
-	now := time.Now()
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	names := subjectNames(crb.Subjects)
-	if deleted {
-		delete(tr.subjects, crb.Name)
-		names = nil
-	} else {
-		tr.subjects[crb.Name] = names
-	}
-	for user, r := range tr.pending {
-		if !r.remaining[crb.Name] || slices.Contains(names, user) {
-			continue
-		}
-		delete(r.remaining, crb.Name)
-		r.seen = append(r.seen, now)
-		if len(r.remaining) == 0 {
-			close(r.done)
-			delete(tr.pending, user)
-		}
-	}
-}
-
-// holding returns the number of bindings that hold user.
-func (tr *bindingTracker) holding(user string) int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	n := 0
-	for _, names := range tr.subjects {
-		if slices.Contains(names, user) {
-			n++
-		}
-	}
-	return n
-}
-
-// expect notes the bindings that hold user before it is suspended.
-func (tr *bindingTracker) expect(user string) *revocation {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	r := &revocation{user: user, remaining: map[string]bool{}, done: make(chan struct{})}
-	for name, names := range tr.subjects {
-		if slices.Contains(names, user) {
-			r.remaining[name] = true
-		}
-	}
-	if len(r.remaining) == 0 {
-		close(r.done)
-	} else {
-		tr.pending[user] = r
-	}
-	return r
-}
-
-// waitRevoked waits until no binding holds the user of r, suspended at start, and returns the time
-// from start to the last binding written without it and to each.
-func (tr *bindingTracker) waitRevoked(ctx context.Context, b *testing.B, r *revocation, start time.Time) (time.Duration, []time.Duration) {
-	select {
-	case <-r.done:
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("%s is still in %d bindings", r.user, len(r.remaining))
-	case <-ctx.Done():
-		b.Fatal(ctx.Err())
-	}
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	each := make([]time.Duration, len(r.seen))
-	for i, t := range r.seen {
-		each[i] = max(t.Sub(start), 0)
-	}
-	if len(each) == 0 {
-		return 0, nil
-	}
-	return slices.Max(each), each
-}

@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-
-	"github.com/scim-operator/scim-operator/controllers"
+	"github.com/scim-operator/scim-operator/internal/bindingwatch"
 )
 
 // revocationResult is the time from a suspension's SCIM response to the last binding written
@@ -38,7 +32,7 @@ var (
 func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options) (*revocationResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	tr, err := newBindingTracker(ctx, e)
+	tr, err := bindingwatch.New(ctx, e.adminCfg, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -66,32 +60,32 @@ func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options
 		return nil, err
 	}
 	subject := userPrefix + target.userName
-	if err := tr.waitHeld(ctx, subject, res.roles); err != nil {
+	if err := tr.WaitHeld(ctx, subject, res.roles, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	rec := newRecorder(fmt.Sprintf("suspend 1 user in %d roles", res.roles))
 	start := time.Now()
 	for range o.revocations {
-		r := tr.expect(subject)
+		r := tr.Expect(subject)
 		_, retries, err := c.do(ctx, http.MethodPatch, "/Users/"+target.id, suspendBody, http.StatusOK, http.StatusNoContent)
 		if err != nil {
 			return nil, err
 		}
-		last, err := tr.waitRevoked(ctx, r, time.Now())
+		last, _, err := tr.WaitRevoked(ctx, r, time.Now(), 2*time.Minute)
 		rec.add(last, outcome{retries: retries, err: err})
 		if _, _, err := c.do(ctx, http.MethodPatch, "/Users/"+target.id, activateBody, http.StatusOK, http.StatusNoContent); err != nil {
 			return nil, err
 		}
-		if err := tr.waitHeld(ctx, subject, res.roles); err != nil {
+		if err := tr.WaitHeld(ctx, subject, res.roles, 5*time.Minute); err != nil {
 			return nil, err
 		}
 	}
 	res.oneUser = rec.finish(start)
 
 	n := min(o.burst, len(t.users))
-	revocations := make([]*pendingRevocation, n)
+	revocations := make([]*bindingwatch.Revocation, n)
 	for i := range n {
-		revocations[i] = tr.expect(userPrefix + t.users[i].userName)
+		revocations[i] = tr.Expect(userPrefix + t.users[i].userName)
 	}
 	responded := make([]time.Time, n)
 	suspended := measureN(ctx, "burst", o.clients, n, func(ctx context.Context, i int) outcome {
@@ -105,7 +99,7 @@ func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options
 	rec = newRecorder(fmt.Sprintf("suspend %d users at once (%d roles each)", n, len(t.users[0].groups)))
 	start = time.Now()
 	for i, r := range revocations {
-		last, err := tr.waitRevoked(ctx, r, responded[i])
+		last, _, err := tr.WaitRevoked(ctx, r, responded[i], 2*time.Minute)
 		rec.add(last, outcome{err: err})
 	}
 	res.burst = rec.finish(start)
@@ -119,142 +113,4 @@ func errorsOf(results ...*result) error {
 		}
 	}
 	return nil
-}
-
-// bindingTracker follows the subjects of the operator's ClusterRoleBindings through a watch and
-// notes when a suspended user leaves each of them.
-type bindingTracker struct {
-	mu       sync.Mutex
-	subjects map[string][]string // binding → subject names
-	pending  map[string]*pendingRevocation
-	changed  chan struct{}
-}
-
-// pendingRevocation is a suspended user on its way out of its bindings.
-type pendingRevocation struct {
-	subject   string
-	remaining map[string]bool
-	last      time.Time // when the last binding was seen without the user
-	done      chan struct{}
-}
-
-func newBindingTracker(ctx context.Context, e *env) (*bindingTracker, error) {
-	tr := &bindingTracker{subjects: map[string][]string{}, pending: map[string]*pendingRevocation{}, changed: make(chan struct{}, 1)}
-	c, err := cache.New(e.adminCfg, cache.Options{Scheme: scheme, ByObject: controllers.CacheByObject()})
-	if err != nil {
-		return nil, err
-	}
-	inf, err := c.GetInformer(ctx, &rbacv1.ClusterRoleBinding{})
-	if err != nil {
-		return nil, err
-	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
-		UpdateFunc: func(_, obj any) { tr.observe(obj.(*rbacv1.ClusterRoleBinding), false) },
-		DeleteFunc: func(obj any) {
-			if crb, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
-				tr.observe(crb, true)
-			}
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("the binding watch did not sync")
-	}
-	return tr, nil
-}
-
-func (tr *bindingTracker) observe(crb *rbacv1.ClusterRoleBinding, deleted bool) {
-	now := time.Now()
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	var names []string
-	if deleted {
-		delete(tr.subjects, crb.Name)
-	} else {
-		for _, s := range crb.Subjects {
-			names = append(names, s.Name)
-		}
-		tr.subjects[crb.Name] = names
-	}
-	for subject, r := range tr.pending {
-		if !r.remaining[crb.Name] || slices.Contains(names, subject) {
-			continue
-		}
-		delete(r.remaining, crb.Name)
-		r.last = now
-		if len(r.remaining) == 0 {
-			close(r.done)
-			delete(tr.pending, subject)
-		}
-	}
-	select {
-	case tr.changed <- struct{}{}:
-	default:
-	}
-}
-
-// holding returns the number of bindings that name subject.
-func (tr *bindingTracker) holding(subject string) int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	n := 0
-	for _, names := range tr.subjects {
-		if slices.Contains(names, subject) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitHeld waits until subject is in n bindings.
-func (tr *bindingTracker) waitHeld(ctx context.Context, subject string, n int) error {
-	timeout := time.After(5 * time.Minute)
-	for tr.holding(subject) != n {
-		select {
-		case <-tr.changed:
-		case <-time.After(100 * time.Millisecond):
-		case <-timeout:
-			return fmt.Errorf("%s is in %d bindings, want %d", subject, tr.holding(subject), n)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// expect notes the bindings that name subject before it is suspended.
-func (tr *bindingTracker) expect(subject string) *pendingRevocation {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	r := &pendingRevocation{subject: subject, remaining: map[string]bool{}, done: make(chan struct{})}
-	for name, names := range tr.subjects {
-		if slices.Contains(names, subject) {
-			r.remaining[name] = true
-		}
-	}
-	if len(r.remaining) == 0 {
-		close(r.done)
-	} else {
-		tr.pending[subject] = r
-	}
-	return r
-}
-
-// waitRevoked waits until no binding names r's subject and returns the time from start to the
-// last binding seen without it.
-func (tr *bindingTracker) waitRevoked(ctx context.Context, r *pendingRevocation, start time.Time) (time.Duration, error) {
-	select {
-	case <-r.done:
-	case <-time.After(2 * time.Minute):
-		return 0, fmt.Errorf("%s is still in %d bindings", r.subject, len(r.remaining))
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return max(r.last.Sub(start), 0), nil
 }
