@@ -108,7 +108,8 @@ type Options struct {
 
 	// WriteTimeout bounds each write's calls to the API server (store.Store.WriteTimeout; zero
 	// takes DefaultWriteTimeout): a hung API server gets the client a 503 with Retry-After
-	// within it, not after the IdP has given up.
+	// within it, not after the IdP has given up. It also bounds the wait for the token Secret's
+	// cache, which never fills while the Secret cannot be listed.
 	WriteTimeout time.Duration
 }
 
@@ -176,6 +177,7 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	orDefault(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
 	orDefault(&opts.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	orDefault(&opts.WriteTimeout, DefaultWriteTimeout)
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
 		if p = strings.TrimSpace(p); p != "" {

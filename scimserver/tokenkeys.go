@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -13,15 +14,22 @@ import (
 // several hold it), which is what the per-token limits count by. valid (tokens.go) stays the one
 // comparison of tokens: it is asked once for every key, each time over a view of the Secret that
 // holds that key alone, so timing tells neither the token nor which key holds it. An empty token
-// matches nothing, without reading the Secret.
-func (t *tokenSource) match(ctx context.Context, provider, token string) (string, bool) {
+// matches nothing, without reading the Secret. An error says the Secret could not be read, so
+// that the token is neither accepted nor refused.
+func (t *tokenSource) match(ctx context.Context, provider, token string) (string, bool, error) {
 	if token == "" {
-		return "", false
+		return "", false, nil
 	}
 	// The cache's copy, uncopied: only read, here and through the views.
 	secret := &corev1.Secret{}
 	if err := t.reader.Get(ctx, t.secret, secret, client.UnsafeDisableDeepCopy); err != nil {
-		return "", false
+		if apierrors.IsNotFound(err) {
+			// No Secret, no token: every token is wrong.
+			return "", false, nil
+		}
+		// The Secret cannot be read (its cache not synced within ctx, say): nothing can be said
+		// of the token.
+		return "", false, err
 	}
 	matched := ""
 	for key := range secret.Data {
@@ -30,7 +38,7 @@ func (t *tokenSource) match(ctx context.Context, provider, token string) (string
 			matched = key
 		}
 	}
-	return matched, matched != ""
+	return matched, matched != "", nil
 }
 
 // singleKey is a client.Reader that serves secret with its key key only.
