@@ -58,7 +58,8 @@ func main() {
 	flag.IntVar(&o.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "Requests the manager's clients may send at once before --kube-api-qps applies (with a positive --kube-api-qps).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
 	flag.StringVar(&o.Controllers.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
-	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once (ScimUsers get a quarter).")
+	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once.")
+	flag.IntVar(&o.Controllers.MaxConcurrentUserReconciles, "max-concurrent-user-reconciles", 0, "ScimUsers reconciled at once, each writing one user's status (0: a quarter of --max-concurrent-reconciles).")
 	flag.IntVar(&o.Controllers.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
 	// The SCIM server: where and how it listens, who may call it, and the limits on one request.
 	flag.StringVar(&o.SCIM.Addr, "scim-bind-address", ":9443", "The address the SCIM server binds to.")

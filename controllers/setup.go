@@ -64,6 +64,9 @@ type Options struct {
 	// reconciles all of them; the API server, not the operator, is then the limit, and the user
 	// status, which is not on that path, should not compete for it.
 	MaxConcurrentReconciles int
+	// MaxConcurrentUserReconciles is the number of ScimUsers reconciled at once (default: a quarter
+	// of MaxConcurrentReconciles, at least one). Each writes one user's status.
+	MaxConcurrentUserReconciles int
 }
 
 // Setup registers the controllers with mgr, with the field indexes they read through. They run on
@@ -86,7 +89,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	recorder := mgr.GetEventRecorder("scim-operator")
 	deps := Deps{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
 	users := &ScimUserReconciler{deps}
-	if err := users.SetupWithManager(mgr, max(1, opts.MaxConcurrentReconciles/4)); err != nil {
+	if opts.MaxConcurrentUserReconciles <= 0 {
+		opts.MaxConcurrentUserReconciles = max(1, opts.MaxConcurrentReconciles/4)
+	}
+	if err := users.SetupWithManager(mgr, opts.MaxConcurrentUserReconciles); err != nil {
 		return fmt.Errorf("set up the ScimUser controller: %w", err)
 	}
 	roles := &ScimRoleReconciler{deps}

@@ -48,6 +48,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if err := store.RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("register SCIM indexes: %w", err)
 	}
+	if err := srv.tokens.watch(ctx, mgr.GetCache()); err != nil {
+		return nil, err
+	}
 	if err := st.IndexOrder(ctx, mgr.GetCache()); err != nil {
 		return nil, fmt.Errorf("index the order of users and roles: %w", err)
 	}

@@ -7,7 +7,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scim-operator/scim-operator/scimserver/store"
 )
 
 // match returns the key of the token Secret that holds token for provider (the smallest, should
@@ -20,16 +24,15 @@ func (t *tokenSource) match(ctx context.Context, provider, token string) (string
 	if token == "" {
 		return "", false, nil
 	}
-	// The cache's copy, uncopied: only read, here and through the views.
-	secret := &corev1.Secret{}
-	if err := t.reader.Get(ctx, t.secret, secret, client.UnsafeDisableDeepCopy); err != nil {
-		if apierrors.IsNotFound(err) {
-			// No Secret, no token: every token is wrong.
-			return "", false, nil
-		}
+	secret, err := t.current(ctx)
+	if err != nil {
 		// The Secret cannot be read (its cache not synced within ctx, say): nothing can be said
 		// of the token.
 		return "", false, err
+	}
+	if secret == nil {
+		// No Secret, no token: every token is wrong.
+		return "", false, nil
 	}
 	matched := ""
 	for key := range secret.Data {
@@ -58,4 +61,67 @@ func (s singleKey) Get(_ context.Context, _ client.ObjectKey, obj client.Object,
 
 func (singleKey) List(context.Context, client.ObjectList, ...client.ListOption) error {
 	return errors.New("a token Secret view serves one Secret, no list")
+}
+
+// current returns the token Secret (nil when there is none): the copy the informer's events last
+// delivered (watch) once they have delivered the first list, else the reader's. The cache's copy,
+// uncopied: only read, here and through the views.
+func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
+	if t.synced != nil && t.synced() {
+		return t.watched.Load().secret, nil
+	}
+	secret := &corev1.Secret{}
+	if err := t.reader.Get(ctx, t.secret, secret, client.UnsafeDisableDeepCopy); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return secret, nil
+}
+
+// watchedSecret is the token Secret as the informer last delivered it; secret is nil when it has
+// none.
+type watchedSecret struct{ secret *corev1.Secret }
+
+// watch keeps t's copy of the token Secret from the events of the manager's Secret informer, so
+// that authenticating a request is an atomic load rather than a cache Get (which, for a Secret
+// cached in one namespace, maps its kind to a resource on every call: a tenth of the manager's CPU
+// serving GETs). The copy changes as the cache does: a key added or revoked applies on the event
+// that brings it.
+func (t *tokenSource) watch(ctx context.Context, informers store.Informers) error {
+	t.watched.Store(&watchedSecret{})
+	inf, err := informers.GetInformer(ctx, &corev1.Secret{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("informer of the token Secret: %w", err)
+	}
+	ours := func(obj any) (*corev1.Secret, bool) {
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		s, ok := obj.(*corev1.Secret)
+		return s, ok && s.Namespace == t.secret.Namespace && s.Name == t.secret.Name
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if s, ok := ours(obj); ok {
+				t.watched.Store(&watchedSecret{secret: s})
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if s, ok := ours(obj); ok {
+				t.watched.Store(&watchedSecret{secret: s})
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if _, ok := ours(obj); ok {
+				t.watched.Store(&watchedSecret{})
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watch the token Secret: %w", err)
+	}
+	t.synced = reg.HasSynced
+	return nil
 }

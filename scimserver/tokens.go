@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +22,10 @@ import (
 type tokenSource struct {
 	reader client.Reader
 	secret types.NamespacedName
+	// watched is the Secret as the informer's events deliver it, read once synced says they have
+	// delivered the first list (watch); without watch, every request reads through reader.
+	watched atomic.Pointer[watchedSecret]
+	synced  func() bool
 }
 
 // valid reports whether token is one of provider's tokens. Every candidate is compared, each in
