@@ -9,9 +9,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	fcache "k8s.io/client-go/tools/cache/testing"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scim-operator/scim-operator/scimserver/store"
@@ -96,4 +101,68 @@ func TestMissingTokenSecretIsUnauthorized(t *testing.T) {
 	if w := get(t, srv, "any-token"); w.Code != http.StatusTooManyRequests {
 		t.Fatalf("second failure answered %d %s, want 429 (burst 1)", w.Code, w.Body)
 	}
+}
+
+// informersOf serves one informer for every kind.
+type informersOf struct {
+	inf toolscache.SharedIndexInformer
+}
+
+func (i informersOf) GetInformer(context.Context, client.Object, ...cache.InformerGetOption) (cache.Informer, error) {
+	return i.inf, nil
+}
+
+// The token Secret as the informer's events deliver it: requests read it once the informer has
+// delivered its first list (before that through the reader), only the Secret named by
+// TokenSecret counts, and an update or a deletion applies with its event.
+func TestTokensFollowTheSecretInformer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	name := types.NamespacedName{Namespace: "scim", Name: "tokens"}
+	secret := func(name, token string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scim", Name: name}, Data: map[string][]byte{"okta": []byte(token)}}
+	}
+	src := fcache.NewFakeControllerSource()
+	src.Add(secret("tokens", "first"))
+	src.Add(secret("other", "not-a-token"))
+	inf := toolscache.NewSharedIndexInformer(src, &corev1.Secret{}, 0, toolscache.Indexers{})
+	// Until the informer has synced, the reader answers: here a cache that never syncs.
+	tokens := &tokenSource{reader: unsyncedCache{}, secret: name}
+	if err := tokens.watch(ctx, informersOf{inf}); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 10*time.Millisecond)
+	if _, _, err := tokens.match(short, "okta", "first"); err == nil {
+		t.Fatal("before the informer synced, a token was judged without the reader")
+	}
+	stop()
+	go inf.Run(ctx.Done())
+
+	eventually := func(what, token string, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			short, stop := context.WithTimeout(ctx, 10*time.Millisecond) // before the sync, the reader waits
+			_, ok, err := tokens.match(short, "okta", token)
+			stop()
+			if err == nil && ok == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: token %q accepted %v (error %v), want %v", what, token, ok, err, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	eventually("synced", "first", true)
+	eventually("another Secret's value", "not-a-token", false)
+	src.Modify(secret("tokens", "second"))
+	eventually("rotated", "second", true)
+	eventually("rotated", "first", false)
+	src.Modify(secret("other", "second-other"))
+	eventually("another Secret changed", "second", true)
+	src.Delete(secret("tokens", "second"))
+	eventually("Secret deleted", "second", false)
+	src.Add(secret("tokens", "third"))
+	eventually("Secret created again", "third", true)
 }
