@@ -54,6 +54,9 @@ type Options struct {
 	// ScimRoleMembers shard of a larger group holds (store.Store; zero takes the defaults,
 	// store.DefaultInlineMembers and store.DefaultMembersPerShard).
 	InlineMembers, MembersPerShard int
+	// RenderCacheSize is how many users' encoded representations the render cache keeps (zero
+	// takes store.DefaultRenderCacheSize).
+	RenderCacheSize int
 	// ExternalURL is the URL clients reach the server at, such as https://scim.example.com, or
 	// https://example.com/scim behind a proxy that strips /scim: the Location headers of created
 	// resources start with it. When empty they are built from the connection (see

@@ -40,7 +40,7 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 // runnable of every replica. The manager must have been created with CacheByObject.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
 	st := &store.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), WriteTimeout: opts.WriteTimeout,
-		InlineMembers: opts.InlineMembers, MembersPerShard: opts.MembersPerShard}
+		InlineMembers: opts.InlineMembers, MembersPerShard: opts.MembersPerShard, RenderCacheSize: opts.RenderCacheSize}
 	srv, err := New(opts, st, mgr.GetClient(), mgr.GetLogger().WithName("scim"))
 	if err != nil {
 		return nil, fmt.Errorf("SCIM server options: %w", err)

@@ -18,9 +18,12 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-// DefaultRenderCacheSize is how many encoded resources the render cache holds by default: a
-// user's full representation is about a kilobyte, so 10,000 of them hold about 10 MiB.
-const DefaultRenderCacheSize = 10000
+// DefaultRenderCacheSize is how many encoded resources the render cache holds by default: every
+// user of a tenant of 50,000 (a user's full representation is about a kilobyte, so about 50 MiB
+// when all are cached; deleted users leave it). A tenant larger than the cache has GETs of the
+// users outside it rendered each time: at 50,000 users and a cache of 10,000, GET by id served
+// 0.36 times the in-memory baseline's rate, against 0.63 times at 1,000 users.
+const DefaultRenderCacheSize = 50000
 
 // EncodeJSON encodes a SCIM document (or any response body) as the server answers it: without
 // HTML escaping, with a trailing newline, as encoding/json's Encoder writes it.
