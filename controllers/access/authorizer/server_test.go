@@ -86,7 +86,12 @@ func (f *tlsFixture) client(tb testing.TB, cert *pki.Pair) *http.Client {
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 16}}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 16}}
+	// Before the server stops (cleanups run last first): a connection the transport dialed but
+	// never used is new to the server, and net/http's Shutdown waits 5 s before it counts such a
+	// connection as idle, as long as the server's own shutdown deadline.
+	tb.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 const bobReview = `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"oidc:bob@example.com"}}`
