@@ -193,7 +193,7 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	if opts.KeyName == "" {
 		opts.KeyName = "tls.key"
 	}
-	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret},
+	return &Server{opts: opts, store: st, tokens: &tokenSource{reader: secrets, secret: opts.TokenSecret, wait: opts.WriteTimeout},
 		providers: providers, log: log, audit: log.WithName("audit"), external: external,
 		failures:  newBuckets(opts.AuthFailureRate, opts.AuthFailureBurst, opts.AuthFailureAddresses),
 		tokenRate: newBuckets(opts.TokenRate, opts.TokenBurst, 0),

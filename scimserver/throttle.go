@@ -1,7 +1,6 @@
 package scimserver
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net"
@@ -40,14 +39,12 @@ const (
 // authenticate returns the token Secret's key that holds r's bearer token for provider. A request
 // without a valid token is refused: 401, or 429 once its address has used its budget of failures.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, provider string) (string, error) {
-	// The Secret comes from the informer cache, which waits for its first sync: a Secret that
-	// cannot be listed (the operator's RBAC, an API server down since the start) would hold the
-	// request forever. The wait is bounded as a write's is, and answered 503 with Retry-After: a
-	// 401 would tell the IdP its token is wrong (Okta and Entra then stop provisioning) and count
-	// against the address's failed attempts.
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.WriteTimeout)
-	defer cancel()
-	key, ok, err := s.tokens.match(ctx, provider, bearerToken(r))
+	// Until the Secret informer has synced the Secret is read from the cache, which waits for that
+	// sync: a Secret that cannot be listed (the operator's RBAC, an API server down since the start)
+	// would hold the request forever. The wait is bounded as a write's is (New sets it), and
+	// answered 503 with Retry-After: a 401 would tell the IdP its token is wrong (Okta and Entra
+	// then stop provisioning) and count against the address's failed attempts.
+	key, ok, err := s.tokens.match(r.Context(), provider, bearerToken(r))
 	if err != nil {
 		s.log.Info("Cannot read the token Secret", "secret", s.opts.TokenSecret.String(), "error", err.Error())
 		return "", scimerror.New(http.StatusServiceUnavailable, "", "the bearer token cannot be checked: the token Secret is not readable yet; retry later")

@@ -64,11 +64,16 @@ func (singleKey) List(context.Context, client.ObjectList, ...client.ListOption) 
 }
 
 // current returns the token Secret (nil when there is none): the copy the informer's events last
-// delivered (watch) once they have delivered the first list, else the reader's. The cache's copy,
-// uncopied: only read, here and through the views.
+// delivered (watch) once they have delivered the first list, else the reader's, waited for at most
+// t.wait. The cache's copy, uncopied: only read, here and through the views.
 func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
 	if t.synced != nil && t.synced() {
-		return t.watched.Load().secret, nil
+		return t.watched.Load(), nil
+	}
+	if t.wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.wait)
+		defer cancel()
 	}
 	secret := &corev1.Secret{}
 	if err := t.reader.Get(ctx, t.secret, secret, client.UnsafeDisableDeepCopy); err != nil {
@@ -80,44 +85,34 @@ func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
 	return secret, nil
 }
 
-// watchedSecret is the token Secret as the informer last delivered it; secret is nil when it has
-// none.
-type watchedSecret struct{ secret *corev1.Secret }
-
 // watch keeps t's copy of the token Secret from the events of the manager's Secret informer, so
 // that authenticating a request is an atomic load rather than a cache Get (which, for a Secret
 // cached in one namespace, maps its kind to a resource on every call: a tenth of the manager's CPU
 // serving GETs). The copy changes as the cache does: a key added or revoked applies on the event
 // that brings it.
 func (t *tokenSource) watch(ctx context.Context, informers store.Informers) error {
-	t.watched.Store(&watchedSecret{})
 	inf, err := informers.GetInformer(ctx, &corev1.Secret{}, cache.BlockUntilSynced(false))
 	if err != nil {
 		return fmt.Errorf("informer of the token Secret: %w", err)
 	}
-	ours := func(obj any) (*corev1.Secret, bool) {
+	// seen stores the Secret an event brings, or none for a deletion; other Secrets are ignored.
+	seen := func(obj any, deleted bool) {
 		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 			obj = tombstone.Obj
 		}
 		s, ok := obj.(*corev1.Secret)
-		return s, ok && s.Namespace == t.secret.Namespace && s.Name == t.secret.Name
+		if !ok || s.Namespace != t.secret.Namespace || s.Name != t.secret.Name {
+			return
+		}
+		if deleted {
+			s = nil
+		}
+		t.watched.Store(s)
 	}
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if s, ok := ours(obj); ok {
-				t.watched.Store(&watchedSecret{secret: s})
-			}
-		},
-		UpdateFunc: func(_, obj any) {
-			if s, ok := ours(obj); ok {
-				t.watched.Store(&watchedSecret{secret: s})
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if _, ok := ours(obj); ok {
-				t.watched.Store(&watchedSecret{})
-			}
-		},
+		AddFunc:    func(obj any) { seen(obj, false) },
+		UpdateFunc: func(_, obj any) { seen(obj, false) },
+		DeleteFunc: func(obj any) { seen(obj, true) },
 	})
 	if err != nil {
 		return fmt.Errorf("watch the token Secret: %w", err)

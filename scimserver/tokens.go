@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,10 +23,12 @@ import (
 type tokenSource struct {
 	reader client.Reader
 	secret types.NamespacedName
-	// watched is the Secret as the informer's events deliver it, read once synced says they have
-	// delivered the first list (watch); without watch, every request reads through reader.
-	watched atomic.Pointer[watchedSecret]
+	// watched is the Secret as the informer's events deliver it (nil: none), read once synced says
+	// they have delivered the first list (watch); without watch, every request reads through
+	// reader, waiting at most wait for it when wait is positive.
+	watched atomic.Pointer[corev1.Secret]
 	synced  func() bool
+	wait    time.Duration
 }
 
 // valid reports whether token is one of provider's tokens. Every candidate is compared, each in
