@@ -12,14 +12,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
-	"github.com/scim-operator/scim-operator/internal/intern"
 	"github.com/scim-operator/scim-operator/scimserver/store"
 )
 
 // CacheByObject restricts the manager's Secret informer to the token Secret, so that the operator
 // neither caches nor needs to read any other Secret, and caches ScimUsers, ScimRoles and their
-// member shards without their managedFields (store.StripManagedFields) and with the strings they
-// repeat of each other shared (intern.Transform).
+// member shards without their managedFields (store.StripManagedFields).
 func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject {
 	return map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {
@@ -27,11 +25,10 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
 			Transform:  cache.TransformStripManagedFields(),
 		},
-		// Each also shares the strings it repeats of other objects (package intern).
-		&v1.ScimUser{}: {Transform: intern.Transform(store.StripManagedFields)},
-		&v1.ScimRole{}: {Transform: intern.Transform(store.StripManagedFields)},
+		&v1.ScimUser{}: {Transform: store.StripManagedFields},
+		&v1.ScimRole{}: {Transform: store.StripManagedFields},
 		// Member shards are never rendered with a lastModified of their own.
-		&v1.ScimRoleMembers{}: {Transform: intern.Transform(cache.TransformStripManagedFields())},
+		&v1.ScimRoleMembers{}: {Transform: cache.TransformStripManagedFields()},
 	}
 }
 

@@ -25,7 +25,6 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
-	"github.com/scim-operator/scim-operator/internal/intern"
 )
 
 // The operator's permissions on bindings. Binding a role additionally needs the bind verb on it
@@ -88,12 +87,10 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 	selector := labels.NewSelector().Add(*req)
 	// Bindings are cached without their managedFields (a role's subjects, listed again in them):
-	// nothing reads them, and an Update without managedFields leaves them as they are. A user's
-	// subject, in each binding that holds it, is one shared string (package intern).
-	strip := intern.Transform(cache.TransformStripManagedFields())
+	// nothing reads them, and an Update without managedFields leaves them as they are.
 	return map[client.Object]cache.ByObject{
-		&rbacv1.ClusterRoleBinding{}: {Label: selector, Transform: strip},
-		&rbacv1.RoleBinding{}:        {Label: selector, Transform: strip},
+		&rbacv1.ClusterRoleBinding{}: {Label: selector, Transform: cache.TransformStripManagedFields()},
+		&rbacv1.RoleBinding{}:        {Label: selector, Transform: cache.TransformStripManagedFields()},
 	}
 }
 
