@@ -365,11 +365,8 @@ func (rb *revocationBench) waitRevoked(ctx context.Context, b *testing.B, r *bin
 
 // waitHeld waits until the user is a subject of n bindings.
 func (rb *revocationBench) waitHeld(ctx context.Context, b *testing.B, user string, n int) {
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
-		return rb.tr.Holding(user) == n, nil
-	})
-	if err != nil {
-		b.Fatalf("%s is in %d bindings, want %d: %v", user, rb.tr.Holding(user), n, err)
+	if err := rb.tr.WaitHeld(ctx, user, n, 5*time.Minute); err != nil {
+		b.Fatal(err)
 	}
 }
 

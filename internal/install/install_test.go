@@ -179,12 +179,12 @@ func TestInstall(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("POST /Users: %d %s", code, body)
 	}
-	alice := idOf(t, body)
+	alice := scimtest.IDOf(t, body)
 	code, body = post(https, scim+"/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Platform","members":[{"value":%q}]}`, alice))
 	if code != http.StatusCreated {
 		t.Fatalf("POST /Groups: %d %s", code, body)
 	}
-	group := idOf(t, body)
+	group := scimtest.IDOf(t, body)
 
 	// GitOps declares what the group grants; the leader reconciles it into a binding.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -560,16 +560,6 @@ func do(c *http.Client, req *http.Request) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func idOf(t *testing.T, body string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(body, `"id":"`)
-	if !ok {
-		t.Fatalf("no id in %s", body)
-	}
-	id, _, _ := strings.Cut(rest, `"`)
-	return id
 }
 
 func equalData(a, b map[string][]byte) bool {
