@@ -16,6 +16,7 @@ import (
 
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
+	"github.com/scim-operator/scim-operator/scimserver/store"
 )
 
 // Bulk (RFC 7644 §3.7): POST /Bulk carries a BulkRequest of operations, each a POST, PUT, PATCH or
@@ -468,13 +469,7 @@ func rewriteRefs(data json.RawMessage, replace func(ref string) string) (json.Ra
 	if !changed {
 		return data, nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSpace(buf.Bytes()), nil
+	return bytes.TrimSpace(store.EncodeJSON(v)), nil
 }
 
 // walkStrings returns v with each string replaced by f's result; inPath tells f that the string is

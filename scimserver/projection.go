@@ -37,7 +37,7 @@ func (q *query) project(doc map[string]any) map[string]any {
 			}
 		}
 	}
-	for _, p := range append(q.attributes, q.excluded...) {
+	for _, p := range slices.Concat(q.attributes, q.excluded) {
 		tidy(q.rt, out, p)
 	}
 	// Whatever the paths, schemas, id and the attributes returned "always" (RFC 7643 §7) stay.

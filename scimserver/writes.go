@@ -105,7 +105,7 @@ func (s *Server) serveWrite(w http.ResponseWriter, r *request, op writeOp, q *qu
 	if err != nil {
 		return err
 	}
-	if out.withoutResource && (len(q.attributes) > 0 || len(q.excluded) > 0) {
+	if out.withoutResource && q.projects() {
 		// The client asked for the resource (RFC 7644 §3.5.2: 200 when attributes are given).
 		if out.res, err = op.resources.Get(r.Context(), op.id); err != nil {
 			return err

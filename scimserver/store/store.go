@@ -246,10 +246,10 @@ func schemaGroupResource(obj client.Object) kschema.GroupResource {
 }
 
 // waitForCache waits until the cache holds obj at its resourceVersion or later (deleted: gone), so
-// that reads after a write see it. It checks at each event of the kind's informer and every 5ms
-// (only every 5ms until IndexOrder's handlers have synced), and gives up silently after CacheWait:
-// the by-id fallback to a live read still holds then.
-func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted bool) {
+// that reads after a write see it, and reports whether it does. It checks every 5ms and, once
+// IndexOrder's handlers have synced, also at each event of the kind's informer. It gives up after
+// CacheWait: the by-id fallback to a live read still holds then.
+func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted bool) bool {
 	timeout := s.CacheWait
 	if timeout == 0 {
 		timeout = 2 * time.Second
@@ -259,7 +259,8 @@ func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted boo
 	defer cancel()
 	o := s.orderOf(obj)
 	done := func() bool {
-		err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), probe)
+		// Only read: the cache's copy, not a deep copy of it (a role can hold thousands of members).
+		err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), probe, client.UnsafeDisableDeepCopy)
 		if deleted {
 			return apierrors.IsNotFound(err) || (err == nil && probe.GetUID() != obj.GetUID())
 		}
@@ -280,13 +281,13 @@ func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted boo
 			changed = o.changed.wait() // before the check: an event during it wakes the next wait
 		}
 		if done() {
-			return
+			return true
 		}
 		select {
 		case <-changed:
 		case <-time.After(5 * time.Millisecond):
 		case <-ctx.Done():
-			return
+			return false
 		}
 	}
 }
@@ -472,8 +473,7 @@ func createWithID[T client.Object](ctx context.Context, s *Store, prefix, name s
 					// Found live, perhaps before the cache (a create that timed out and was
 					// applied, retried): the client that hears 409 looks the name up next, and a
 					// filter must find it.
-					s.waitForCache(ctx, existing, false)
-					if err := s.Client.Get(ctx, client.ObjectKey{Name: id}, existing.DeepCopyObject().(client.Object)); err != nil {
+					if !s.waitForCache(ctx, existing, false) {
 						// Still behind (a watch re-established after an outage): a 409 now would
 						// name a user no lookup finds. Retry, and the 409 comes with the user.
 						return none, &UnavailableError{Err: fmt.Errorf("%q is taken by %s, which this replica's cache does not hold yet", name, id)}
