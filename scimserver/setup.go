@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/store"
 )
 
@@ -47,6 +48,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	}
 	if err := store.RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("register SCIM indexes: %w", err)
+	}
+	if st.Direct, err = index.NewDirect(ctx, mgr.GetCache()); err != nil {
+		return nil, fmt.Errorf("read the cache directly: %w", err)
 	}
 	if err := srv.tokens.watch(ctx, mgr.GetCache()); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package scimserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,12 +13,9 @@ import (
 	"github.com/scim-operator/scim-operator/scimserver/store"
 )
 
-// match returns the key of the token Secret that holds token for provider (the smallest, should
-// several hold it), which is what the per-token limits count by. valid (tokens.go) stays the one
-// comparison of tokens: it is asked once for every key, each time over a view of the Secret that
-// holds that key alone, so timing tells neither the token nor which key holds it. An empty token
-// matches nothing, without reading the Secret. An error says the Secret could not be read, so
-// that the token is neither accepted nor refused.
+// match returns the key of the token Secret that holds token for provider (matchingKey), which is
+// what the per-token limits count by. An empty token matches nothing, without reading the Secret.
+// An error says the Secret could not be read, so that the token is neither accepted nor refused.
 func (t *tokenSource) match(ctx context.Context, provider, token string) (string, bool, error) {
 	if token == "" {
 		return "", false, nil
@@ -34,33 +30,8 @@ func (t *tokenSource) match(ctx context.Context, provider, token string) (string
 		// No Secret, no token: every token is wrong.
 		return "", false, nil
 	}
-	matched := ""
-	for key := range secret.Data {
-		one := &tokenSource{reader: singleKey{secret: secret, key: key}, secret: t.secret}
-		if one.valid(ctx, provider, token) && (matched == "" || key < matched) {
-			matched = key
-		}
-	}
+	matched := matchingKey(secret.Data, provider, token)
 	return matched, matched != "", nil
-}
-
-// singleKey is a client.Reader that serves secret with its key key only.
-type singleKey struct {
-	secret *corev1.Secret
-	key    string
-}
-
-func (s singleKey) Get(_ context.Context, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
-	out, ok := obj.(*corev1.Secret)
-	if !ok {
-		return fmt.Errorf("a token Secret view serves a Secret, not %T", obj)
-	}
-	*out = corev1.Secret{ObjectMeta: s.secret.ObjectMeta, Data: map[string][]byte{s.key: s.secret.Data[s.key]}}
-	return nil
-}
-
-func (singleKey) List(context.Context, client.ObjectList, ...client.ListOption) error {
-	return errors.New("a token Secret view serves one Secret, no list")
 }
 
 // current returns the token Secret (nil when there is none): the copy the informer's events last

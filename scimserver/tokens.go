@@ -31,9 +31,7 @@ type tokenSource struct {
 	wait    time.Duration
 }
 
-// valid reports whether token is one of provider's tokens. Every candidate is compared, each in
-// constant time over fixed-length digests, so neither the token nor the number of candidates
-// leaks through timing.
+// valid reports whether token is one of provider's tokens (matchingKey).
 func (t *tokenSource) valid(ctx context.Context, provider, token string) bool {
 	if token == "" {
 		return false
@@ -42,14 +40,23 @@ func (t *tokenSource) valid(ctx context.Context, provider, token string) bool {
 	if err := t.reader.Get(ctx, t.secret, secret); err != nil {
 		return false
 	}
+	return matchingKey(secret.Data, provider, token) != ""
+}
+
+// matchingKey returns the key of data (a token Secret's) that holds token for provider, the
+// smallest should several hold it, or "". Every candidate is compared, each in constant time over
+// fixed-length digests, so neither the token nor the number of candidates leaks through timing.
+func matchingKey(data map[string][]byte, provider, token string) string {
 	given := sha256.Sum256([]byte(token))
-	ok := 0
-	for key, value := range secret.Data {
+	matched := ""
+	for key, value := range data {
 		if scimtoken.ProviderOf(key) != provider || len(value) == 0 {
 			continue
 		}
 		want, _ := scimtoken.Digest(value)
-		ok |= subtle.ConstantTimeCompare(given[:], want[:])
+		if subtle.ConstantTimeCompare(given[:], want[:]) == 1 && (matched == "" || key < matched) {
+			matched = key
+		}
 	}
-	return ok == 1
+	return matched
 }

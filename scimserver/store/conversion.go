@@ -16,7 +16,7 @@ import (
 )
 
 // userDoc renders a ScimUser as a SCIM User. groups are the roles it is a member of.
-func userDoc(u *v1.ScimUser, roles []v1.ScimRole) map[string]any {
+func userDoc(u *v1.ScimUser, roles []*v1.ScimRole) map[string]any {
 	spec := u.Spec.DeepCopy()
 	enterprise := spec.Enterprise
 	spec.Enterprise = nil

@@ -8,7 +8,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"sort"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,15 +44,28 @@ func (s *users) touch(ctx context.Context, provider string, ids []string) error 
 }
 
 // rolesOf lists, from the cache, the roles id is a member of — listing it themselves or through a
-// shard they own — in name order. They share their members with the cache's objects, uncopied (a
-// role can hold thousands): read-only.
-func (s *users) rolesOf(ctx context.Context, id string) ([]v1.ScimRole, error) {
-	roles, err := index.RolesWithMember(ctx, s.Client, id)
-	if err != nil {
-		return nil, apiError(err, "Groups")
+// shard they own — in name order. They are the cache's objects, uncopied (a role can hold
+// thousands of members): read-only.
+func (s *users) rolesOf(ctx context.Context, id string) ([]*v1.ScimRole, error) {
+	var roles []*v1.ScimRole
+	read := false
+	if s.Direct != nil {
+		var err error
+		if roles, read, err = s.Direct.RolesWithMember(id); err != nil {
+			return nil, apiError(err, "Groups")
+		}
 	}
-	roles = slices.DeleteFunc(roles, func(r v1.ScimRole) bool { return v1.IsTerminating(&r) })
-	sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
+	if !read {
+		listed, err := index.RolesWithMember(ctx, s.Client, id)
+		if err != nil {
+			return nil, apiError(err, "Groups")
+		}
+		for i := range listed {
+			roles = append(roles, &listed[i])
+		}
+	}
+	roles = slices.DeleteFunc(roles, func(r *v1.ScimRole) bool { return v1.IsTerminating(r) })
+	slices.SortFunc(roles, func(a, b *v1.ScimRole) int { return strings.Compare(a.Name, b.Name) })
 	return roles, nil
 }
 
@@ -66,7 +79,7 @@ func (s *users) leaveRoles(ctx context.Context, w Write, id string, live bool) e
 	if live {
 		names, err = s.liveRolesOf(ctx, id)
 	} else {
-		var roles []v1.ScimRole
+		var roles []*v1.ScimRole
 		roles, err = s.rolesOf(ctx, id)
 		for _, r := range roles {
 			names = append(names, r.Name)

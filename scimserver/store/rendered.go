@@ -8,7 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -46,28 +46,39 @@ type renderCache struct {
 	entries *lru.Cache
 }
 
-// rendered is one encoded resource and what it was rendered from.
+// rendered is one encoded user and what it was rendered from.
 type rendered struct {
-	// version is the object's resourceVersion, deps what else the rendering read (a user's
-	// roles), in the form the render function's caller gives.
-	version, deps string
-	json          []byte
+	// version is the user's resourceVersion, groups the roles its groups attribute lists.
+	version string
+	groups  []groupRef
+	json    []byte
+	// etag and location are the Resource's Version and Location, kept with the rendering.
+	etag, location string
 }
 
-// encoded returns the encoded full representation of the object with uid at resourceVersion
-// version, whose rendering depends besides the object on deps only: from the render cache when it
-// holds it for that version and deps, else rendered by render, encoded and kept. The bytes are
-// shared: read-only.
-func (s *Store) encoded(uid types.UID, version, deps string, render func() map[string]any) []byte {
+// groupRef is what a user's groups attribute renders of a role: its name and displayName.
+type groupRef struct{ name, display string }
+
+// encodedUser returns the encoded full representation of u in roles: from the render cache when it
+// holds it for u's resourceVersion and those roles' names and displayNames, else rendered, encoded
+// and kept. The entry is shared: read-only.
+func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole) *rendered {
 	c := s.renderCache()
-	if e, ok := c.entries.Get(uid); ok {
-		if r := e.(*rendered); r.version == version && r.deps == deps {
-			return r.json
+	if e, ok := c.entries.Get(u.UID); ok {
+		if r := e.(*rendered); r.version == u.ResourceVersion && slices.EqualFunc(r.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
+			return g.name == role.Name && g.display == role.Spec.DisplayName
+		}) {
+			return r
 		}
 	}
-	data := EncodeJSON(render())
-	c.entries.Add(uid, &rendered{version: version, deps: deps, json: data})
-	return data
+	groups := make([]groupRef, len(roles))
+	for i, role := range roles {
+		groups[i] = groupRef{role.Name, role.Spec.DisplayName}
+	}
+	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles)),
+		etag: version(u), location: "Users/" + u.Name}
+	c.entries.Add(u.UID, r)
+	return r
 }
 
 // renderCache returns the store's render cache, made on first use.
@@ -89,17 +100,32 @@ func (s *Store) forgetRendered(uid types.UID) { s.renderCache().entries.Remove(u
 // GetEncoded returns user id as Get does, but with JSON, the encoded full representation, instead
 // of Doc: rendered once per version of the user and of the groups it lists.
 func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
-	// Only read: the cache's copy does (most reads are served without rendering).
-	u := &v1.ScimUser{}
-	if err := s.get(ctx, id, u, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, apiError(err, "Resource "+id)
+	u, err := s.readOnly(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	roles, err := s.rolesOf(ctx, u.Name)
 	if err != nil {
 		return nil, err
 	}
-	data := s.encoded(u.UID, u.ResourceVersion, groupsKey(roles), func() map[string]any { return userDoc(u, roles) })
-	return &Resource{ID: u.Name, JSON: data, Version: version(u), Location: "Users/" + u.Name}, nil
+	r := s.encodedUser(u, roles)
+	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
+}
+
+// readOnly reads user id as get does, for reading only: the cache's own object when the direct
+// reader holds it (most reads are served without rendering, and need no copy), else a shallow copy
+// of the cache's.
+func (s *users) readOnly(ctx context.Context, id string) (*v1.ScimUser, error) {
+	if s.Direct != nil {
+		if u, synced := s.Direct.User(id); synced && u != nil && !v1.IsTerminating(u) {
+			return u, nil
+		}
+	}
+	u := &v1.ScimUser{}
+	if err := s.get(ctx, id, u, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, apiError(err, "Resource "+id)
+	}
+	return u, nil
 }
 
 // GetEncoded returns group id as Get does, its Doc encoded as JSON. A group's rendering is not
@@ -112,14 +138,3 @@ func (s *groups) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 	return &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}, nil
 }
 
-// groupsKey is what a user's groups attribute is rendered from: each role's name and displayName.
-func groupsKey(roles []v1.ScimRole) string {
-	var b strings.Builder
-	for i := range roles {
-		b.WriteString(roles[i].Name)
-		b.WriteByte(0)
-		b.WriteString(roles[i].Spec.DisplayName)
-		b.WriteByte(0)
-	}
-	return b.String()
-}

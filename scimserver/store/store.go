@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/index"
 	"github.com/scim-operator/scim-operator/scimserver/schema"
 	"github.com/scim-operator/scim-operator/scimserver/scimerror"
 )
@@ -119,6 +120,9 @@ type Store struct {
 	// RenderCacheSize is how many encoded resources GetEncoded keeps (default
 	// DefaultRenderCacheSize).
 	RenderCacheSize int
+	// Direct, when set, reads users and the roles of a user from the informers' indexers
+	// themselves (index.NewDirect) instead of through Client.
+	Direct *index.Direct
 
 	// writes queues this replica's writes to one object (see objectLocks).
 	writes objectLocks

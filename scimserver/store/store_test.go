@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -76,7 +77,7 @@ func TestUserDocRoundTrip(t *testing.T) {
 			Enterprise: &v1.EnterpriseUser{Department: "Tours", Manager: &v1.Manager{Value: "a-2"}},
 		},
 	}
-	doc := userDoc(u, []v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}})
+	doc := userDoc(u, []*v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}})
 	if doc["active"] != false || doc["groups"].([]any)[0].(map[string]any)["value"] != "r-1" {
 		t.Fatalf("doc lacks active or groups: %v", doc)
 	}
@@ -160,12 +161,16 @@ func TestAPIErrorsARetryCannotCure(t *testing.T) {
 // forgetRendered): the cache holds the live users' renderings, not every user ever served.
 func TestForgetRenderedDropsTheEntry(t *testing.T) {
 	s := &Store{}
-	renders := 0
-	render := func() map[string]any { renders++; return map[string]any{"id": "a-1"} }
-	s.encoded("uid-1", "1", "", render)
-	s.encoded("uid-1", "1", "", render)
-	if renders != 1 || s.renderCache().entries.Len() != 1 {
-		t.Fatalf("rendered %d times, %d entries; want once, one entry", renders, s.renderCache().entries.Len())
+	u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: "a-1", UID: "uid-1", ResourceVersion: "1"}, Spec: v1.ScimUserSpec{UserName: "bjensen"}}
+	roles := []*v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}}
+	first := s.encodedUser(u, roles)
+	if again := s.encodedUser(u, roles); again != first || s.renderCache().entries.Len() != 1 {
+		t.Fatalf("rendered twice (%v), %d entries; want once, one entry", again != first, s.renderCache().entries.Len())
+	}
+	// Renamed, the role is rendered anew: the groups attribute shows its displayName.
+	renamed := []*v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Hosts"}}}
+	if r := s.encodedUser(u, renamed); r == first || !strings.Contains(string(r.json), `"Hosts"`) {
+		t.Fatalf("a renamed group served the old rendering: %s", r.json)
 	}
 	s.forgetRendered("uid-1")
 	if n := s.renderCache().entries.Len(); n != 0 {
