@@ -73,7 +73,7 @@ test-unit: ## Run only the tests that need no control plane.
 
 # The fuzz targets, as package:name, each run for FUZZTIME from its seed corpus (testdata/fuzz/<name>/:
 # requests of Okta, Entra ID and StrongDM's client, RFC 7644's examples). A failure leaves its input there: commit it as a seed.
-FUZZ_TARGETS ?= ./api/v1alpha1:FuzzIdentityKey ./scimserver/filter:FuzzParse ./scimserver/patch:FuzzApply \
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzIdentityKey ./scimserver/filter:FuzzParse ./scimserver/filter:FuzzQuickFilter ./scimserver/patch:FuzzApply \
 	./scimserver/patch:FuzzApplyOperation ./scimserver/schema:FuzzCanonicalize ./scimserver:FuzzListQuery \
 	./scimserver:FuzzSearchRequest ./scimserver:FuzzBulkRequest
 FUZZTIME ?= 10s

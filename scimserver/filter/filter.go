@@ -90,6 +90,9 @@ func (o Options) parse(rt *schema.ResourceType, src *source) (expr, error) {
 // again with each bracketed value filter parsed on its own with the full filter grammar.
 func (o Options) parseFilter(rt *schema.ResourceType, src *source) (expr, error) {
 	c := &compiler{rt: rt, missingMatchNothing: o.MissingAttributesMatchNothing}
+	if ast, ok := quickFilter(src.text); ok {
+		return c.compile(ast)
+	}
 	ast, err := scimfilter.ParseFilterNumber([]byte(src.text))
 	if err != nil {
 		if ast, c.valueFilters, err = parseWithValueFilters(src, err); err != nil {
