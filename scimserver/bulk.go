@@ -109,6 +109,8 @@ func (s *Server) serveBulk(w http.ResponseWriter, r *request, segments []string)
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, r, http.MethodPost)
 	}
+	// The HTTP server's deadline for the response runs from about now (the request's headers).
+	deadline := time.Now().Add(s.opts.BulkTimeout)
 	body, err := s.readBulkBody(r)
 	if err != nil {
 		return err
@@ -123,7 +125,7 @@ func (s *Server) serveBulk(w http.ResponseWriter, r *request, segments []string)
 		return tooManyRequests(w, wait, "the bulk request's %d operations are over the token %s's %g requests per second (--scim-token-rate)",
 			len(req.ops), r.tokenKey, s.opts.TokenRate)
 	}
-	writeJSON(w, http.StatusOK, bulkResponse{Schemas: []string{schema.BulkResponseURN}, Operations: s.runBulk(r, req)})
+	writeJSON(w, http.StatusOK, bulkResponse{Schemas: []string{schema.BulkResponseURN}, Operations: s.runBulk(r, req, deadline)})
 	return nil
 }
 
@@ -150,8 +152,9 @@ func (s *Server) readBulkBody(r *request) ([]byte, error) {
 }
 
 // runBulk runs the operations of req in the order planBulk gives, until failOnErrors of them have
-// failed, and returns the results of those it ran, in request order.
-func (s *Server) runBulk(r *request, req *bulkRequest) []*bulkResult {
+// failed, and returns the results of those it ran, in request order. An operation not started by
+// deadline is not run: its result is a 503 that says so, for the client to send it again.
+func (s *Server) runBulk(r *request, req *bulkRequest, deadline time.Time) []*bulkResult {
 	results := make([]*bulkResult, len(req.ops))
 	// created holds the id each POST that succeeded created, by bulkId.
 	created := map[string]string{}
@@ -161,6 +164,12 @@ func (s *Server) runBulk(r *request, req *bulkRequest) []*bulkResult {
 			break
 		}
 		op := req.ops[i]
+		if time.Now().After(deadline) {
+			body := errorBodyOf(scimerror.New(http.StatusServiceUnavailable, "",
+				"not run: the bulk request ran out of time after %s (--scim-bulk-timeout); send this operation again", s.opts.BulkTimeout))
+			results[i] = &bulkResult{Method: op.method, BulkID: op.bulkID, Status: body.Status, Response: &body}
+			continue
+		}
 		res, failed := s.runBulkOp(r, op, created)
 		results[i] = res
 		if failed {

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/scimserver"
@@ -480,6 +482,37 @@ var _ = Describe("Bulk", func() {
 			Expect(r.str("detail")).To(ContainSubstring("--scim-token-rate"))
 			Expect(countUsers()).To(Equal(users))
 		})
+	})
+})
+
+// A bulk request must be answered before the HTTP server's deadline for the response (60 s), or
+// the client hears nothing of operations that were applied. Operations not started within
+// --scim-bulk-timeout are answered 503, not run.
+var _ = Describe("A bulk request that runs out of time", func() {
+	It("answers the operations it could not start with 503, applying none of them", func() {
+		// Every ScimUser create takes the API server's time plus 600ms, longer than the 300ms
+		// the bulk request may start operations in: the first runs, the others cannot start.
+		slow := rest.CopyConfig(operatorCfg)
+		slow.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/scimusers") {
+					time.Sleep(600 * time.Millisecond)
+				}
+				return rt.RoundTrip(req)
+			})
+		}
+		srv := startInstanceWith(slow, func(o *scimserver.Options) { o.BulkTimeout = 300 * time.Millisecond })
+		DeferCleanup(srv.Close)
+		names := []string{unique("late"), unique("late"), unique("late")}
+		users := countUsers()
+		ops := bulkAt(srv.URL, "generic", bulkBody(0, bulkUser("1", names[0]), bulkUser("2", names[1]), bulkUser("3", names[2]))).ops()
+		Expect(ops).To(HaveLen(3))
+		Expect(ops[0]).To(HaveKeyWithValue("status", "201"))
+		for _, op := range ops[1:] {
+			expectOpError(op, http.StatusServiceUnavailable, "")
+			Expect(op["response"]).To(HaveKeyWithValue("detail", ContainSubstring("--scim-bulk-timeout")))
+		}
+		Expect(countUsers()).To(Equal(users+1), "only the operation that ran was applied")
 	})
 })
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
@@ -87,3 +88,14 @@ func TestExternalURLValidation(t *testing.T) {
 		}
 	}
 }
+
+// A bulk timeout that, with the write timeout, reaches the HTTP server's deadline for a response
+// would let a bulk response be cut off after its operations were applied: New refuses it.
+var _ = Describe("The bulk timeout", func() {
+	It("must leave the last operation and the response inside the HTTP server's deadline", func() {
+		_, err := scimserver.New(scimserver.Options{BulkTimeout: 50 * time.Second, WriteTimeout: 10 * time.Second}, nil, nil, logr.Discard())
+		Expect(err).To(MatchError(ContainSubstring("bulk timeout")))
+		_, err = scimserver.New(scimserver.Options{BulkTimeout: 45 * time.Second, WriteTimeout: 10 * time.Second}, nil, nil, logr.Discard())
+		Expect(err).NotTo(HaveOccurred())
+	})
+})

@@ -114,6 +114,11 @@ type Options struct {
 	// within it, not after the IdP has given up. It also bounds the wait for the token Secret's
 	// cache, which never fills while the Secret cannot be listed.
 	WriteTimeout time.Duration
+	// BulkTimeout bounds how long a /Bulk request starts operations (zero takes
+	// DefaultBulkTimeout): an operation not started within it is answered 503 with Retry-After,
+	// not applied, so that the response is written before the HTTP server's own deadline
+	// (ResponseWriteTimeout) cuts the connection after operations were applied unreported.
+	BulkTimeout time.Duration
 }
 
 // Defaults for Options.
@@ -140,6 +145,13 @@ const (
 	DefaultReadTimeout       = 30 * time.Second
 	DefaultMaxHeaderBytes    = 32 << 10
 	DefaultWriteTimeout      = store.DefaultWriteTimeout
+
+	// ResponseWriteTimeout is the HTTP server's WriteTimeout: the longest a response may take from
+	// the end of its request's headers. Past it net/http closes the connection.
+	ResponseWriteTimeout = 60 * time.Second
+	// DefaultBulkTimeout leaves, of ResponseWriteTimeout, room for the last operation started
+	// (at most DefaultWriteTimeout) and the response.
+	DefaultBulkTimeout = ResponseWriteTimeout - DefaultWriteTimeout - 10*time.Second
 )
 
 // Server is the SCIM server. It is a manager runnable that runs on every replica.
@@ -181,6 +193,11 @@ func New(opts Options, st *store.Store, secrets client.Reader, log logr.Logger) 
 	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
 	orDefault(&opts.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	orDefault(&opts.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&opts.BulkTimeout, DefaultBulkTimeout)
+	if opts.BulkTimeout+opts.WriteTimeout >= ResponseWriteTimeout {
+		return nil, fmt.Errorf("the bulk timeout (%s) and the write timeout (%s) must add up to less than %s, the HTTP server's deadline for a response",
+			opts.BulkTimeout, opts.WriteTimeout, ResponseWriteTimeout)
+	}
 	providers := map[string]Quirks{}
 	for _, p := range opts.Providers {
 		if p = strings.TrimSpace(p); p != "" {
@@ -220,7 +237,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		ReadTimeout:       s.opts.ReadTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      ResponseWriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
