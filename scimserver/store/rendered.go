@@ -137,4 +137,3 @@ func (s *groups) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 	}
 	return &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}, nil
 }
-
