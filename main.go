@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "The namespace of the leader election lease (default: POD_NAMESPACE, the pod's namespace).")
 	// The manager's clients of the API server (docs/operations.md, "Client-side rate limits").
 	flag.Float64Var(&o.KubeAPIQPS, "kube-api-qps", manager.DefaultKubeAPIQPS, "Requests per second the manager's clients send to the API server after a burst of --kube-api-burst; negative: no client-side limit, the API server's Priority and Fairness decides.")
-	flag.IntVar(&o.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "Requests the manager's clients may send at once before --kube-api-qps applies (with a positive --kube-api-qps).")
+	flag.IntVar(&o.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "Requests the manager's clients may send at once before --kube-api-qps applies (with a positive --kube-api-qps; 0: twice --kube-api-qps).")
 	// The controllers: how roles become bindings, and how many reconcile at once.
 	flag.StringVar(&o.Controllers.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
 	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once.")

@@ -21,6 +21,8 @@ func TestClientRateLimits(t *testing.T) {
 		{"default: none", manager.DefaultKubeAPIQPS, manager.DefaultKubeAPIBurst, -1, 0},
 		{"set", 50, 100, 50, 100},
 		{"zero keeps the config's", 0, 0, 5, 10},
+		{"a rate without a burst: two seconds' worth, not client-go's 10", 200, 0, 200, 400},
+		{"a small rate without a burst", 0.2, 0, 0.2, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// client-go's own default, which the manager must not keep unless told to.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -174,6 +175,10 @@ func ClientConfig(cfg *rest.Config, o Options) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	if o.KubeAPIQPS != 0 {
 		cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
+		if o.KubeAPIQPS > 0 && o.KubeAPIBurst <= 0 {
+			// client-go would take a burst of 10, whatever the rate: two seconds' worth instead.
+			cfg.Burst = max(int(math.Ceil(2*o.KubeAPIQPS)), 1)
+		}
 	}
 	return cfg
 }
