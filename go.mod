@@ -3,6 +3,7 @@ module github.com/scim-operator/scim-operator
 go 1.26.8
 
 require (
+	github.com/KimMachineGun/automemlimit v1.0.2
 	github.com/elimity-com/scim v0.0.0-20260728105928-2641426a1539
 	github.com/go-logr/logr v1.4.3
 	github.com/google/btree v1.1.3
@@ -22,6 +23,8 @@ require (
 	sigs.k8s.io/controller-runtime v0.25.2
 	sigs.k8s.io/yaml v1.6.0
 )
+
+require github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
 
 require (
 	cel.dev/expr v0.25.1 // indirect

@@ -21,10 +21,13 @@ package main
 import (
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -105,6 +108,13 @@ func main() {
 	// client-go and the webhook's CA reloader log through klog: as JSON lines too.
 	klog.SetLogger(ctrl.Log.WithName("klog"))
 	setupLog := ctrl.Log.WithName("setup")
+	// The Go runtime's soft memory limit: 90% of the container's memory limit (its cgroup's), so
+	// that the collector works harder as the heap nears the limit instead of the kernel killing
+	// the pod (docs/operations.md, "Sizing"). GOMEMLIMIT, or AUTOMEMLIMIT (a ratio, or off), in
+	// the environment takes precedence; without a limit there is none.
+	if _, err := memlimit.Set(memlimit.WithLogger(slog.New(logr.ToSlogHandler(setupLog)))); err != nil {
+		setupLog.Error(err, "cannot set the Go memory limit from the container's; running without one")
+	}
 	// scimserver.New trims the provider names and skips empty ones.
 	o.SCIM.Providers = strings.Split(scimProviders, ",")
 	o.SCIM.EnableHTTP2 = o.EnableHTTP2
