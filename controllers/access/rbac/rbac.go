@@ -89,8 +89,36 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	// Bindings are cached without their managedFields (a role's subjects, listed again in them):
 	// nothing reads them, and an Update without managedFields leaves them as they are.
 	return map[client.Object]cache.ByObject{
-		&rbacv1.ClusterRoleBinding{}: {Label: selector, Transform: cache.TransformStripManagedFields()},
-		&rbacv1.RoleBinding{}:        {Label: selector, Transform: cache.TransformStripManagedFields()},
+		&rbacv1.ClusterRoleBinding{}: {Label: selector, Transform: cacheTransform},
+		&rbacv1.RoleBinding{}:        {Label: selector, Transform: cacheTransform},
+	}
+}
+
+// cacheTransform strips a binding's managedFields and shares its subjects' constant strings.
+func cacheTransform(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	switch b := obj.(type) {
+	case *rbacv1.ClusterRoleBinding:
+		shareSubjectConstants(b.Subjects)
+	case *rbacv1.RoleBinding:
+		shareSubjectConstants(b.Subjects)
+	}
+	return obj, err
+}
+
+// shareSubjectConstants makes each subject's kind and API group, when they are the ones the
+// operator writes, the program's constants instead of copies of their own: decoded, every one of
+// a group's 100,000 subjects carries "User" and "rbac.authorization.k8s.io" again (about 40 bytes
+// each, 9 MB of the cache at 250,000 memberships). Equal strings, so nothing else changes.
+func shareSubjectConstants(subjects []rbacv1.Subject) {
+	for i := range subjects {
+		s := &subjects[i]
+		if s.Kind == rbacv1.UserKind {
+			s.Kind = rbacv1.UserKind
+		}
+		if s.APIGroup == rbacv1.GroupName {
+			s.APIGroup = rbacv1.GroupName
+		}
 	}
 }
 

@@ -1,0 +1,41 @@
+package rbac
+
+import (
+	"encoding/json"
+	"testing"
+	"unsafe"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// A cached binding keeps what it was decoded with, without managedFields, and its subjects' kind
+// and API group are the program's constants, not copies of their own.
+func TestCacheTransformSharesSubjectConstants(t *testing.T) {
+	var b rbacv1.ClusterRoleBinding
+	if err := json.Unmarshal([]byte(`{"metadata":{"name":"scim-r-1","managedFields":[{"manager":"manager","operation":"Update"}]},
+		"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},
+		"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"oidc:alice"},
+			{"kind":"ServiceAccount","name":"robot","namespace":"ci"}]}`), &b); err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	if same(b.Subjects[0].Kind, rbacv1.UserKind) {
+		t.Fatal("decoded strings should be copies of their own before the transform")
+	}
+	out, err := cacheTransform(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*rbacv1.ClusterRoleBinding)
+	if len(got.ManagedFields) != 0 {
+		t.Error("managedFields kept")
+	}
+	user, robot := got.Subjects[0], got.Subjects[1]
+	if !same(user.Kind, rbacv1.UserKind) || !same(user.APIGroup, rbacv1.GroupName) {
+		t.Error("the user subject's kind and API group are not the constants")
+	}
+	if user != (rbacv1.Subject{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "oidc:alice"}) ||
+		robot != (rbacv1.Subject{Kind: "ServiceAccount", Name: "robot", Namespace: "ci"}) {
+		t.Errorf("subjects changed: %+v", got.Subjects)
+	}
+}
