@@ -107,7 +107,7 @@ func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*rep
 	}
 	r.process, err = controlplane.StartManager(controlplane.ManagerOptions{
 		Binary: o.manager, Kubeconfig: e.operatorKubeconfig, SCIMAddr: scimAddr, MetricsAddr: metricsAddr,
-		Providers: []string{o.provider}, UserPrefix: userPrefix, Args: args, Stdout: r.log, Stderr: r.log,
+		Providers: []string{o.provider}, UserPrefix: userPrefix, Args: args, Env: o.managerEnv, Stdout: r.log, Stderr: r.log,
 	})
 	if err != nil {
 		_ = r.log.Close()
@@ -123,8 +123,8 @@ func (e *env) startReplica(o envOptions, name string, extraArgs ...string) (*rep
 // envOptions say how to start the environment.
 type envOptions struct {
 	root, binDir, manager, provider string
-	// managerArgs are further flags of the manager.
-	managerArgs []string
+	// managerArgs are further flags of the manager, managerEnv further environment variables.
+	managerArgs, managerEnv []string
 	// pprof serves each manager's profiles on a loopback port of its own (logged).
 	pprof bool
 }

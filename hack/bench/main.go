@@ -44,6 +44,9 @@ var keepDirs bool
 // profiles serves the managers' profiles (-pprof).
 var profiles bool
 
+// managerEnv are the -manager-env variables, space-separated.
+var managerEnv string
+
 // options are the bench's flags.
 type options struct {
 	users, groups, clients, batch int
@@ -85,6 +88,7 @@ func main() {
 	binDir := flag.String("bin-dir", "bin", "Directory with etcd, kube-apiserver and kube-controller-manager.")
 	manager := flag.String("manager", "", "The manager binary (default: built from the checkout into a temporary directory).")
 	managerArgs := flag.String("manager-args", "", "Further flags of the manager, space-separated.")
+	flag.StringVar(&managerEnv, "manager-env", "", "Further environment variables of the manager (NAME=value), space-separated, e.g. GOMEMLIMIT=460MiB.")
 	out := flag.String("out", "", "Write the tables into this Markdown file (e.g. docs/performance.md), between the markers of the defaults' part or the series' (added at its end when missing).")
 	var so soakOptions
 	flag.DurationVar(&so.duration, "soak", 0, "Instead of the measurements: run the soak for this long (mixed traffic against two replicas, checked against a model of what each client was told).")
@@ -123,7 +127,7 @@ func soak(ctx context.Context, so soakOptions, binDir, manager string, managerAr
 		return err
 	}
 	defer cleanup()
-	report, ok, err := runSoak(ctx, so, envOptions{root: root, binDir: binDir, manager: manager, provider: provider, managerArgs: managerArgs, pprof: profiles})
+	report, ok, err := runSoak(ctx, so, envOptions{root: root, binDir: binDir, manager: manager, provider: provider, managerArgs: managerArgs, managerEnv: strings.Fields(managerEnv), pprof: profiles})
 	if err != nil {
 		return err
 	}
@@ -178,7 +182,7 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	}
 	defer cleanup()
 	if o.largeGroup > 0 {
-		report, err := largeGroup(ctx, o.largeGroup, o.batch, o, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs, pprof: profiles}, loadBefore)
+		report, err := largeGroup(ctx, o.largeGroup, o.batch, o, envOptions{root: root, binDir: binDir, manager: manager, provider: o.provider, managerArgs: managerArgs, managerEnv: strings.Fields(managerEnv), pprof: profiles}, loadBefore)
 		if err != nil {
 			return err
 		}
@@ -207,7 +211,7 @@ func run(ctx context.Context, o options, series, revocationTest bool, binDir, ma
 	fmt.Fprintf(&b, "Measured by `make bench` (`%s`) on %s.\n\n", command, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString(machine(loadBefore) + "\n")
 	for _, s := range sizes {
-		r, err := runSize(ctx, s, envOptions{root: root, binDir: binDir, manager: manager, provider: s.provider, managerArgs: managerArgs, pprof: profiles})
+		r, err := runSize(ctx, s, envOptions{root: root, binDir: binDir, manager: manager, provider: s.provider, managerArgs: managerArgs, managerEnv: strings.Fields(managerEnv), pprof: profiles})
 		if err != nil {
 			return fmt.Errorf("%d users: %w", s.users, err)
 		}

@@ -21,8 +21,9 @@ type ManagerOptions struct {
 	// Providers are the SCIM providers served; UserPrefix is --rbac-user-prefix.
 	Providers  []string
 	UserPrefix string
-	// Args are further flags.
-	Args []string
+	// Args are further flags; Env further environment variables ("NAME=value"), after this
+	// process's own.
+	Args, Env []string
 	// Stdout and Stderr receive the manager's output (nil: discarded).
 	Stdout, Stderr io.Writer
 }
@@ -51,6 +52,9 @@ func StartManager(o ManagerOptions) (*ManagerProcess, error) {
 	}, o.Args...)
 	cmd := exec.Command(o.Binary, args...)
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	if len(o.Env) > 0 {
+		cmd.Env = append(os.Environ(), o.Env...)
+	}
 	p, err := startProcess(cmd, nil)
 	if err != nil {
 		return nil, err
