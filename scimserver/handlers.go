@@ -349,6 +349,15 @@ type listResponse struct {
 // them, each projected (RFC 7644 §3.4.2). Without a filter or a sort, the store renders the page
 // only.
 func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Resources, q *query) error {
+	if q.filter == nil && q.sort == nil && !q.projects() {
+		// What identity providers' imports ask for: the full representations, from the render cache.
+		page, total, err := resources.PageEncoded(r.Context(), q.startIndex-1, q.count)
+		if err != nil {
+			return err
+		}
+		writeEncodedList(w, q, page, total)
+		return nil
+	}
 	if q.filter == nil && q.sort == nil {
 		page, total, err := resources.Page(withoutMembers(r.Context(), resources.Type(), q), q.startIndex-1, q.count)
 		if err != nil {
@@ -385,6 +394,26 @@ func writeList(w http.ResponseWriter, q *query, page []*store.Resource, total in
 		resp.Resources = append(resp.Resources, q.project(res.Doc))
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// writeEncodedList writes what writeList writes, of resources whose JSON is their full
+// representation (PageEncoded), without decoding it: the same bytes.
+func writeEncodedList(w http.ResponseWriter, q *query, page []*store.Resource, total int) {
+	items := make([]json.RawMessage, 0, len(page))
+	for _, res := range page {
+		items = append(items, res.JSON)
+	}
+	writeJSON(w, http.StatusOK, encodedListResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: total,
+		StartIndex: q.startIndex, ItemsPerPage: len(page), Resources: items})
+}
+
+// encodedListResponse is listResponse with encoded resources.
+type encodedListResponse struct {
+	Schemas      []string          `json:"schemas"`
+	TotalResults int               `json:"totalResults"`
+	StartIndex   int               `json:"startIndex"`
+	ItemsPerPage int               `json:"itemsPerPage"`
+	Resources    []json.RawMessage `json:"Resources"`
 }
 
 // paginate returns at most count resources from the 1-based startIndex; past the end, none.

@@ -46,6 +46,27 @@ func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int,
 	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, s.render)
 }
 
+// PageEncoded reads the page's users as GetEncoded does: the cache's objects and the render cache.
+func (s *users) PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error) {
+	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} },
+		func(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
+			roles, err := s.rolesOf(ctx, u.Name)
+			if err != nil {
+				return nil, err
+			}
+			return s.encodedResource(u, roles), nil
+		})
+}
+
+// PageEncoded encodes each group of Page (a group's rendering is not cached).
+func (s *groups) PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error) {
+	page, total, err := s.Page(ctx, offset, count)
+	for i, res := range page {
+		page[i] = &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}
+	}
+	return page, total, err
+}
+
 // render is groupResource as getResource and listResources call it, with the role's shards from
 // the cache.
 func (s *groups) render(ctx context.Context, r *v1.ScimRole) (*Resource, error) {
@@ -128,7 +149,8 @@ func pageResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 		objs := make([]T, 0, len(names))
 		for _, name := range names {
 			obj := newObject()
-			err := s.Client.Get(ctx, client.ObjectKey{Name: name}, obj)
+			// Only read (render does): the cache's copy, not a deep copy of it.
+			err := s.Client.Get(ctx, client.ObjectKey{Name: name}, obj, client.UnsafeDisableDeepCopy)
 			if apierrors.IsNotFound(err) || (err == nil && v1.IsTerminating(obj)) {
 				continue
 			}

@@ -108,8 +108,13 @@ func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.encodedResource(u, roles), nil
+}
+
+// encodedResource is the Resource of u in roles with its encoded full representation (encodedUser).
+func (s *users) encodedResource(u *v1.ScimUser, roles []*v1.ScimRole) *Resource {
 	r := s.encodedUser(u, roles)
-	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
+	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}
 }
 
 // readOnly reads user id as get does, for reading only: the cache's own object when the direct

@@ -55,8 +55,8 @@ type Resource struct {
 	// the size of the group, so the server answers 204 (RFC 7644 §3.5.2), or reads the group when
 	// the request asks for attributes.
 	Doc map[string]any
-	// JSON is the full representation encoded (EncodeJSON), set by GetEncoded only. Shared with
-	// the render cache: read-only.
+	// JSON is the full representation encoded (EncodeJSON), set by GetEncoded and PageEncoded
+	// only. Shared with the render cache: read-only.
 	JSON []byte
 	// Version is the weak ETag (W/"<resourceVersion>").
 	Version string
@@ -81,6 +81,10 @@ type Resources interface {
 	// at the end), and the number of resources there are: what List and paging give, without
 	// rendering the resources outside the page.
 	Page(ctx context.Context, offset, count int) ([]*Resource, int, error)
+	// PageEncoded is Page with each resource's full representation encoded in JSON instead of
+	// Doc, what a page without attributes or excludedAttributes answers (users: from the render
+	// cache).
+	PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error)
 	// Create creates a resource from a canonical document.
 	Create(ctx context.Context, w Write, doc map[string]any) (*Resource, error)
 	// Replace replaces the SCIM-owned attributes of resource id with a canonical document.
