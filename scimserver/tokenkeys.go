@@ -36,7 +36,7 @@ func (t *tokenSource) match(ctx context.Context, provider, token string) (string
 
 // current returns the token Secret (nil when there is none): the copy the informer's events last
 // delivered (watch) once they have delivered the first list, else the reader's, waited for at most
-// t.wait. The cache's copy, uncopied: only read, here and through the views.
+// t.wait. The cache's copy, uncopied: only read.
 func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
 	if t.synced != nil && t.synced() {
 		return t.watched.Load(), nil

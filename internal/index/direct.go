@@ -112,22 +112,20 @@ func (m *Direct) RolesWithMember(id string) ([]*v1.ScimRole, bool, error) {
 	for _, o := range objs {
 		roles = append(roles, o.(*v1.ScimRole))
 	}
-	shards, err := m.shards.GetIndexer().ByIndex(fieldIndexPrefix+ShardMember.Name, key)
+	objs, err = m.shards.GetIndexer().ByIndex(fieldIndexPrefix+ShardMember.Name, key)
 	if err != nil {
 		return nil, true, fmt.Errorf("the member shards of %s: %w", id, err)
 	}
-	for _, o := range shards {
-		sh := o.(*v1.ScimRoleMembers)
-		if slices.ContainsFunc(roles, func(r *v1.ScimRole) bool { return r.Name == sh.Spec.Role }) {
-			continue
-		}
-		obj, exists, err := m.roles.GetIndexer().GetByKey(sh.Spec.Role)
-		if err != nil {
-			return nil, true, fmt.Errorf("get role %s: %w", sh.Spec.Role, err)
-		}
-		if r, ok := obj.(*v1.ScimRole); exists && ok && r.OwnsShard(sh) {
-			roles = append(roles, r)
-		}
+	shards := make([]*v1.ScimRoleMembers, 0, len(objs))
+	for _, o := range objs {
+		shards = append(shards, o.(*v1.ScimRoleMembers))
 	}
-	return roles, true, nil
+	roles, err = withShardRoles(roles, shards, func(name string) (*v1.ScimRole, error) {
+		obj, exists, err := m.roles.GetIndexer().GetByKey(name)
+		if r, ok := obj.(*v1.ScimRole); err == nil && exists && ok {
+			return r, nil
+		}
+		return nil, err
+	})
+	return roles, true, err
 }

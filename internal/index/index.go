@@ -123,22 +123,51 @@ func RolesWithMember(ctx context.Context, c client.Reader, id string) ([]v1.Scim
 	if err := c.List(ctx, &shards, client.MatchingFields{ShardMember.Name: id}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list the member shards of %s: %w", id, err)
 	}
-	for i := range shards.Items {
-		sh := &shards.Items[i]
-		if slices.ContainsFunc(roles.Items, func(r v1.ScimRole) bool { return r.Name == sh.Spec.Role }) {
-			continue
-		}
+	found := make([]*v1.ScimRole, 0, len(roles.Items))
+	for i := range roles.Items {
+		found = append(found, &roles.Items[i])
+	}
+	found, err := withShardRoles(found, shardPointers(shards.Items), func(name string) (*v1.ScimRole, error) {
 		r := &v1.ScimRole{}
-		err := c.Get(ctx, client.ObjectKey{Name: sh.Spec.Role}, r, client.UnsafeDisableDeepCopy)
+		err := c.Get(ctx, client.ObjectKey{Name: name}, r, client.UnsafeDisableDeepCopy)
 		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.ScimRole, 0, len(found))
+	for _, r := range found {
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+func shardPointers(shards []v1.ScimRoleMembers) []*v1.ScimRoleMembers {
+	out := make([]*v1.ScimRoleMembers, 0, len(shards))
+	for i := range shards {
+		out = append(out, &shards[i])
+	}
+	return out
+}
+
+// withShardRoles adds to roles, the roles that list a member themselves, the role of each of
+// shards (the shards that list it) that owns the shard (v1.ScimRole.OwnsShard) and is not among
+// them yet. get reads a role by name, nil when there is none.
+func withShardRoles(roles []*v1.ScimRole, shards []*v1.ScimRoleMembers, get func(name string) (*v1.ScimRole, error)) ([]*v1.ScimRole, error) {
+	for _, sh := range shards {
+		if slices.ContainsFunc(roles, func(r *v1.ScimRole) bool { return r.Name == sh.Spec.Role }) {
 			continue
 		}
+		r, err := get(sh.Spec.Role)
 		if err != nil {
 			return nil, fmt.Errorf("get role %s: %w", sh.Spec.Role, err)
 		}
-		if r.OwnsShard(sh) {
-			roles.Items = append(roles.Items, *r)
+		if r != nil && r.OwnsShard(sh) {
+			roles = append(roles, r)
 		}
 	}
-	return roles.Items, nil
+	return roles, nil
 }

@@ -62,7 +62,7 @@ func (s *users) PageEncoded(ctx context.Context, offset, count int) ([]*Resource
 func (s *groups) PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error) {
 	page, total, err := s.Page(ctx, offset, count)
 	for i, res := range page {
-		page[i] = &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}
+		page[i] = encodedDoc(res)
 	}
 	return page, total, err
 }

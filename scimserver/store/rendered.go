@@ -140,5 +140,10 @@ func (s *groups) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}, nil
+	return encodedDoc(res), nil
+}
+
+// encodedDoc is res with its Doc encoded as JSON instead.
+func encodedDoc(res *Resource) *Resource {
+	return &Resource{ID: res.ID, JSON: EncodeJSON(res.Doc), Version: res.Version, Location: res.Location}
 }
