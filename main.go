@@ -78,6 +78,7 @@ func main() {
 	flag.IntVar(&o.SCIM.BulkMaxOperations, "scim-bulk-max-operations", scimserver.DefaultBulkMaxOperations, "The most operations one SCIM /Bulk request may hold (bulk.maxOperations); more are 413 tooMany, nothing applied. Each operation counts as a request toward --scim-token-rate.")
 	flag.Int64Var(&o.SCIM.BulkMaxPayloadBytes, "scim-bulk-max-payload-bytes", scimserver.DefaultBulkMaxPayloadBytes, "The largest SCIM /Bulk request body accepted (bulk.maxPayloadSize), instead of --scim-max-body-bytes; larger ones are 413 tooLarge, nothing applied. Each operation's data is still bounded by --scim-max-body-bytes.")
 	flag.IntVar(&o.SCIM.RenderCacheSize, "scim-render-cache-size", store.DefaultRenderCacheSize, "Users whose encoded SCIM representation is kept for GET by id, about a kilobyte each; size it to the tenant (a user outside it is rendered on every GET).")
+	flag.DurationVar(&o.SCIM.PrerenderDelay, "scim-prerender-delay", store.DefaultPrerenderDelay, "How long after a user changes it is rendered into the render cache, ahead of the reads that would otherwise render it (at most one render per user per delay while it keeps changing); 0 disables it: users are rendered by their first read.")
 	flag.IntVar(&o.SCIM.MaxMultiValues, "scim-max-multi-values", scimserver.DefaultMaxMultiValues, "The most values one multi-valued attribute of a User (emails, phoneNumbers, …) may hold; more are 400. Group members are not limited by it; the CRD allows at most 256.")
 	flag.StringVar(&o.SCIM.ExternalURL, "scim-external-url", "", "The URL IdPs reach the SCIM server at, e.g. https://scim.example.com (a path prefix is allowed); Location headers start with it. Default: the connection's scheme and local address.")
 	flag.BoolVar(&o.SCIM.TrustForwardedHeaders, "scim-trust-forwarded-headers", false, "Build Location headers from X-Forwarded-Proto and X-Forwarded-Host when --scim-external-url is not set, and take a client's address for --scim-auth-failure-rate from the last X-Forwarded-For value. Only behind an Ingress you control that sets these headers and drops a client's.")
@@ -114,6 +115,9 @@ func main() {
 	// the environment takes precedence; without a limit there is none.
 	if _, err := memlimit.Set(memlimit.WithLogger(slog.New(logr.ToSlogHandler(setupLog)))); err != nil {
 		setupLog.Error(err, "cannot set the Go memory limit from the container's; running without one")
+	}
+	if o.SCIM.PrerenderDelay == 0 {
+		o.SCIM.PrerenderDelay = -1 // the flag's 0 disables; the option's 0 is the default
 	}
 	// scimserver.New trims the provider names and skips empty ones.
 	o.SCIM.Providers = strings.Split(scimProviders, ",")

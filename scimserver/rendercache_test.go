@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/scimserver"
 )
 
 // fresh is the user as rendered for this request: excludedAttributes of an attribute these users
@@ -46,6 +47,30 @@ var _ = Describe("The render cache of GET by id", func() {
 			Eventually(func() any { return call(b.URL, "generic", "GET", "/Users/"+id, "").body["displayName"] }).Should(Equal(name))
 			Expect(call(b.URL, "generic", "GET", "/Users/"+id, "").body).To(Equal(fresh(b.URL, id)))
 		}
+	})
+
+	It("renders a user ahead of its first GET once the informer has it, and again after a change", func() {
+		b := startInstanceWith(operatorCfg, func(o *scimserver.Options) { o.PrerenderDelay = 50 * time.Millisecond })
+		defer b.Close()
+		renders := func(cause string) float64 {
+			return metricValue("scim_user_renders_total", map[string]string{"cause": cause})
+		}
+		ahead := renders("ahead")
+		id := call(b.URL, "generic", "POST", "/Users", userBody(unique("rc-ahead")+"@example.test", "Grace", "Hopper")).expectStatus(http.StatusCreated).str("id")
+		Eventually(func() float64 { return renders("ahead") }).Should(BeNumerically(">", ahead))
+		onRequest := renders("request")
+		got := call(b.URL, "generic", "GET", "/Users/"+id, "").expectStatus(http.StatusOK)
+		Expect(renders("request")).To(Equal(onRequest), "the first GET rendered the user")
+		Expect(got.body).To(Equal(fresh(b.URL, id)))
+
+		ahead = renders("ahead")
+		patched := call(b.URL, "generic", "PATCH", "/Users/"+id, displayNamePatch("Amazing Grace")).expectStatus(http.StatusOK)
+		Eventually(func() float64 { return renders("ahead") }).Should(BeNumerically(">", ahead))
+		onRequest = renders("request")
+		got = call(b.URL, "generic", "GET", "/Users/"+id, "").expectStatus(http.StatusOK)
+		Expect(renders("request")).To(Equal(onRequest), "the GET after the PATCH rendered the user")
+		Expect(got.body["displayName"]).To(Equal("Amazing Grace"))
+		Expect(got.Header.Get("ETag")).To(Equal(patched.Header.Get("ETag")))
 	})
 
 	It("answers If-None-Match with 304 for the cached version only", func() {

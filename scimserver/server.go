@@ -57,6 +57,10 @@ type Options struct {
 	// RenderCacheSize is how many users' encoded representations the render cache keeps (zero
 	// takes store.DefaultRenderCacheSize).
 	RenderCacheSize int
+	// PrerenderDelay is how long after a user's informer event it is rendered into the render
+	// cache ahead of reads (store.Prerender; zero takes store.DefaultPrerenderDelay, negative
+	// renders on reads only).
+	PrerenderDelay time.Duration
 	// ExternalURL is the URL clients reach the server at, such as https://scim.example.com, or
 	// https://example.com/scim behind a proxy that strips /scim: the Location headers of created
 	// resources start with it. When empty they are built from the connection (see

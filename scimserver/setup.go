@@ -58,6 +58,19 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if err := st.IndexOrder(ctx, mgr.GetCache()); err != nil {
 		return nil, fmt.Errorf("index the order of users and roles: %w", err)
 	}
+	if opts.PrerenderDelay >= 0 {
+		delay := opts.PrerenderDelay
+		if delay == 0 {
+			delay = store.DefaultPrerenderDelay
+		}
+		ahead, err := st.Prerender(ctx, mgr.GetCache(), delay)
+		if err != nil {
+			return nil, fmt.Errorf("render users ahead of reads: %w", err)
+		}
+		if err := mgr.Add(ahead); err != nil {
+			return nil, fmt.Errorf("add the prerenderer: %w", err)
+		}
+	}
 	if err := mgr.Add(srv); err != nil {
 		return nil, fmt.Errorf("add SCIM server: %w", err)
 	}

@@ -184,6 +184,9 @@ func startInstanceLogged(config *rest.Config, logger logr.Logger, configure ...f
 		TokenSecret:  secret,
 		MaxBodyBytes: 64 << 10,
 		MaxResults:   100,
+		// Off but in the specs of rendering ahead, so that the renders they count are their
+		// instance's; the manager renders ahead by default (and so in the conformance run).
+		PrerenderDelay: -1,
 	}
 	for _, c := range configure {
 		c(&opts)

@@ -44,6 +44,8 @@ func EncodeJSON(v any) []byte {
 type renderCache struct {
 	once    sync.Once
 	entries *lru.Cache
+	// size is the most entries it holds.
+	size int
 }
 
 // rendered is one encoded user and what it was rendered from.
@@ -61,8 +63,8 @@ type groupRef struct{ name, display string }
 
 // encodedUser returns the encoded full representation of u in roles: from the render cache when it
 // holds it for u's resourceVersion and those roles' names and displayNames, else rendered, encoded
-// and kept. The entry is shared: read-only.
-func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole) *rendered {
+// and kept (counted in rendersTotal under cause). The entry is shared: read-only.
+func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, cause string) *rendered {
 	c := s.renderCache()
 	if e, ok := c.entries.Get(u.UID); ok {
 		if r := e.(*rendered); r.version == u.ResourceVersion && slices.EqualFunc(r.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
@@ -78,6 +80,7 @@ func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole) *rendered {
 	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles)),
 		etag: version(u), location: "Users/" + u.Name}
 	c.entries.Add(u.UID, r)
+	rendersTotal.WithLabelValues(cause).Inc()
 	return r
 }
 
@@ -85,11 +88,11 @@ func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole) *rendered {
 func (s *Store) renderCache() *renderCache {
 	c := &s.rendered
 	c.once.Do(func() {
-		size := s.RenderCacheSize
-		if size <= 0 {
-			size = DefaultRenderCacheSize
+		c.size = s.RenderCacheSize
+		if c.size <= 0 {
+			c.size = DefaultRenderCacheSize
 		}
-		c.entries = lru.New(size)
+		c.entries = lru.New(c.size)
 	})
 	return c
 }
@@ -113,7 +116,7 @@ func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 
 // encodedResource is the Resource of u in roles with its encoded full representation (encodedUser).
 func (s *users) encodedResource(u *v1.ScimUser, roles []*v1.ScimRole) *Resource {
-	r := s.encodedUser(u, roles)
+	r := s.encodedUser(u, roles, renderOnRequest)
 	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}
 }
 

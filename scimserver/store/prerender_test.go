@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/cachetest"
+)
+
+// prerenderUsers returns n users with distinct UIDs (the render cache's keys), in role r-1.
+func prerenderUsers(n int) []client.Object {
+	objs := []client.Object{&v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-1", ResourceVersion: "1"},
+		Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}}
+	role := objs[0].(*v1.ScimRole)
+	for i := range n {
+		name := fmt.Sprintf("a-%d", i)
+		objs = append(objs, &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: "1"},
+			Spec: v1.ScimUserSpec{UserName: fmt.Sprintf("user%d@example.com", i)}})
+		role.Spec.Members = append(role.Spec.Members, v1.Member{Value: name})
+	}
+	return objs
+}
+
+// cached returns the rendering the render cache holds for the user named name, or nil.
+func cached(t *testing.T, s *Store, c *cachetest.Cache, name string) *rendered {
+	t.Helper()
+	u := &v1.ScimUser{}
+	if err := c.Get(context.Background(), client.ObjectKey{Name: name}, u); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := s.renderCache().entries.Get(u.UID)
+	if !ok {
+		return nil
+	}
+	return e.(*rendered)
+}
+
+// Rendering ahead renders a user's current version with its groups, once; it fills the render
+// cache but never pushes a rendering out of a full one, and still refreshes the users it holds.
+func TestPrerenderRendersWithinTheCache(t *testing.T) {
+	ctx := context.Background()
+	c := cachetest.New(prerenderUsers(3)...)
+	if err := RegisterIndexes(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Client: c, Live: c, RenderCacheSize: 2}
+	p := &Prerenderer{store: s}
+	ahead := func() float64 { return testutil.ToFloat64(rendersTotal.WithLabelValues(renderAhead)) }
+
+	before := ahead()
+	p.render(ctx, "a-0")
+	first := cached(t, s, c, "a-0")
+	if first == nil || first.version != "1" || len(first.groups) != 1 || first.groups[0].display != "Guides" {
+		t.Fatalf("a-0 rendered ahead as %+v, want version 1 in group Guides", first)
+	}
+	p.render(ctx, "a-0")
+	if got := cached(t, s, c, "a-0"); got != first || ahead()-before != 1 {
+		t.Fatalf("an unchanged user rendered again (%d renders)", int(ahead()-before))
+	}
+	p.render(ctx, "a-1")
+	p.render(ctx, "a-2") // the cache (2) is full of others
+	if cached(t, s, c, "a-2") != nil || cached(t, s, c, "a-0") == nil || cached(t, s, c, "a-1") == nil {
+		t.Fatal("rendering ahead pushed a rendering out of a full cache")
+	}
+	// A changed user the full cache holds is rendered again.
+	u := &v1.ScimUser{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "a-0"}, u); err != nil {
+		t.Fatal(err)
+	}
+	u.Spec.DisplayName = "Ada"
+	if err := c.Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	p.render(ctx, "a-0")
+	if got := cached(t, s, c, "a-0"); got == first || got.version != u.ResourceVersion {
+		t.Fatalf("a changed user kept its old rendering (version %s, want %s)", got.version, u.ResourceVersion)
+	}
+	p.render(ctx, "a-404") // gone: nothing to render
+	if n := ahead() - before; n != 3 {
+		t.Fatalf("%d renders ahead, want 3 (a-0 twice, a-1)", int(n))
+	}
+}
+
+// The informer's events queue users for rendering ahead: a running Prerenderer renders every user
+// the informer holds, without a read.
+func TestPrerenderRendersTheInformersUsers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := cachetest.New(prerenderUsers(5)...)
+	if err := RegisterIndexes(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Client: c, Live: c}
+	if _, err := s.Prerender(ctx, c, 0); err == nil {
+		t.Fatal("a delay of 0 was accepted")
+	}
+	p, err := s.Prerender(ctx, c, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- p.Start(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.renderCache().entries.Len() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 users rendered ahead after 10 s", s.renderCache().entries.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 5 {
+		if r := cached(t, s, c, fmt.Sprintf("a-%d", i)); r == nil || r.version != "1" {
+			t.Fatalf("a-%d: rendered as %+v", i, r)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
