@@ -252,13 +252,18 @@ func matches(ctx context.Context, resources store.Resources, q *query, eq *store
 	if err != nil {
 		return nil, err
 	}
+	return matching(all, q), nil
+}
+
+// matching returns those of all that q's filter matches.
+func matching(all []*store.Resource, q *query) []*store.Resource {
 	matched := all[:0:0]
 	for _, res := range all {
 		if q.filter == nil || q.filter.Match(res.Doc) {
 			matched = append(matched, res)
 		}
 	}
-	return matched, nil
+	return matched
 }
 
 // serveRoot answers a query at the server root, GET / or POST /.search (RFC 7644 §3.4.2.1, §3.4.3),
@@ -374,6 +379,17 @@ func (s *Server) serveList(w http.ResponseWriter, r *request, resources store.Re
 			eq = &store.Equality{Attribute: attr, Value: value}
 		}
 	}
+	if eq != nil && q.sort == nil && !q.projects() {
+		// An identity provider's lookup by userName, externalId or displayName before it creates:
+		// the full representations as GET answers them (users: from the render cache).
+		found, err := resources.ListEncoded(r.Context(), eq)
+		if err != nil {
+			return err
+		}
+		matched := matching(found, q)
+		writeEncodedList(w, q, paginate(matched, q.startIndex, q.count), len(matched))
+		return nil
+	}
 	matched, err := matches(r.Context(), resources, q, eq)
 	if err != nil {
 		return err
@@ -397,7 +413,7 @@ func writeList(w http.ResponseWriter, q *query, page []*store.Resource, total in
 }
 
 // writeEncodedList writes what writeList writes, of resources whose JSON is their full
-// representation (PageEncoded), without decoding it: the same bytes.
+// representation (PageEncoded, ListEncoded), without decoding it: the same bytes.
 func writeEncodedList(w http.ResponseWriter, q *query, page []*store.Resource, total int) {
 	items := make([]json.RawMessage, 0, len(page))
 	for _, res := range page {

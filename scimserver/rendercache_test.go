@@ -3,6 +3,8 @@ package scimserver_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -71,6 +73,54 @@ var _ = Describe("The render cache of GET by id", func() {
 		Expect(renders("request")).To(Equal(onRequest), "the GET after the PATCH rendered the user")
 		Expect(got.body["displayName"]).To(Equal("Amazing Grace"))
 		Expect(got.Header.Get("ETag")).To(Equal(patched.Header.Get("ETag")))
+	})
+
+	It("answers an equality filter with the users as GET renders them, from the render cache", func() {
+		userName := unique("Rc-Eq") + "@Example.test"
+		externalID := unique("ext-rc-eq")
+		id := scim("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"externalId":%q,"displayName":"Eq Tester","active":true}`,
+			userName, externalID)).expectStatus(http.StatusCreated).str("id")
+		gid := createGroup(unique("RcEqGroup"))
+		scim("PATCH", "/Groups/"+gid, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, id)).
+			expectStatus(http.StatusOK)
+		requests := func() float64 { return metricValue("scim_user_renders_total", map[string]string{"cause": "request"}) }
+
+		// The suite's instance renders on reads only: the first lookup renders the user, the GET
+		// after it does not.
+		before := requests()
+		lookup := scim("GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", strings.ToLower(userName))), "").expectStatus(http.StatusOK)
+		Expect(lookup.body["Resources"]).To(HaveLen(1))
+		Expect(requests()).To(Equal(before+1), "the lookup did not render the user into the render cache")
+		Expect(scim("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body).To(Equal(lookup.body["Resources"].([]any)[0]))
+		Expect(requests()).To(Equal(before+1), "the GET after the lookup rendered the user again")
+
+		// Each answer is the one rendering afresh gives (excludedAttributes of an attribute these
+		// users do not have takes that path).
+		for _, f := range []struct {
+			filter string
+			found  int
+		}{
+			{fmt.Sprintf("userName eq %q", userName), 1},
+			{fmt.Sprintf("userName eq %q", strings.ToUpper(userName)), 1},
+			{fmt.Sprintf("externalId eq %q", externalID), 1},
+			{fmt.Sprintf("externalId eq %q", strings.ToUpper(externalID)), 0},
+			{fmt.Sprintf("id eq %q", id), 1},
+			{`id eq "a-nobody"`, 0},
+			{`displayName eq "eq tester"`, -1}, // every user of the suite of that name
+			{`userName eq "nobody@example.test"`, 0},
+		} {
+			for _, paging := range []string{"", "&count=0", "&startIndex=2"} {
+				path := "/Users?filter=" + url.QueryEscape(f.filter) + paging
+				got := scim("GET", path, "").expectStatus(http.StatusOK)
+				Expect(got.body).To(Equal(scim("GET", path+"&excludedAttributes=nickName", "").expectStatus(http.StatusOK).body), path)
+				if f.found >= 0 {
+					Expect(got.body["totalResults"]).To(BeNumerically("==", f.found), path)
+				}
+			}
+		}
+		// A search (POST /Users/.search) takes the same path.
+		search := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":%q}`, fmt.Sprintf("externalId eq %q", externalID))
+		Expect(scim("POST", "/Users/.search", search).expectStatus(http.StatusOK).body["Resources"]).To(Equal(lookup.body["Resources"]))
 	})
 
 	It("answers If-None-Match with 304 for the cached version only", func() {

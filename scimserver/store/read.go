@@ -46,6 +46,59 @@ func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int,
 	return pageResources(ctx, s.Store, s, &v1.ScimRoleList{}, offset, count, func() *v1.ScimRole { return &v1.ScimRole{} }, s.render)
 }
 
+// ListEncoded lists what List lists, each user encoded as GetEncoded encodes it, with a Doc of
+// the attributes an Equality compares only (equalityDoc): an IdP's lookup of a user by userName
+// or externalId is then an index read and a render cache read, not a rendering.
+func (s *users) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	encode := func(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
+		roles, err := s.rolesOf(ctx, u.Name)
+		if err != nil {
+			return nil, err
+		}
+		res := s.encodedResource(u, roles)
+		res.Doc = equalityDoc(u)
+		return res, nil
+	}
+	if eq != nil && eq.Attribute == "id" {
+		u, err := s.readOnly(ctx, eq.Value)
+		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		res, err := encode(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return []*Resource{res}, nil
+	}
+	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, encode)
+}
+
+// equalityDoc is what userDoc renders of u's attributes that an Equality compares: id, and
+// userName, externalId and displayName when set.
+func equalityDoc(u *v1.ScimUser) map[string]any {
+	doc := map[string]any{"id": u.Name, "userName": u.Spec.UserName}
+	if u.Spec.ExternalID != "" {
+		doc["externalId"] = u.Spec.ExternalID
+	}
+	if u.Spec.DisplayName != "" {
+		doc["displayName"] = u.Spec.DisplayName
+	}
+	return doc
+}
+
+// ListEncoded encodes each group of List, keeping its Doc (a group's rendering is not cached).
+func (s *groups) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, error) {
+	all, err := s.List(ctx, eq)
+	for i, res := range all {
+		all[i] = encodedDoc(res)
+		all[i].Doc = res.Doc
+	}
+	return all, err
+}
+
 // PageEncoded reads the page's users as GetEncoded does: the cache's objects and the render cache.
 func (s *users) PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error) {
 	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} },

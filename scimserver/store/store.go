@@ -77,6 +77,11 @@ type Resources interface {
 	GetEncoded(ctx context.Context, id string) (*Resource, error)
 	// List returns every resource, or with a non-nil eq only those an index finds for it, in id order.
 	List(ctx context.Context, eq *Equality) ([]*Resource, error)
+	// ListEncoded is List for an equality filter's lookup: each resource with its full
+	// representation encoded in JSON (users: from the render cache) and a Doc that may hold only
+	// the attributes an Equality compares (id, userName, externalId, displayName), for the filter
+	// to decide on.
+	ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, error)
 	// Page returns the count resources from the 0-based offset of every resource in id order (fewer
 	// at the end), and the number of resources there are: what List and paging give, without
 	// rendering the resources outside the page.
