@@ -96,6 +96,25 @@ func (m *Direct) User(name string) (*v1.ScimUser, bool) {
 	return nil, true
 }
 
+// Users returns the cached ScimUsers that index (one of the user indexes registered, such as
+// UserNameFolded) holds under value, the cache's own objects (read-only), and true; or false when
+// the informer has not synced yet or has no such index, for the caller to list through the cache.
+func (m *Direct) Users(index Index, value string) ([]*v1.ScimUser, bool, error) {
+	indexer := m.users.GetIndexer()
+	if !m.users.HasSynced() || indexer.GetIndexers()[fieldIndexPrefix+index.Name] == nil {
+		return nil, false, nil
+	}
+	objs, err := indexer.ByIndex(fieldIndexPrefix+index.Name, clusterKeyPrefix+value)
+	if err != nil {
+		return nil, true, fmt.Errorf("the users of %s %q: %w", index.Name, value, err)
+	}
+	users := make([]*v1.ScimUser, 0, len(objs))
+	for _, o := range objs {
+		users = append(users, o.(*v1.ScimUser))
+	}
+	return users, true, nil
+}
+
 // RolesWithMember returns what the function RolesWithMember lists from the cache, as the cache's
 // own objects (read-only), and true; or false when the informers have not synced yet, for the
 // caller to list through the cache, which waits for them.

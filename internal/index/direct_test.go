@@ -44,6 +44,7 @@ func (f *informers) GetInformer(_ context.Context, obj client.Object, _ ...cache
 	switch obj.(type) {
 	case *v1.ScimUser:
 		list = &v1.ScimUserList{}
+		index(UserNameFolded)
 	case *v1.ScimRole:
 		list = &v1.ScimRoleList{}
 		index(RoleMember)
@@ -163,6 +164,9 @@ func TestDirectReadsUsersAndTheirRoles(t *testing.T) {
 	if _, synced, _ := d.RolesWithMember("a-alice"); synced {
 		t.Fatal("RolesWithMember read informers that have not synced")
 	}
+	if _, read, _ := d.Users(UserNameFolded, v1.IdentityKey("alice")); read {
+		t.Fatal("Users read an informer that has not synced")
+	}
 	f.start(t)
 	roles, synced, err := d.RolesWithMember("a-alice")
 	if err != nil || !synced {
@@ -181,5 +185,16 @@ func TestDirectReadsUsersAndTheirRoles(t *testing.T) {
 	}
 	if u, synced := d.User("a-nobody"); !synced || u != nil {
 		t.Errorf("User(a-nobody) = %v, %v; want none", u, synced)
+	}
+	found, read, err := d.Users(UserNameFolded, v1.IdentityKey("alice"))
+	if err != nil || !read || len(found) != 1 || found[0].Spec.UserName != "alice" {
+		t.Errorf("Users(UserNameFolded, alice) = %v, %v, %v; want the cached alice", found, read, err)
+	}
+	if found, read, err := d.Users(UserNameFolded, v1.IdentityKey("nobody")); err != nil || !read || len(found) != 0 {
+		t.Errorf("Users(UserNameFolded, nobody) = %v, %v, %v; want none", found, read, err)
+	}
+	// An index the informer does not have is for the cache reader to refuse.
+	if _, read, _ := d.Users(UserExternalID, "x"); read {
+		t.Error("Users read an index the informer does not have")
 	}
 }

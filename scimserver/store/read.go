@@ -59,7 +59,10 @@ func (s *users) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, err
 		res.Doc = equalityDoc(u)
 		return res, nil
 	}
-	if eq != nil && eq.Attribute == "id" {
+	if eq == nil {
+		return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, encode)
+	}
+	if eq.Attribute == "id" {
 		u, err := s.readOnly(ctx, eq.Value)
 		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
 			return nil, nil
@@ -72,6 +75,18 @@ func (s *users) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, err
 			return nil, err
 		}
 		return []*Resource{res}, nil
+	}
+	if l, ok := lookups[schema.UserResourceType][eq.Attribute]; ok && s.Direct != nil {
+		found, read, err := s.Direct.Users(l.index, l.key(eq.Value))
+		if err != nil {
+			return nil, apiError(err, "Users")
+		}
+		if read {
+			// As listObjects lists them: those being deleted left out, in id order.
+			found = slices.DeleteFunc(found, func(u *v1.ScimUser) bool { return v1.IsTerminating(u) })
+			slices.SortFunc(found, func(a, b *v1.ScimUser) int { return strings.Compare(a.Name, b.Name) })
+			return renderEach(ctx, found, encode)
+		}
 	}
 	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, encode)
 }
