@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/json"
-	"errors"
-	"io"
 	"maps"
 	"math"
 	"net/http"
@@ -140,15 +138,7 @@ func (s *Server) readBulkBody(r *request) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(r.Body)
-	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) {
-		return nil, tooLarge
-	}
-	if err != nil {
-		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "cannot read the body: %v", err)
-	}
-	return body, nil
+	return readAll(r.Body, tooLarge)
 }
 
 // runBulk runs the operations of req in the order planBulk gives, until failOnErrors of them have
@@ -324,17 +314,9 @@ func decodeBulk(body []byte, maxOperations int) (*bulkRequest, error) {
 // decodeFields decodes body, which must be one JSON object, into its members by lower-cased name;
 // a name given twice (in any case) is 400. what names the object in errors.
 func decodeFields(body []byte, what string) (map[string]json.RawMessage, error) {
-	var obj map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		detail := "must be a JSON object"
-		if err != nil {
-			detail += ": " + err.Error()
-		}
-		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "a %s %s", what, detail)
-	}
-	if dec.More() {
-		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "a %s must be a single JSON object", what)
+	obj, err := decodeOne[json.RawMessage](body, "a "+what)
+	if err != nil {
+		return nil, err
 	}
 	fields := make(map[string]json.RawMessage, len(obj))
 	for k, v := range obj {

@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -158,15 +159,21 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "a JSON body is required")
 	}
-	body, err := io.ReadAll(r.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, scimerror.New(http.StatusRequestEntityTooLarge, "", "the body is larger than %d bytes", s.opts.MaxBodyBytes)
+	return readAll(r.Body, scimerror.New(http.StatusRequestEntityTooLarge, "", "the body is larger than %d bytes", s.opts.MaxBodyBytes))
+}
+
+// readAll reads body; a body cut off by its http.MaxBytesReader is tooLarge, another failure to
+// read it invalidSyntax.
+func readAll(body io.Reader, tooLarge error) ([]byte, error) {
+	b, err := io.ReadAll(body)
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return nil, tooLarge
 	}
 	if err != nil {
 		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "cannot read the body: %v", err)
 	}
-	return body, nil
+	return b, nil
 }
 
 // resourceDoc decodes and canonicalizes a User or Group body of a POST or PUT, within the limits
@@ -205,18 +212,22 @@ func (s *Server) readObject(r *request) (map[string]any, error) {
 }
 
 // decodeObject decodes a body that must be one JSON object; anything else is invalidSyntax.
-func decodeObject(body []byte) (map[string]any, error) {
-	var obj map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+func decodeObject(body []byte) (map[string]any, error) { return decodeOne[any](body, "the body") }
+
+// decodeOne decodes body, which must be one JSON object, into its members; anything else is
+// invalidSyntax. what names the object in errors ("the body", "a BulkRequest").
+func decodeOne[T any](body []byte, what string) (map[string]T, error) {
+	var obj map[string]T
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&obj); err != nil || obj == nil {
-		detail := "the body must be a JSON object"
+		detail := what + " must be a JSON object"
 		if err != nil {
 			detail += ": " + err.Error()
 		}
 		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "%s", detail)
 	}
 	if dec.More() {
-		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "the body must be a single JSON object")
+		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "%s must be a single JSON object", what)
 	}
 	return obj, nil
 }
