@@ -18,7 +18,8 @@ import (
 
 // CacheByObject restricts the manager's Secret informer to the token Secret, so that the operator
 // neither caches nor needs to read any other Secret, and caches ScimUsers, ScimRoles and their
-// member shards without their managedFields (store.StripManagedFields).
+// member shards without their managedFields, users and roles with the strings they share interned
+// (store.TransformCached).
 func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject {
 	return map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {
@@ -26,8 +27,8 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
 			Transform:  cache.TransformStripManagedFields(),
 		},
-		&v1.ScimUser{}: {Transform: store.StripManagedFields},
-		&v1.ScimRole{}: {Transform: store.StripManagedFields},
+		&v1.ScimUser{}: {Transform: store.TransformCached},
+		&v1.ScimRole{}: {Transform: store.TransformCached},
 		// Member shards are never rendered with a lastModified of their own.
 		&v1.ScimRoleMembers{}: {Transform: cache.TransformStripManagedFields()},
 	}

@@ -13,19 +13,20 @@ import (
 )
 
 // lastWrites holds, by UID, the time of the latest write the managedFields of a cached ScimUser or
-// ScimRole recorded before StripManagedFields dropped them. It is shared by the managers of a
+// ScimRole recorded before TransformCached dropped them. It is shared by the managers of a
 // process (tests run several): the same object has the same times in each.
 var lastWrites sync.Map // types.UID → time.Time
 
-// StripManagedFields is the informer cache's transform of ScimUsers and ScimRoles: it drops their
-// managedFields, keeping the time of the latest write for meta.lastModified. Nothing else reads
-// managedFields from the cache, and a write of a cached object without them (Update sends nil)
-// leaves the stored ones as they are.
-func StripManagedFields(obj any) (any, error) {
+// TransformCached is the informer cache's transform of ScimUsers and ScimRoles: it drops their
+// managedFields, keeping the time of the latest write for meta.lastModified, and interns the
+// strings objects share (intern.go). Nothing else reads managedFields from the cache, and a write
+// of a cached object without them (Update sends nil) leaves the stored ones as they are.
+func TransformCached(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
 		return obj, nil // a tombstone (DeletedFinalStateUnknown)
 	}
+	internObject(o)
 	if fields := o.GetManagedFields(); len(fields) > 0 {
 		if t := latestWrite(o); !t.IsZero() {
 			lastWrites.Store(o.GetUID(), t)
@@ -35,7 +36,7 @@ func StripManagedFields(obj any) (any, error) {
 	return o, nil
 }
 
-// forgetLastWrite drops what StripManagedFields kept of a deleted object.
+// forgetLastWrite drops what TransformCached kept of a deleted object.
 func forgetLastWrite(obj any) {
 	if o, ok := unwrapTombstone(obj).(client.Object); ok {
 		lastWrites.Delete(o.GetUID())
@@ -54,7 +55,7 @@ func latestWrite(obj client.Object) time.Time {
 }
 
 // lastModified is when obj was last written: the latest time its managedFields record (an object
-// read live, or as a write returned it), else what StripManagedFields kept of them, and never
+// read live, or as a write returned it), else what TransformCached kept of them, and never
 // before it was created.
 func lastModified(obj client.Object) time.Time {
 	last := obj.GetCreationTimestamp().Time

@@ -10,7 +10,7 @@ import (
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
-func TestStripManagedFieldsKeepsLastModified(t *testing.T) {
+func TestTransformCachedKeepsLastModified(t *testing.T) {
 	created := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	spec := metav1.NewTime(created.Add(time.Hour))
 	status := metav1.NewTime(created.Add(2 * time.Hour))
@@ -19,7 +19,7 @@ func TestStripManagedFieldsKeepsLastModified(t *testing.T) {
 		{Manager: "controller", Time: &status, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}},
 	}}}
 	live := u.DeepCopy()
-	out, err := StripManagedFields(u)
+	out, err := TransformCached(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestStripManagedFieldsKeepsLastModified(t *testing.T) {
 	if got := lastModified(cached); !got.Equal(created.Time) {
 		t.Errorf("lastModified after the user was deleted = %v, want its creation %v", got, created.Time)
 	}
-	if _, err := StripManagedFields(toolscache.DeletedFinalStateUnknown{Key: "a-1"}); err != nil {
+	if _, err := TransformCached(toolscache.DeletedFinalStateUnknown{Key: "a-1"}); err != nil {
 		t.Errorf("a tombstone: %v", err)
 	}
 }

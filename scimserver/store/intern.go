@@ -1,0 +1,111 @@
+package store
+
+// Interning: many cached users hold the same short strings — their conditions' types, reasons and
+// messages, the names and displayNames of the roles their status lists, a label's value, the
+// finalizer, a userType or an e-mail's type — and the JSON decoder allocates each anew for every
+// object. The cache's transform (TransformCached) replaces them with one shared copy each, so
+// the informer cache holds each such string once, not once per user. Strings are immutable, so a
+// deep copy of a cached object shares them too, and nothing can tell.
+
+import (
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// The bounds of the intern table: strings longer than internMaxLen are left as they are (they are
+// rarely alike), and once it holds internMaxEntries strings new ones are not added (a tenant's
+// distinct condition messages, role names and attribute types are far fewer; what fills it is
+// left as decoded, at no cost but the sharing).
+const (
+	internMaxLen     = 256
+	internMaxEntries = 1 << 16
+)
+
+// interned is the process's intern table (the cache's informers transform concurrently).
+var interned = internTable{m: map[string]string{}, maxEntries: internMaxEntries}
+
+type internTable struct {
+	mu         sync.RWMutex
+	m          map[string]string
+	maxEntries int
+}
+
+// intern returns the table's copy of s, adding s when the table has none and room for it.
+func (t *internTable) intern(s string) string {
+	if s == "" || len(s) > internMaxLen {
+		return s
+	}
+	t.mu.RLock()
+	c, ok := t.m[s]
+	t.mu.RUnlock()
+	if ok {
+		return c
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.m[s]; ok {
+		return c
+	}
+	if len(t.m) < t.maxEntries {
+		t.m[s] = s
+	}
+	return s
+}
+
+// internStrings interns each of ps in place.
+func internStrings(ps ...*string) {
+	for _, p := range ps {
+		*p = interned.intern(*p)
+	}
+}
+
+// internObject interns the strings of a cached ScimUser or ScimRole that objects share.
+func internObject(obj any) {
+	switch o := obj.(type) {
+	case *v1.ScimUser:
+		internMeta(&o.TypeMeta, &o.ObjectMeta)
+		internConditions(o.Status.Conditions)
+		for i := range o.Status.Roles {
+			internStrings(&o.Status.Roles[i].Value, &o.Status.Roles[i].Display)
+		}
+		s := &o.Spec
+		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
+		for _, values := range [][]v1.MultiValuedAttribute{s.Emails, s.PhoneNumbers, s.IMs, s.Photos, s.Entitlements, s.Roles, s.X509Certificates} {
+			for i := range values {
+				internStrings(&values[i].Type)
+			}
+		}
+		for i := range s.Addresses {
+			internStrings(&s.Addresses[i].Type, &s.Addresses[i].Locality, &s.Addresses[i].Region, &s.Addresses[i].Country)
+		}
+		if e := s.Enterprise; e != nil {
+			internStrings(&e.CostCenter, &e.Organization, &e.Division, &e.Department)
+		}
+	case *v1.ScimRole:
+		internMeta(&o.TypeMeta, &o.ObjectMeta)
+		internConditions(o.Status.Conditions)
+	}
+}
+
+// internMeta interns an object's kind and API version, its label values and its finalizers.
+func internMeta(t *metav1.TypeMeta, m *metav1.ObjectMeta) {
+	internStrings(&t.APIVersion, &t.Kind)
+	for k, v := range m.Labels {
+		m.Labels[k] = interned.intern(v)
+	}
+	for i := range m.Finalizers {
+		internStrings(&m.Finalizers[i])
+	}
+}
+
+// internConditions interns the type, status, reason and message of each condition.
+func internConditions(conditions []metav1.Condition) {
+	for i := range conditions {
+		c := &conditions[i]
+		c.Status = metav1.ConditionStatus(interned.intern(string(c.Status)))
+		internStrings(&c.Type, &c.Reason, &c.Message)
+	}
+}

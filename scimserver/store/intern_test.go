@@ -1,0 +1,150 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+)
+
+// cachedUser is user i of a tenant as the informer decodes it from the API server: its status
+// written by the controllers (three conditions, five of 1,000 roles), the marking label and the
+// access finalizer. The JSON decoder allocates every string of it anew.
+func cachedUser(t testing.TB, i int) *v1.ScimUser {
+	t.Helper()
+	u := &v1.ScimUser{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1.GroupVersion.String(), Kind: "ScimUser"},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-%016x", i), UID: types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i)),
+			ResourceVersion: fmt.Sprint(1000 + i), Generation: 1, Labels: map[string]string{v1.LabelManagedBy: "okta"},
+			Finalizers: []string{v1.FinalizerAccess}},
+		Spec: v1.ScimUserSpec{UserName: fmt.Sprintf("user%06d@example.com", i), Active: new(true), UserType: "Employee",
+			ExternalID: fmt.Sprintf("00u%017d", i), DisplayName: fmt.Sprintf("Given%d Family%d", i, i),
+			Name:   &v1.Name{GivenName: fmt.Sprintf("Given%d", i), FamilyName: fmt.Sprintf("Family%d", i)},
+			Emails: []v1.MultiValuedAttribute{{Value: fmt.Sprintf("user%06d@example.com", i), Type: "work", Primary: new(true)}}},
+		Status: v1.ScimUserStatus{ObservedGeneration: 1, Subject: fmt.Sprintf("oidc:user%06d@example.com", i), Conditions: []metav1.Condition{
+			{Type: v1.ConditionExternallyManaged, Status: metav1.ConditionTrue, Reason: v1.ReasonManagedByProvider, ObservedGeneration: 1,
+				Message: "Managed by provider okta through SCIM; to take the user over, remove the label " + v1.LabelManagedBy},
+			{Type: v1.ConditionSuspended, Status: metav1.ConditionFalse, Reason: "Active", ObservedGeneration: 1, Message: "The user is active"},
+			{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Bound", ObservedGeneration: 1, Message: "Every grant of the user's roles (5) holds it"},
+		}},
+	}
+	for j := range 5 {
+		r := (i*7 + j*211) % 1000
+		u.Status.Roles = append(u.Status.Roles, v1.RoleReference{Value: fmt.Sprintf("r-%016x", r), Display: fmt.Sprintf("Group %d", r)})
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded := &v1.ScimUser{}
+	if err := json.Unmarshal(data, decoded); err != nil {
+		t.Fatal(err)
+	}
+	return decoded
+}
+
+func sameString(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+
+// Two users decoded apart hold one copy of each string they share once transformed, and are
+// otherwise unchanged.
+func TestTransformCachedInternsSharedStrings(t *testing.T) {
+	a, b := cachedUser(t, 1), cachedUser(t, 1+1000) // the same five roles
+	wantA := a.DeepCopy()
+	if sameString(a.Status.Conditions[0].Message, b.Status.Conditions[0].Message) {
+		t.Fatal("the decoder shared a string already: the test proves nothing")
+	}
+	for _, u := range []*v1.ScimUser{a, b} {
+		if _, err := TransformCached(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(a, wantA) {
+		t.Fatalf("the transform changed the user:\n%+v\nwant\n%+v", a, wantA)
+	}
+	for _, s := range []struct{ what, a, b string }{
+		{"a condition's message", a.Status.Conditions[0].Message, b.Status.Conditions[0].Message},
+		{"a condition's reason", a.Status.Conditions[2].Reason, b.Status.Conditions[2].Reason},
+		{"a condition's type", a.Status.Conditions[1].Type, b.Status.Conditions[1].Type},
+		{"a condition's status", string(a.Status.Conditions[0].Status), string(b.Status.Conditions[0].Status)},
+		{"a role's name", a.Status.Roles[3].Value, b.Status.Roles[3].Value},
+		{"a role's displayName", a.Status.Roles[3].Display, b.Status.Roles[3].Display},
+		{"the marking label's value", a.Labels[v1.LabelManagedBy], b.Labels[v1.LabelManagedBy]},
+		{"the finalizer", a.Finalizers[0], b.Finalizers[0]},
+		{"the userType", a.Spec.UserType, b.Spec.UserType},
+		{"an e-mail's type", a.Spec.Emails[0].Type, b.Spec.Emails[0].Type},
+		{"the API version", a.APIVersion, b.APIVersion},
+	} {
+		if !sameString(s.a, s.b) {
+			t.Errorf("%s (%q) is held twice", s.what, s.a)
+		}
+	}
+	role := &v1.ScimRole{Status: v1.ScimRoleStatus{Conditions: []metav1.Condition{{Type: v1.ConditionReady, Reason: "Bound", Message: strings.Clone(a.Status.Conditions[2].Message)}}}}
+	if _, err := TransformCached(role); err != nil {
+		t.Fatal(err)
+	}
+	if !sameString(role.Status.Conditions[0].Message, a.Status.Conditions[2].Message) {
+		t.Error("a role's condition message is not interned")
+	}
+}
+
+// The table is bounded: long strings are left as they are, and a full table adds nothing.
+func TestInternTableIsBounded(t *testing.T) {
+	table := internTable{m: map[string]string{}, maxEntries: 2}
+	long := strings.Repeat("x", internMaxLen+1)
+	if got := table.intern(strings.Clone(long)); got != long || len(table.m) != 0 {
+		t.Fatalf("a string of %d bytes was interned", len(long))
+	}
+	first := table.intern(strings.Clone("a"))
+	if again := table.intern(strings.Clone("a")); !sameString(first, again) {
+		t.Fatal("the same string interned twice")
+	}
+	table.intern("b")
+	c := strings.Clone("c")
+	if got := table.intern(c); !sameString(got, c) || len(table.m) != 2 {
+		t.Fatalf("a full table took %q (%d entries)", got, len(table.m))
+	}
+	if table.intern("") != "" {
+		t.Fatal("the empty string")
+	}
+}
+
+// BenchmarkCachedUserHeap reports the live heap that 10,000 users decoded as the informer decodes
+// them hold per user (B/user), as decoded and after the cache's transform: what interning saves.
+func BenchmarkCachedUserHeap(b *testing.B) {
+	const n = 10000
+	for _, transform := range []bool{false, true} {
+		b.Run(fmt.Sprintf("transformed=%v", transform), func(b *testing.B) {
+			var perUser float64
+			for b.Loop() {
+				users := make([]*v1.ScimUser, 0, n)
+				for i := range n {
+					users = append(users, cachedUser(b, i))
+				}
+				if transform {
+					for _, u := range users {
+						if _, err := TransformCached(u); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				var after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				users = users[:0:0]
+				runtime.GC()
+				var empty runtime.MemStats
+				runtime.ReadMemStats(&empty)
+				perUser = float64(after.HeapAlloc-empty.HeapAlloc) / n
+			}
+			b.ReportMetric(perUser, "B/user")
+		})
+	}
+}
