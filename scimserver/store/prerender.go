@@ -105,8 +105,8 @@ func (p *Prerenderer) NeedLeaderElection() bool { return false }
 // its groups differ.
 func (p *Prerenderer) render(ctx context.Context, name string) {
 	s := &users{p.store}
-	u, err := s.readOnly(ctx, name)
-	if err != nil || v1.IsTerminating(u) {
+	u, err := s.readOnly(ctx, name) // never one being deleted
+	if err != nil {
 		return
 	}
 	c := s.renderCache()
@@ -115,9 +115,5 @@ func (p *Prerenderer) render(ctx context.Context, name string) {
 			return
 		}
 	}
-	roles, err := s.rolesOf(ctx, name)
-	if err != nil {
-		return
-	}
-	s.encodedUser(u, roles, renderAhead)
+	_, _ = s.encoded(ctx, u, renderAhead) // a failed read of the roles leaves the user to its read
 }

@@ -125,3 +125,49 @@ func TestPrerenderRendersTheInformersUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A user that changes again and again within the delay is rendered once, as it is at the end of
+// the delay, not once per change.
+func TestPrerenderRendersABurstOfChangesOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := cachetest.New(prerenderUsers(1)...)
+	if err := RegisterIndexes(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Client: c, Live: c}
+	const delay = 500 * time.Millisecond
+	p, err := s.Prerender(ctx, c, delay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Start(ctx) }()
+	waitFor := func(version string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for r := cached(t, s, c, "a-0"); r == nil || r.version != version; r = cached(t, s, c, "a-0") {
+			if time.Now().After(deadline) {
+				t.Fatalf("version %s not rendered ahead after 10 s (%+v)", version, r)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(3 * delay) // and nothing after it
+	}
+	waitFor("1")
+	ahead := testutil.ToFloat64(rendersTotal.WithLabelValues(renderAhead))
+	u := &v1.ScimUser{}
+	for i := range 5 { // each write is an informer event, all well within the delay (about 50 ms)
+		if err := c.Get(ctx, client.ObjectKey{Name: "a-0"}, u); err != nil {
+			t.Fatal(err)
+		}
+		u.Spec.DisplayName = fmt.Sprintf("Ada %d", i)
+		if err := c.Update(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // apart: rendered on each event, they would render each
+	}
+	waitFor(u.ResourceVersion)
+	if n := testutil.ToFloat64(rendersTotal.WithLabelValues(renderAhead)) - ahead; n != 1 {
+		t.Fatalf("5 changes within the delay rendered %d times, want once", int(n))
+	}
+}

@@ -31,15 +31,15 @@ func (s *groups) Get(ctx context.Context, id string) (*Resource, error) {
 }
 
 func (s *users) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, s.resource)
+	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, newUser, eq, s.resource)
 }
 
 func (s *groups) List(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, eq, s.render)
+	return listResources(ctx, s.Store, s, &v1.ScimRoleList{}, func() *v1.ScimRole { return &v1.ScimRole{} }, eq, s.render)
 }
 
 func (s *users) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
-	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} }, s.resource)
+	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, newUser, s.resource)
 }
 
 func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int, error) {
@@ -50,45 +50,14 @@ func (s *groups) Page(ctx context.Context, offset, count int) ([]*Resource, int,
 // the attributes an Equality compares only (equalityDoc): an IdP's lookup of a user by userName
 // or externalId is then an index read and a render cache read, not a rendering.
 func (s *users) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, error) {
-	encode := func(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
-		roles, err := s.rolesOf(ctx, u.Name)
+	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, newUser, eq, func(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
+		res, err := s.encoded(ctx, u, renderOnRequest)
 		if err != nil {
 			return nil, err
 		}
-		res := s.encodedResource(u, roles)
 		res.Doc = equalityDoc(u)
 		return res, nil
-	}
-	if eq == nil {
-		return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, encode)
-	}
-	if eq.Attribute == "id" {
-		u, err := s.readOnly(ctx, eq.Value)
-		if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		res, err := encode(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return []*Resource{res}, nil
-	}
-	if l, ok := lookups[schema.UserResourceType][eq.Attribute]; ok && s.Direct != nil {
-		found, read, err := s.Direct.Users(l.index, l.key(eq.Value))
-		if err != nil {
-			return nil, apiError(err, "Users")
-		}
-		if read {
-			// As listObjects lists them: those being deleted left out, in id order.
-			found = slices.DeleteFunc(found, func(u *v1.ScimUser) bool { return v1.IsTerminating(u) })
-			slices.SortFunc(found, func(a, b *v1.ScimUser) int { return strings.Compare(a.Name, b.Name) })
-			return renderEach(ctx, found, encode)
-		}
-	}
-	return listResources(ctx, s.Store, s, &v1.ScimUserList{}, eq, encode)
+	})
 }
 
 // equalityDoc is what userDoc renders of u's attributes that an Equality compares: id, and
@@ -116,13 +85,9 @@ func (s *groups) ListEncoded(ctx context.Context, eq *Equality) ([]*Resource, er
 
 // PageEncoded reads the page's users as GetEncoded does: the cache's objects and the render cache.
 func (s *users) PageEncoded(ctx context.Context, offset, count int) ([]*Resource, int, error) {
-	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, func() *v1.ScimUser { return &v1.ScimUser{} },
+	return pageResources(ctx, s.Store, s, &v1.ScimUserList{}, offset, count, newUser,
 		func(ctx context.Context, u *v1.ScimUser) (*Resource, error) {
-			roles, err := s.rolesOf(ctx, u.Name)
-			if err != nil {
-				return nil, err
-			}
-			return s.encodedResource(u, roles), nil
+			return s.encoded(ctx, u, renderOnRequest)
 		})
 }
 
@@ -180,17 +145,24 @@ func getResource[T client.Object](ctx context.Context, s *Store, id string, obj 
 	return render(ctx, obj)
 }
 
-// listResources serves List for rs: an Equality on id is a Get, one on an attribute of
-// lookups[rs.Type()] is read through its index, any other lists every object into list. Objects being
-// deleted are gone to SCIM; render turns the others into resources, in id order.
-func listResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, eq *Equality,
-	render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
+// listResources serves List for rs: an Equality on id reads the object as Get does (into
+// newObject()), one on an attribute of lookups[rs.Type()] is read through its index (users: the
+// informer's own, when the store reads it directly), any other lists every object into list.
+// Objects being deleted are gone to SCIM; render turns the others into resources, in id order.
+func listResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, newObject func() T,
+	eq *Equality, render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
 	var opts []client.ListOption
 	if eq != nil {
 		if l, ok := lookups[rs.Type()][eq.Attribute]; ok {
+			if objs, read, err := directLookup[T](s, l, eq.Value); err != nil || read {
+				if err != nil {
+					return nil, apiError(err, strings.TrimPrefix(rs.Type().Endpoint, "/"))
+				}
+				return renderEach(ctx, liveInOrder(objs), render)
+			}
 			opts = append(opts, client.MatchingFields{l.index.Name: l.key(eq.Value)})
 		} else if eq.Attribute == "id" {
-			r, err := rs.Get(ctx, eq.Value)
+			r, err := getResource(ctx, s, eq.Value, newObject(), render)
 			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
 				return nil, nil
 			}
@@ -206,6 +178,23 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 	}
 	return renderEach(ctx, objs, render)
 }
+
+// directLookup reads the users that the user index of l holds for value from the informer's
+// indexer (index.Direct.Users); read is false when there is none to read (no direct reader, not
+// users, not synced), for the caller to list through the cache.
+func directLookup[T client.Object](s *Store, l lookup, value string) (objs []T, read bool, err error) {
+	if _, users := l.index.Object.(*v1.ScimUser); !users || s.Direct == nil {
+		return nil, false, nil
+	}
+	found, read, err := s.Direct.Users(l.index, l.key(value))
+	for _, u := range found {
+		objs = append(objs, any(u).(T))
+	}
+	return objs, read, err
+}
+
+// newUser returns an empty ScimUser to read into.
+func newUser() *v1.ScimUser { return &v1.ScimUser{} }
 
 // pageResources serves Page for rs: it reads the count objects from offset in the order of names
 // (IndexOrder) and renders them; without an order, it lists every object into list and renders
@@ -251,12 +240,17 @@ func listObjects[T client.Object](ctx context.Context, s *Store, rs Resources, l
 	}
 	out := make([]T, 0, len(items))
 	for _, item := range items {
-		if obj := item.(T); !v1.IsTerminating(obj) {
-			out = append(out, obj)
-		}
+		out = append(out, item.(T))
 	}
-	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return out, nil
+	return liveInOrder(out), nil
+}
+
+// liveInOrder returns objs without those being deleted (gone to SCIM), in id order; it reorders
+// objs itself.
+func liveInOrder[T client.Object](objs []T) []T {
+	objs = slices.DeleteFunc(objs, func(obj T) bool { return v1.IsTerminating(obj) })
+	slices.SortFunc(objs, func(a, b T) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return objs
 }
 
 // renderEach renders objs (render only reads them).

@@ -107,17 +107,18 @@ func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.encoded(ctx, u, renderOnRequest)
+}
+
+// encoded is the Resource of u, in the roles that list it, with its encoded full representation
+// (encodedUser, rendering for cause when the render cache holds none current).
+func (s *users) encoded(ctx context.Context, u *v1.ScimUser, cause string) (*Resource, error) {
 	roles, err := s.rolesOf(ctx, u.Name)
 	if err != nil {
 		return nil, err
 	}
-	return s.encodedResource(u, roles), nil
-}
-
-// encodedResource is the Resource of u in roles with its encoded full representation (encodedUser).
-func (s *users) encodedResource(u *v1.ScimUser, roles []*v1.ScimRole) *Resource {
-	r := s.encodedUser(u, roles, renderOnRequest)
-	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}
+	r := s.encodedUser(u, roles, cause)
+	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
 }
 
 // readOnly reads user id as get does, for reading only: the cache's own object when the direct

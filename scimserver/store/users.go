@@ -23,7 +23,7 @@ func (s *users) Create(ctx context.Context, w Write, doc map[string]any) (*Resou
 	if err := s.checkUserNameFree(ctx, spec.UserName, "", ""); err != nil {
 		return nil, err
 	}
-	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, func() *v1.ScimUser { return &v1.ScimUser{} },
+	u, err := createWithID(ctx, s.Store, userPrefix, spec.UserName, newUser,
 		func(existing *v1.ScimUser) string { return existing.Spec.UserName },
 		// A role that lists the id makes prepare write: the id must be known to be free first.
 		func(id string) (bool, error) {
