@@ -29,6 +29,17 @@ func prerenderUsers(n int) []client.Object {
 	return objs
 }
 
+// prerenderStore returns a store over an in-memory cache of n users in one role (prerenderUsers)
+// with a render cache of cacheSize (0: the default), and the cache.
+func prerenderStore(t *testing.T, n, cacheSize int) (*Store, *cachetest.Cache) {
+	t.Helper()
+	c := cachetest.New(prerenderUsers(n)...)
+	if err := RegisterIndexes(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return &Store{Client: c, Live: c, RenderCacheSize: cacheSize}, c
+}
+
 // cached returns the rendering the render cache holds for the user named name, or nil.
 func cached(t *testing.T, s *Store, c *cachetest.Cache, name string) *rendered {
 	t.Helper()
@@ -47,11 +58,7 @@ func cached(t *testing.T, s *Store, c *cachetest.Cache, name string) *rendered {
 // cache but never pushes a rendering out of a full one, and still refreshes the users it holds.
 func TestPrerenderRendersWithinTheCache(t *testing.T) {
 	ctx := context.Background()
-	c := cachetest.New(prerenderUsers(3)...)
-	if err := RegisterIndexes(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	s := &Store{Client: c, Live: c, RenderCacheSize: 2}
+	s, c := prerenderStore(t, 3, 2)
 	p := &Prerenderer{store: s}
 	ahead := func() float64 { return testutil.ToFloat64(rendersTotal.WithLabelValues(renderAhead)) }
 
@@ -94,11 +101,7 @@ func TestPrerenderRendersWithinTheCache(t *testing.T) {
 func TestPrerenderRendersTheInformersUsers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := cachetest.New(prerenderUsers(5)...)
-	if err := RegisterIndexes(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	s := &Store{Client: c, Live: c}
+	s, c := prerenderStore(t, 5, 0)
 	if _, err := s.Prerender(ctx, c, 0); err == nil {
 		t.Fatal("a delay of 0 was accepted")
 	}
@@ -131,11 +134,7 @@ func TestPrerenderRendersTheInformersUsers(t *testing.T) {
 func TestPrerenderRendersABurstOfChangesOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := cachetest.New(prerenderUsers(1)...)
-	if err := RegisterIndexes(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	s := &Store{Client: c, Live: c}
+	s, c := prerenderStore(t, 1, 0)
 	const delay = 500 * time.Millisecond
 	p, err := s.Prerender(ctx, c, delay)
 	if err != nil {
