@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 	"github.com/scim-operator/scim-operator/internal/scimtest"
 )
@@ -106,6 +111,18 @@ func hang(t *testing.T, e *env, m *manager, p *scimtest.IdP, group string) {
 	t.Helper()
 	member := fmt.Sprintf("hang-member-%s@example.com", randomHex(4))
 	memberID := p.CreateUser(0, member)
+	// The read below is to come from the cache. After the outage the manager's informers re-list
+	// on client-go's reflector backoff (up to 30 s, jittered to 60), and a create waits for them
+	// only so long (store.Store.CacheWait, 2 s): wait until the manager has reconciled the user,
+	// which it does from the informer the SCIM server reads.
+	scimtest.Eventually(t, 2*time.Minute, "the manager's cache holds "+memberID, func() (bool, string) {
+		u := &v1.ScimUser{}
+		if err := e.admin.Get(context.Background(), client.ObjectKey{Name: memberID}, u); err != nil {
+			return false, err.Error()
+		}
+		ready := apimeta.FindStatusCondition(u.Status.Conditions, v1.ConditionReady)
+		return ready != nil && ready.ObservedGeneration == u.Generation, fmt.Sprint(u.Status.Conditions)
+	})
 	hung := fmt.Sprintf("hang-create-%s@example.com", randomHex(4))
 	addMember := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + memberID + `"}]}]}`
 

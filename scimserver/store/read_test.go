@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -132,4 +134,45 @@ func pagingStore(t *testing.T, ordered bool, objs ...client.Object) *Store {
 		}
 	}
 	return s
+}
+
+// hangingReader is an API server that never answers a read: each waits for its context.
+type hangingReader struct{ client.Reader }
+
+func (hangingReader) Get(ctx context.Context, _ client.ObjectKey, _ client.Object, _ ...client.GetOption) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestAReadThatMissesTheCacheIsBounded checks that a GET of a user the cache does not hold, whose
+// live read the API server never answers, fails as unavailable (503, not "may have been applied")
+// once the write timeout has passed, instead of waiting as long as the API server hangs.
+func TestAReadThatMissesTheCacheIsBounded(t *testing.T) {
+	c := cachetest.New(cachetest.Tenant(3, 1)...)
+	if err := RegisterIndexes(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	timeout := 100 * time.Millisecond
+	s := &Store{Client: c, Live: hangingReader{c}, WriteTimeout: timeout}
+	for _, get := range map[string]func() error{
+		"Get":        func() error { _, err := s.Users().Get(context.Background(), "not-cached"); return err },
+		"GetEncoded": func() error { _, err := s.Users().GetEncoded(context.Background(), "not-cached"); return err },
+	} {
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- get() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the read waited for the hung API server")
+		}
+		var unavailable *UnavailableError
+		if !errors.As(err, &unavailable) || unavailable.TimedOut != 0 {
+			t.Errorf("a read the API server did not answer: %v (%T), want an UnavailableError without TimedOut", err, err)
+		}
+		if elapsed := time.Since(start); elapsed < timeout {
+			t.Errorf("answered after %s, before the timeout %s", elapsed, timeout)
+		}
+	}
 }

@@ -120,7 +120,8 @@ type Store struct {
 	// WriteTimeout bounds each write's calls to the API server (default DefaultWriteTimeout). A
 	// write past it is answered as unavailable (503): the API server may have applied it or not,
 	// and a retry settles which — a create that was applied is then taken (409), a PATCH
-	// applies as once.
+	// applies as once. It also bounds a read's fallback to the API server on a cache miss
+	// (liveGet).
 	WriteTimeout time.Duration
 	// InlineMembers is the most members a role lists itself (default DefaultInlineMembers); a
 	// group's members beyond go into ScimRoleMembers shards of MembersPerShard each (default and
@@ -167,10 +168,7 @@ type boundedWrites struct {
 
 // withTimeout returns ctx limited to the write timeout, and the timeout.
 func (b boundedWrites) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	timeout := b.store.WriteTimeout
-	if timeout <= 0 {
-		timeout = DefaultWriteTimeout
-	}
+	timeout := b.store.writeTimeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, cancel, timeout
 }
@@ -232,9 +230,31 @@ func (s *Store) get(ctx context.Context, id string, obj client.Object, opts ...c
 	key := client.ObjectKey{Name: id}
 	err := s.Client.Get(ctx, key, obj, opts...)
 	if apierrors.IsNotFound(err) {
-		err = s.Live.Get(ctx, key, obj)
+		err = s.liveGet(ctx, key, obj)
 	}
 	return notTerminating(err, obj)
+}
+
+// liveGet reads obj from the API server within the write timeout: a read that misses the cache
+// (an object created on another replica, or an informer still behind after the API server came
+// back) waits no longer on a hung API server than a write does, and is answered 503 to retry.
+func (s *Store) liveGet(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	timeout := s.writeTimeout()
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := s.Live.Get(lctx, key, obj)
+	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		return Unavailable(fmt.Errorf("the API server did not answer a read of %s within %s: %w", key.Name, timeout, err))
+	}
+	return err
+}
+
+// writeTimeout is WriteTimeout or its default.
+func (s *Store) writeTimeout() time.Duration {
+	if s.WriteTimeout <= 0 {
+		return DefaultWriteTimeout
+	}
+	return s.WriteTimeout
 }
 
 // getLive reads obj named id from the API server; an object being deleted is not found, as in get.
