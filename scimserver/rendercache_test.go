@@ -164,6 +164,36 @@ var _ = Describe("The render cache of GET by id", func() {
 		Expect(scim("GET", "/Users/"+id, "").body).To(Equal(fresh(server.URL, id)))
 	})
 
+	It("follows the user's groups changed without SCIM (a role declared with kubectl, renamed, deleted)", func() {
+		id := createUser(unique("rc-declared") + "@example.test")
+		groups := func() any { return scim("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body["groups"] }
+		// Rendered with its roles looked up, then served again without looking them up.
+		Expect(groups()).To(BeEmpty())
+		Expect(groups()).To(BeEmpty())
+
+		role := &v1.ScimRole{}
+		role.Name = unique("rc-declared-role")
+		role.Spec.DisplayName = unique("RcDeclared")
+		role.Spec.Members = []v1.Member{{Value: id}}
+		Expect(k8sClient.Create(ctx, role)).To(Succeed())
+		Eventually(groups).Should(ConsistOf(And(HaveKeyWithValue("value", role.Name), HaveKeyWithValue("display", role.Spec.DisplayName))))
+
+		renamed := unique("RcDeclaredRenamed")
+		Eventually(func() error {
+			r := &v1.ScimRole{}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(role), r); err != nil {
+				return err
+			}
+			r.Spec.DisplayName = renamed
+			return k8sClient.Update(ctx, r)
+		}).Should(Succeed())
+		Eventually(groups).Should(ConsistOf(HaveKeyWithValue("display", renamed)))
+
+		Expect(k8sClient.Delete(ctx, role)).To(Succeed())
+		Eventually(groups).Should(BeEmpty())
+		Expect(scim("GET", "/Users/"+id, "").body).To(Equal(fresh(server.URL, id)))
+	})
+
 	It("follows a write made without SCIM (kubectl), and a user deleted and created again under the same id", func() {
 		userName := unique("rc-kubectl") + "@example.test"
 		id := createUser(userName)

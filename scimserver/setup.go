@@ -59,6 +59,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if err := st.IndexOrder(ctx, mgr.GetCache()); err != nil {
 		return nil, fmt.Errorf("index the order of users and roles: %w", err)
 	}
+	if err := st.WatchMemberships(ctx, mgr.GetCache()); err != nil {
+		return nil, fmt.Errorf("watch the changes of memberships: %w", err)
+	}
 	if opts.PrerenderDelay >= 0 {
 		delay := opts.PrerenderDelay
 		if delay == 0 {

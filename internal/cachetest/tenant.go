@@ -5,13 +5,14 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
 
 // Tenant returns users ScimUsers and roles ScimRoles as the SCIM server and the controllers leave
-// them after an identity provider's sync: marked, with the access finalizer, two field managers and
+// them after an identity provider's sync, each with a UID of its own: marked, with the access finalizer, two field managers and
 // a Ready status. Every fifth user is in role 0, so that it holds a fifth of all users, and every
 // user is in four more roles.
 func Tenant(users, roles int) []client.Object {
@@ -64,7 +65,7 @@ func meta(name string, created metav1.Time) metav1.ObjectMeta {
 	fields := &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:finalizers":{".":{},"v:\"identity.scim-operator.io/access\"":{}},"f:labels":{".":{},"f:identity.scim-operator.io/managed-by":{}}},"f:spec":{".":{},"f:active":{},"f:displayName":{},"f:emails":{},"f:externalId":{},"f:name":{".":{},"f:familyName":{},"f:formatted":{},"f:givenName":{}},"f:title":{},"f:userName":{},"f:userType":{}}}`)}
 	status := &metav1.FieldsV1{Raw: []byte(`{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"ExternallyManaged\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}}},"f:observedGeneration":{},"f:roles":{},"f:subject":{}}}`)}
 	return metav1.ObjectMeta{
-		Name: name, UID: "00000000-0000-0000-0000-000000000000", ResourceVersion: "12345", Generation: 1,
+		Name: name, UID: types.UID("uid-" + name), ResourceVersion: "12345", Generation: 1,
 		CreationTimestamp: created, Labels: map[string]string{v1.LabelManagedBy: "okta"}, Finalizers: []string{v1.FinalizerAccess},
 		ManagedFields: []metav1.ManagedFieldsEntry{
 			{Manager: "manager", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "identity.scim-operator.io/v1alpha1", Time: &created, FieldsType: "FieldsV1", FieldsV1: fields},

@@ -8,11 +8,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/lru"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -56,6 +61,89 @@ type rendered struct {
 	json    []byte
 	// etag and location are the Resource's Version and Location, kept with the rendering.
 	etag, location string
+	// seen is the membership clock's reading before the roles were last looked up and found
+	// to be groups (membershipClock).
+	seen atomic.Uint64
+}
+
+// membershipClock counts the changes to roles and member shards a store learns of, so that a GET
+// of a user whose rendering is current needs no lookup of its roles: a rendering whose roles were
+// looked up at the clock's current reading still lists them. Each change counts once the cache
+// holds it: from the informers' event handlers (WatchMemberships), which run after the indexer
+// has the change, and from this store's own writes of roles and shards once waitForCache has seen
+// them in the cache, before the write is answered (so a read after a write sees it). The reading
+// is taken before the lookup, so a lookup that raced a change is stored under a reading the change
+// has moved past. Until WatchMemberships has run the clock is not watched, and every read looks
+// the roles up.
+type membershipClock struct {
+	watched atomic.Bool
+	changes atomic.Uint64
+}
+
+// read returns the clock's reading, and whether it is watched (a reading can be trusted).
+func (c *membershipClock) read() (uint64, bool) { return c.changes.Load(), c.watched.Load() }
+
+// changed counts a change.
+func (c *membershipClock) changed() { c.changes.Add(1) }
+
+// WatchMemberships counts every change to ScimRoles and ScimRoleMembers that informers (the
+// manager's cache) deliver on the store's membership clock, and from then on serves the
+// renderings of users whose roles cannot have changed without looking them up. A role or shard
+// update that changes neither its spec, its deletion nor its owners (a status write) is not a
+// change.
+func (s *Store) WatchMemberships(ctx context.Context, informers Informers) error {
+	for _, obj := range []client.Object{&v1.ScimRole{}, &v1.ScimRoleMembers{}} {
+		inf, err := informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return fmt.Errorf("informer of %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc: func(any) { s.memberships.changed() },
+			UpdateFunc: func(old, cur any) {
+				if membershipChanged(old, cur) {
+					s.memberships.changed()
+				}
+			},
+			DeleteFunc: func(any) { s.memberships.changed() },
+		}); err != nil {
+			return fmt.Errorf("watch %T: %w", obj, err)
+		}
+	}
+	s.memberships.watched.Store(true)
+	return nil
+}
+
+// membershipChanged reports whether an update of a role or shard from old to cur may change the
+// groups of a user: anything but its status and the metadata the API server keeps.
+func membershipChanged(old, cur any) bool {
+	o, ok1 := old.(client.Object)
+	c, ok2 := cur.(client.Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	if o.GetUID() != c.GetUID() || o.GetGeneration() != c.GetGeneration() || !o.GetDeletionTimestamp().Equal(c.GetDeletionTimestamp()) ||
+		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), c.GetOwnerReferences()) {
+		return true
+	}
+	switch o := o.(type) {
+	case *v1.ScimRole:
+		c, ok := c.(*v1.ScimRole)
+		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
+	case *v1.ScimRoleMembers:
+		c, ok := c.(*v1.ScimRoleMembers)
+		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
+	}
+	return true
+}
+
+// isMembership reports whether obj is a role or a member shard: a write of it moves the
+// membership clock.
+func isMembership(obj client.Object) bool {
+	switch obj.(type) {
+	case *v1.ScimRole, *v1.ScimRoleMembers:
+		return true
+	}
+	return false
 }
 
 // groupRef is what a user's groups attribute renders of a role: its name and displayName.
@@ -64,12 +152,14 @@ type groupRef struct{ name, display string }
 // encodedUser returns the encoded full representation of u in roles: from the render cache when it
 // holds it for u's resourceVersion and those roles' names and displayNames, else rendered, encoded
 // and kept (counted in rendersTotal under cause). The entry is shared: read-only.
-func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, cause string) *rendered {
+// The roles were looked up at the membership clock's reading seen.
+func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, seen uint64, cause string) *rendered {
 	c := s.renderCache()
 	if e, ok := c.entries.Get(u.UID); ok {
 		if r := e.(*rendered); r.version == u.ResourceVersion && slices.EqualFunc(r.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
 			return g.name == role.Name && g.display == role.Spec.DisplayName
 		}) {
+			r.seen.Store(seen)
 			return r
 		}
 	}
@@ -79,6 +169,7 @@ func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, cause string) 
 	}
 	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles)),
 		etag: version(u), location: "Users/" + u.Name}
+	r.seen.Store(seen)
 	c.entries.Add(u.UID, r)
 	rendersTotal.WithLabelValues(cause).Inc()
 	return r
@@ -112,12 +203,25 @@ func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 
 // encoded is the Resource of u, in the roles that list it, with its encoded full representation
 // (encodedUser, rendering for cause when the render cache holds none current).
+// A rendering of u's resourceVersion whose roles were looked up at the membership clock's current
+// reading is served as it is, without looking them up.
 func (s *users) encoded(ctx context.Context, u *v1.ScimUser, cause string) (*Resource, error) {
-	roles, err := s.rolesOf(ctx, u.Name)
-	if err != nil {
-		return nil, err
+	seen, watched := s.memberships.read() // before the lookup
+	var r *rendered
+	if watched {
+		if e, ok := s.renderCache().entries.Get(u.UID); ok {
+			if e := e.(*rendered); e.version == u.ResourceVersion && e.seen.Load() == seen {
+				r = e
+			}
+		}
 	}
-	r := s.encodedUser(u, roles, cause)
+	if r == nil {
+		roles, err := s.rolesOf(ctx, u.Name)
+		if err != nil {
+			return nil, err
+		}
+		r = s.encodedUser(u, roles, seen, cause)
+	}
 	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
 }
 

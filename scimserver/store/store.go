@@ -140,6 +140,8 @@ type Store struct {
 	order orders
 	// rendered is the render cache of GetEncoded.
 	rendered renderCache
+	// memberships counts the changes to roles and shards (rendered.go).
+	memberships membershipClock
 }
 
 // Users returns the Users view of the store.
@@ -286,6 +288,10 @@ func (s *Store) waitForCache(ctx context.Context, obj client.Object, deleted boo
 	timeout := s.CacheWait
 	if timeout == 0 {
 		timeout = 2 * time.Second
+	}
+	if isMembership(obj) {
+		// Once the cache holds the write (or the wait gives up), before the write is answered.
+		defer s.memberships.changed()
 	}
 	probe := obj.DeepCopyObject().(client.Object)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
