@@ -167,8 +167,8 @@ var _ = Describe("The render cache of GET by id", func() {
 	It("follows the user's groups changed without SCIM (a role declared with kubectl, renamed, deleted)", func() {
 		id := createUser(unique("rc-declared") + "@example.test")
 		groups := func() any { return scim("GET", "/Users/"+id, "").expectStatus(http.StatusOK).body["groups"] }
-		// Rendered with its roles looked up, then served again without looking them up.
-		Expect(groups()).To(BeEmpty())
+		// Rendered and kept: what follows is served from the render cache, which must follow roles
+		// changed without a SCIM write (store/membershipclock_test.go shows the lookups it skips).
 		Expect(groups()).To(BeEmpty())
 
 		role := &v1.ScimRole{}

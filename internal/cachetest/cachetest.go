@@ -24,7 +24,7 @@ import (
 
 // Cache holds objects in memory and serves reads of them, informers that report them, and Create
 // and Update as an API server would answer them (a new resourceVersion each time) for benchmarks
-// of writes without one. Other
+// of writes without one, and Delete. Other
 // writes are not served: the embedded client.Client is nil, and they panic. It is not safe for
 // concurrent writes, as benchmarks need not be.
 type Cache struct {
@@ -150,6 +150,25 @@ func (c *Cache) Update(_ context.Context, obj client.Object, _ ...client.UpdateO
 	rv, _ := strconv.ParseInt(stored.GetResourceVersion(), 10, 64)
 	obj.SetResourceVersion(strconv.FormatInt(rv+1, 10))
 	c.Add(obj.DeepCopyObject().(client.Object))
+	return nil
+}
+
+// Delete removes the object of obj's type and key, and reports its deletion to the handlers; one
+// not held is NotFound.
+func (c *Cache) Delete(_ context.Context, obj client.Object, _ ...client.DeleteOption) error {
+	t := reflect.TypeOf(obj)
+	key := client.ObjectKeyFromObject(obj)
+	stored, ok := c.objects[t][key]
+	if !ok {
+		return apierrors.NewNotFound(groupResource(obj), obj.GetName())
+	}
+	for field, extract := range c.indexers[t] {
+		c.unindex(t, field, key, extract(stored))
+	}
+	delete(c.objects[t], key)
+	for _, h := range c.handlers[t] {
+		h.OnDelete(stored)
+	}
 	return nil
 }
 

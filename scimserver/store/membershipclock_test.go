@@ -28,8 +28,8 @@ func (c *listCounter) List(ctx context.Context, list client.ObjectList, opts ...
 // TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges checks that, with the store watching
 // memberships, a GET of a user whose rendering is current does not look its roles up again; that
 // a role's status write leaves it so; and that a new role listing the user, an edit of a role's
-// members or displayName, a deletion, and the store's own role writes each have the next GET look
-// them up and show them. Without the watch, every GET looks them up.
+// members or displayName, a member shard, a role's deletion and the store's own role writes each
+// have the next GET look them up and show them. Without the watch, every GET looks them up.
 func TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges(t *testing.T) {
 	ctx := context.Background()
 	c := cachetest.New(cachetest.Tenant(10, 3)...)
@@ -103,6 +103,25 @@ func TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges(t *testing.T) {
 	}
 	if got := get(true, "after the user left the role"); strings.Contains(got, `"Old hands"`) {
 		t.Errorf("a role the user left is among its groups: %s", got)
+	}
+
+	// Back through a member shard the role owns, then out with the role's deletion.
+	yes := true
+	shard := &v1.ScimRoleMembers{ObjectMeta: metav1.ObjectMeta{Name: "r-new-1", UID: "uid-r-new-1",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: v1.GroupVersion.String(), Kind: "ScimRole", Name: "r-new", UID: left.UID, Controller: &yes}}},
+		Spec: v1.ScimRoleMembersSpec{Role: "r-new", Members: []v1.Member{{Value: id}}}}
+	if err := c.Create(ctx, shard); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(true, "after a shard of the role lists the user"); !strings.Contains(got, `"Old hands"`) {
+		t.Errorf("a role that lists the user in its shard is not among its groups: %s", got)
+	}
+	get(false, "again")
+	if err := c.Delete(ctx, role("r-new")); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(true, "after the role's deletion"); strings.Contains(got, `"Old hands"`) {
+		t.Errorf("a deleted role is among the user's groups: %s", got)
 	}
 
 	// The store's own write of a role counts once the cache holds it, before it is answered.

@@ -109,6 +109,9 @@ func (s *Store) WatchMemberships(ctx context.Context, informers Informers) error
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
+	// A change that reached the cache before the handlers were registered was never counted:
+	// renderings made before now are looked up again.
+	s.memberships.changed()
 	s.memberships.watched.Store(true)
 	return nil
 }

@@ -245,7 +245,8 @@ func (s *Store) liveGet(ctx context.Context, key client.ObjectKey, obj client.Ob
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := s.Live.Get(lctx, key, obj)
-	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+	var status apierrors.APIStatus
+	if err != nil && !errors.As(err, &status) && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
 		return Unavailable(fmt.Errorf("the API server did not answer a read of %s within %s: %w", key.Name, timeout, err))
 	}
 	return err
