@@ -105,5 +105,9 @@ func benchHandler(b *testing.B, users, roles int) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// As SetupWithManager does: the token Secret from its informer's events.
+	if err := srv.WatchTokenSecret(context.Background(), c); err != nil {
+		b.Fatal(err)
+	}
 	return srv.Handler()
 }

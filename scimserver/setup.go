@@ -53,7 +53,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if st.Direct, err = index.NewDirect(ctx, mgr.GetCache()); err != nil {
 		return nil, fmt.Errorf("read the cache directly: %w", err)
 	}
-	if err := srv.tokens.watch(ctx, mgr.GetCache()); err != nil {
+	if err := srv.WatchTokenSecret(ctx, mgr.GetCache()); err != nil {
 		return nil, err
 	}
 	if err := st.IndexOrder(ctx, mgr.GetCache()); err != nil {

@@ -61,6 +61,13 @@ func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
 // cached in one namespace, maps its kind to a resource on every call: a tenth of the manager's CPU
 // serving GETs). The copy changes as the cache does: a key added or revoked applies on the event
 // that brings it.
+// WatchTokenSecret has the server read the token Secret from the events of informers' Secret
+// informer (tokenSource.watch) rather than through its reader on every request. SetupWithManager
+// calls it with the manager's cache.
+func (s *Server) WatchTokenSecret(ctx context.Context, informers store.Informers) error {
+	return s.tokens.watch(ctx, informers)
+}
+
 func (t *tokenSource) watch(ctx context.Context, informers store.Informers) error {
 	inf, err := informers.GetInformer(ctx, &corev1.Secret{}, cache.BlockUntilSynced(false))
 	if err != nil {
