@@ -11,9 +11,9 @@ import (
 
 // registerIndexes registers the field indexes of the manager's cache the controllers read through
 // (see package index, which the SCIM server shares): members → roles (through shards too), a
-// role's shards, and the exact userName.
+// role's shards, and the userName's identity key (index.UsersNamed).
 func registerIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	return index.Register(ctx, indexer, index.RoleMember, index.ShardMember, index.ShardRole, index.UserName)
+	return index.Register(ctx, indexer, index.RoleMember, index.ShardMember, index.ShardRole, index.UserNameFolded)
 }
 
 // rolesWithMember lists, from the cache, the roles that have the user named name as a member,
@@ -35,7 +35,5 @@ func roleMembers(ctx context.Context, c client.Reader, role *identityv1alpha1.Sc
 // usersNamed lists, from the cache, the users whose userName is exactly userName (a binding's
 // subject names them so). They are the cache's objects: read-only.
 func usersNamed(ctx context.Context, c client.Reader, userName string) ([]identityv1alpha1.ScimUser, error) {
-	var users identityv1alpha1.ScimUserList
-	err := c.List(ctx, &users, client.MatchingFields{index.UserName.Name: userName}, client.UnsafeDisableDeepCopy)
-	return users.Items, err
+	return index.UsersNamed(ctx, c, userName)
 }

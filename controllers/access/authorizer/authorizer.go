@@ -33,7 +33,7 @@ type Authorizer struct {
 	prefix string
 }
 
-// New returns an Authorizer over users, a reader with the index.UserName field index (the manager's
+// New returns an Authorizer over users, a reader with the index.UserNameFolded field index (the manager's
 // cache), for subjects named with prefix (the --rbac-user-prefix).
 func New(users client.Reader, prefix string) *Authorizer {
 	return &Authorizer{users: users, prefix: prefix}
@@ -47,11 +47,11 @@ func (a *Authorizer) Review(ctx context.Context, spec *authorizationv1.SubjectAc
 	if !ok {
 		return noOpinion, nil
 	}
-	var users identityv1alpha1.ScimUserList
-	if err := a.users.List(ctx, &users, client.MatchingFields{index.UserName.Name: userName}, client.UnsafeDisableDeepCopy); err != nil {
+	users, err := index.UsersNamed(ctx, a.users, userName)
+	if err != nil {
 		return noOpinion, fmt.Errorf("look up the ScimUser of %q: %w", spec.User, err)
 	}
-	reason, denied := decide(users.Items, provisioned)
+	reason, denied := decide(users, provisioned)
 	if !denied {
 		return noOpinion, nil
 	}

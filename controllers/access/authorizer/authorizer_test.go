@@ -74,7 +74,7 @@ func newFakeReader(users ...*identityv1alpha1.ScimUser) client.Reader {
 		objs[i] = u.DeepCopy()
 	}
 	return fake.NewClientBuilder().WithScheme(scheme).
-		WithIndex(index.UserName.Object, index.UserName.Name, index.UserName.Extract).
+		WithIndex(index.UserNameFolded.Object, index.UserNameFolded.Name, index.UserNameFolded.Extract).
 		WithObjects(objs...).Build()
 }
 

@@ -44,7 +44,7 @@ func (s *userSource) Watch(metav1.ListOptions) (watch.Interface, error) { return
 // initial-events bookmark.
 func (s *userSource) IsWatchListSemanticsUnSupported() bool { return true }
 
-// informerCache returns a started, synced cache of users with the index.UserName index, the
+// informerCache returns a started, synced cache of users with the index.UserNameFolded index, the
 // ScimUser informer, and the watcher through which events reach it.
 func informerCache(tb testing.TB, users []identityv1alpha1.ScimUser) (cache.Cache, cache.Informer, *watch.FakeWatcher) {
 	tb.Helper()
@@ -62,7 +62,7 @@ func informerCache(tb testing.TB, users []identityv1alpha1.ScimUser) (cache.Cach
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	if err := index.Register(ctx, c, index.UserName); err != nil {
+	if err := index.Register(ctx, c, index.UserNameFolded); err != nil {
 		tb.Fatal(err)
 	}
 	inf, err := c.GetInformer(ctx, &identityv1alpha1.ScimUser{})

@@ -63,7 +63,7 @@ type Server struct {
 }
 
 // SetupWithManager adds the webhook's server to mgr, answering from mgr's cache through the
-// index.UserName field index, which it registers.
+// index.UserNameFolded field index, which it registers.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Server, error) {
 	switch {
 	case opts.CertDir == "":
@@ -82,7 +82,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) (*Ser
 	if len(opts.ClientNames) == 0 {
 		opts.ClientNames = []string{DefaultClientName}
 	}
-	if err := index.Register(ctx, mgr.GetFieldIndexer(), index.UserName); err != nil {
+	if err := index.Register(ctx, mgr.GetFieldIndexer(), index.UserNameFolded); err != nil {
 		return nil, err
 	}
 	s := &Server{opts: opts, authz: New(mgr.GetCache(), opts.UserPrefix), cache: mgr.GetCache(),
