@@ -56,11 +56,6 @@ func (t *tokenSource) current(ctx context.Context) (*corev1.Secret, error) {
 	return secret, nil
 }
 
-// watch keeps t's copy of the token Secret from the events of the manager's Secret informer, so
-// that authenticating a request is an atomic load rather than a cache Get (which, for a Secret
-// cached in one namespace, maps its kind to a resource on every call: a tenth of the manager's CPU
-// serving GETs). The copy changes as the cache does: a key added or revoked applies on the event
-// that brings it.
 // WatchTokenSecret has the server read the token Secret from the events of informers' Secret
 // informer (tokenSource.watch) rather than through its reader on every request. SetupWithManager
 // calls it with the manager's cache.
@@ -68,6 +63,11 @@ func (s *Server) WatchTokenSecret(ctx context.Context, informers store.Informers
 	return s.tokens.watch(ctx, informers)
 }
 
+// watch keeps t's copy of the token Secret from the events of the manager's Secret informer, so
+// that authenticating a request is an atomic load rather than a cache Get (which, for a Secret
+// cached in one namespace, maps its kind to a resource on every call: a tenth of the manager's CPU
+// serving GETs). The copy changes as the cache does: a key added or revoked applies on the event
+// that brings it.
 func (t *tokenSource) watch(ctx context.Context, informers store.Informers) error {
 	inf, err := informers.GetInformer(ctx, &corev1.Secret{}, cache.BlockUntilSynced(false))
 	if err != nil {

@@ -69,12 +69,17 @@ func TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges(t *testing.T) {
 		}
 		return r
 	}
-	roleName := func(j int) string { return fmt.Sprintf("r-%016x", j) }
-	r0 := role(roleName(0))
-	r0.Status.MemberCount = 42
-	if err := c.Update(ctx, r0); err != nil {
-		t.Fatal(err)
+	// update writes the role named name as change leaves it, and returns it.
+	update := func(name string, change func(*v1.ScimRole)) *v1.ScimRole {
+		r := role(name)
+		change(r)
+		if err := c.Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
+	roleName := func(j int) string { return fmt.Sprintf("r-%016x", j) }
+	update(roleName(0), func(r *v1.ScimRole) { r.Status.MemberCount = 42 })
 	get(false, "after a role's status write")
 
 	added := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-new", UID: "uid-r-new"},
@@ -87,20 +92,12 @@ func TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges(t *testing.T) {
 	}
 	get(false, "again")
 
-	renamed := role("r-new")
-	renamed.Spec.DisplayName = "Old hands"
-	if err := c.Update(ctx, renamed); err != nil {
-		t.Fatal(err)
-	}
+	update("r-new", func(r *v1.ScimRole) { r.Spec.DisplayName = "Old hands" })
 	if got := get(true, "after the role's rename"); !strings.Contains(got, `"Old hands"`) || strings.Contains(got, `"Newcomers"`) {
 		t.Errorf("the renamed role's old name is served: %s", got)
 	}
 
-	left := role("r-new")
-	left.Spec.Members = nil
-	if err := c.Update(ctx, left); err != nil {
-		t.Fatal(err)
-	}
+	left := update("r-new", func(r *v1.ScimRole) { r.Spec.Members = nil })
 	if got := get(true, "after the user left the role"); strings.Contains(got, `"Old hands"`) {
 		t.Errorf("a role the user left is among its groups: %s", got)
 	}
@@ -125,11 +122,8 @@ func TestAUsersRenderingKeepsItsRolesUntilAMembershipChanges(t *testing.T) {
 	}
 
 	// The store's own write of a role counts once the cache holds it, before it is answered.
-	written := role(roleName(1))
-	if err := c.Update(ctx, written); err != nil { // as the write's API call
-		t.Fatal(err)
-	}
-	get(false, "after an update that changes no member") // so that only the store's own tick shows below
+	written := update(roleName(1), func(*v1.ScimRole) {}) // as the write's API call
+	get(false, "after an update that changes no member")  // so that only the store's own tick shows below
 	reading, _ := s.memberships.read()
 	s.waitForCache(ctx, written, false)
 	if now, _ := s.memberships.read(); now == reading {

@@ -152,19 +152,26 @@ func isMembership(obj client.Object) bool {
 // groupRef is what a user's groups attribute renders of a role: its name and displayName.
 type groupRef struct{ name, display string }
 
-// encodedUser returns the encoded full representation of u in roles: from the render cache when it
-// holds it for u's resourceVersion and those roles' names and displayNames, else rendered, encoded
-// and kept (counted in rendersTotal under cause). The entry is shared: read-only.
-// The roles were looked up at the membership clock's reading seen.
-func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, seen uint64, cause string) *rendered {
-	c := s.renderCache()
-	if e, ok := c.entries.Get(u.UID); ok {
-		if r := e.(*rendered); r.version == u.ResourceVersion && slices.EqualFunc(r.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
-			return g.name == role.Name && g.display == role.Spec.DisplayName
-		}) {
-			r.seen.Store(seen)
+// renderingOf returns the render cache's rendering of u's resourceVersion, or nil.
+func (s *Store) renderingOf(u *v1.ScimUser) *rendered {
+	if e, ok := s.renderCache().entries.Get(u.UID); ok {
+		if r := e.(*rendered); r.version == u.ResourceVersion {
 			return r
 		}
+	}
+	return nil
+}
+
+// encodedUser returns the encoded full representation of u in roles: cached (renderingOf u, or
+// nil) when it lists those roles' names and displayNames, else rendered, encoded and kept (counted
+// in rendersTotal under cause). The roles were looked up at the membership clock's reading seen.
+// The entry is shared: read-only.
+func (s *Store) encodedUser(u *v1.ScimUser, cached *rendered, roles []*v1.ScimRole, seen uint64, cause string) *rendered {
+	if cached != nil && slices.EqualFunc(cached.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
+		return g.name == role.Name && g.display == role.Spec.DisplayName
+	}) {
+		cached.seen.Store(seen)
+		return cached
 	}
 	groups := make([]groupRef, len(roles))
 	for i, role := range roles {
@@ -173,7 +180,7 @@ func (s *Store) encodedUser(u *v1.ScimUser, roles []*v1.ScimRole, seen uint64, c
 	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles)),
 		etag: version(u), location: "Users/" + u.Name}
 	r.seen.Store(seen)
-	c.entries.Add(u.UID, r)
+	s.renderCache().entries.Add(u.UID, r)
 	rendersTotal.WithLabelValues(cause).Inc()
 	return r
 }
@@ -210,20 +217,13 @@ func (s *users) GetEncoded(ctx context.Context, id string) (*Resource, error) {
 // reading is served as it is, without looking them up.
 func (s *users) encoded(ctx context.Context, u *v1.ScimUser, cause string) (*Resource, error) {
 	seen, watched := s.memberships.read() // before the lookup
-	var r *rendered
-	if watched {
-		if e, ok := s.renderCache().entries.Get(u.UID); ok {
-			if e := e.(*rendered); e.version == u.ResourceVersion && e.seen.Load() == seen {
-				r = e
-			}
-		}
-	}
-	if r == nil {
+	r := s.renderingOf(u)
+	if r == nil || !watched || r.seen.Load() != seen {
 		roles, err := s.rolesOf(ctx, u.Name)
 		if err != nil {
 			return nil, err
 		}
-		r = s.encodedUser(u, roles, seen, cause)
+		r = s.encodedUser(u, r, roles, seen, cause)
 	}
 	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
 }

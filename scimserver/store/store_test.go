@@ -163,13 +163,13 @@ func TestForgetRenderedDropsTheEntry(t *testing.T) {
 	s := &Store{}
 	u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: "a-1", UID: "uid-1", ResourceVersion: "1"}, Spec: v1.ScimUserSpec{UserName: "bjensen"}}
 	roles := []*v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Guides"}}}
-	first := s.encodedUser(u, roles, 0, renderOnRequest)
-	if again := s.encodedUser(u, roles, 0, renderOnRequest); again != first || s.renderCache().entries.Len() != 1 {
+	first := s.encodedUser(u, s.renderingOf(u), roles, 0, renderOnRequest)
+	if again := s.encodedUser(u, s.renderingOf(u), roles, 0, renderOnRequest); again != first || s.renderCache().entries.Len() != 1 {
 		t.Fatalf("rendered twice (%v), %d entries; want once, one entry", again != first, s.renderCache().entries.Len())
 	}
 	// Renamed, the role is rendered anew: the groups attribute shows its displayName.
 	renamed := []*v1.ScimRole{{ObjectMeta: metav1.ObjectMeta{Name: "r-1"}, Spec: v1.ScimRoleSpec{DisplayName: "Hosts"}}}
-	if r := s.encodedUser(u, renamed, 0, renderOnRequest); r == first || !strings.Contains(string(r.json), `"Hosts"`) {
+	if r := s.encodedUser(u, s.renderingOf(u), renamed, 0, renderOnRequest); r == first || !strings.Contains(string(r.json), `"Hosts"`) {
 		t.Fatalf("a renamed group served the old rendering: %s", r.json)
 	}
 	s.forgetRendered("uid-1")
