@@ -65,6 +65,7 @@ func main() {
 	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once.")
 	flag.IntVar(&o.Controllers.MaxConcurrentUserReconciles, "max-concurrent-user-reconciles", 0, "ScimUsers reconciled at once, each writing one user's status (0: a quarter of --max-concurrent-reconciles).")
 	flag.IntVar(&o.Controllers.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
+	flag.BoolVar(&o.Controllers.SharedBindings, "rbac-shared-bindings", false, "Project every role that grants the same ClusterRole or Role in the same scope onto one set of bindings holding the union of their members (a user in many such roles leaves one binding, and the API server's RBAC scans fewer subjects), instead of a set per role. See docs/design.md, \"Shared bindings\".")
 	// The SCIM server: where and how it listens, who may call it, and the limits on one request.
 	flag.StringVar(&o.SCIM.Addr, "scim-bind-address", ":9443", "The address the SCIM server binds to.")
 	flag.StringVar(&o.SCIM.CertDir, "scim-cert-dir", "", "Directory holding tls.crt and tls.key: the SCIM server serves HTTPS (TLS 1.2+) and reloads them when they change. Required unless --scim-insecure-http.")

@@ -43,7 +43,9 @@ import (
 //
 //	go test ./controllers/ -run '^$' -bench Revocation -benchtime 1x
 //
-// SCIM_BENCH_WORKERS sets Options.MaxConcurrentReconciles.
+// SCIM_BENCH_WORKERS sets Options.MaxConcurrentReconciles; SCIM_BENCH_SHARED=1 runs the controllers
+// with shared bindings (Options.SharedBindings): every role of the benchmark grants view, so a user
+// is then a subject of one binding, whatever the number of its roles.
 func BenchmarkRevocation(b *testing.B) {
 	if testing.Short() {
 		b.Skip("the benchmark needs the local control plane")
@@ -74,6 +76,7 @@ func BenchmarkRevocation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	opts.SharedBindings = os.Getenv("SCIM_BENCH_SHARED") == "1"
 	scim, err := startManager(ctx, operatorCfg, opts, serving{webhook: local.AuthorizationWebhook, scimTokens: &tokens}, func(err error) { b.Error(err) })
 	if err != nil {
 		b.Fatal(err)
@@ -86,7 +89,7 @@ func BenchmarkRevocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bench := &revocationBench{c: c, operator: operator, tr: tr, scim: scim}
+	bench := &revocationBench{c: c, operator: operator, tr: tr, scim: scim, shared: opts.SharedBindings}
 
 	var rows []string
 	for _, roles := range []int{1, 5, 100, 1000} {
@@ -116,6 +119,16 @@ type revocationBench struct {
 	scim string
 	// spread are the users of UsersSpreadOver1000Roles not yet suspended.
 	spread []*identityv1alpha1.ScimUser
+	// shared is true when the controllers share bindings between roles.
+	shared bool
+}
+
+// bindingsFor is the number of bindings that name a user in roles roles (all granting view).
+func (rb *revocationBench) bindingsFor(roles int) int {
+	if rb.shared {
+		return 1
+	}
+	return roles
 }
 
 // oneUserInManyRoles suspends and reactivates one user who is in roles roles, times times, and
@@ -129,7 +142,7 @@ func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B,
 		return []*identityv1alpha1.ScimUser{target, others[i%2]}
 	})
 	subject := benchPrefix + target.Spec.UserName
-	rb.waitHeld(ctx, b, subject, roles)
+	rb.waitHeld(ctx, b, subject, rb.bindingsFor(roles))
 	rb.waitSettled(ctx, b)
 
 	var webhook, rbacOnly, last, each []time.Duration
@@ -146,7 +159,7 @@ func (rb *revocationBench) oneUserInManyRoles(ctx context.Context, b *testing.B,
 		l, e := rb.waitRevoked(ctx, b, r, t0)
 		last, each = append(last, l), append(each, e...)
 		rb.setActive(ctx, b, target, true)
-		rb.waitHeld(ctx, b, subject, roles)
+		rb.waitHeld(ctx, b, subject, rb.bindingsFor(roles))
 	}
 	report(b, "webhook", webhook)
 	b.ReportMetric(float64(reviews), "webhook-reviews-max")
@@ -258,7 +271,7 @@ func (rb *revocationBench) usersSpread(ctx context.Context, b *testing.B, n, mem
 		return m
 	})
 	for _, u := range users {
-		rb.waitHeld(ctx, b, benchPrefix+u.Spec.UserName, members)
+		rb.waitHeld(ctx, b, benchPrefix+u.Spec.UserName, rb.bindingsFor(members))
 	}
 	rb.waitSettled(ctx, b)
 	var last []time.Duration

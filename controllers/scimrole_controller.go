@@ -182,6 +182,11 @@ type members struct {
 
 // membersOf resolves the members of role through the cache.
 func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
+	return r.Deps.membersOf(ctx, role)
+}
+
+// membersOf resolves the members of role through the cache.
+func (r Deps) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
 	all, err := roleMembers(ctx, r.Client, role)
 	if err != nil {
 		return members{}, err
@@ -229,6 +234,9 @@ func roleOfShard(_ context.Context, shard client.Object) []reconcile.Request {
 // roleOfChange queues the role a change of the access system belongs to, at low priority: most
 // changes are the role's own writes, and repairing the others can wait for revocations in progress.
 func roleOfChange(_ context.Context, change access.Change, q access.Queue) {
+	if change.Role == "" {
+		return // a shared binding as the operator wrote it: nothing to repair
+	}
 	enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: change.Role}}, handler.LowPriority, 0)
 }
 

@@ -67,6 +67,9 @@ type Options struct {
 	// MaxConcurrentUserReconciles is the number of ScimUsers reconciled at once (default: a quarter
 	// of MaxConcurrentReconciles, at least one). Each writes one user's status.
 	MaxConcurrentUserReconciles int
+	// SharedBindings projects every role that grants the same role in the same scope onto one set
+	// of bindings holding the union of their active members (rbac.Options.Shared).
+	SharedBindings bool
 }
 
 // Setup registers the controllers with mgr, with the field indexes they read through. They run on
@@ -82,12 +85,20 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := registerIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	system, err := rbac.New(ctx, mgr, rbac.Options{UserPrefix: opts.RBACUserPrefix, MaxSubjects: opts.MaxSubjectsPerBinding})
+	deps := Deps{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("scim-operator"), UserPrefix: opts.RBACUserPrefix}
+	system, err := rbac.New(ctx, mgr, rbac.Options{
+		UserPrefix:  opts.RBACUserPrefix,
+		MaxSubjects: opts.MaxSubjectsPerBinding,
+		Shared:      opts.SharedBindings,
+		Members: func(ctx context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
+			m, err := deps.membersOf(ctx, role)
+			return m.active, err
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("set up the RBAC access system: %w", err)
 	}
-	recorder := mgr.GetEventRecorder("scim-operator")
-	deps := Deps{Client: mgr.GetClient(), Live: mgr.GetAPIReader(), Access: system, Recorder: recorder, UserPrefix: opts.RBACUserPrefix}
+	deps.Access = system
 	users := &ScimUserReconciler{deps}
 	if opts.MaxConcurrentUserReconciles <= 0 {
 		opts.MaxConcurrentUserReconciles = max(1, opts.MaxConcurrentReconciles/4)

@@ -70,8 +70,14 @@ const (
 	// SuspendedByAdmin is the AnnotationSuspendedBy value for a suspension by an administrator.
 	SuspendedByAdmin = "admin"
 
-	// LabelRole names the ScimRole that owns an RBAC binding.
+	// LabelRole names the ScimRole that owns an RBAC binding. Every binding the operator manages
+	// carries it: a binding shared by every role that grants the same role in the same scope
+	// (--rbac-shared-bindings) carries it empty, and LabelGrant.
 	LabelRole = "identity.scim-operator.io/role"
+
+	// LabelGrant identifies the grant of a shared RBAC binding: a hash of the granted role's kind,
+	// namespace and name.
+	LabelGrant = "identity.scim-operator.io/grant"
 
 	// FinalizerAccess holds a ScimUser or ScimRole back from deletion until the operator has removed
 	// what it grants: a user from the members of every role, a role's bindings. Until then the name

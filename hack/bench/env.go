@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,17 @@ type env struct {
 	operatorKubeconfig string
 	// replicas are the manager processes running, the first one e.manager.
 	replicas []*replica
+	// shared is true when the manager shares bindings between roles (--rbac-shared-bindings).
+	shared bool
+}
+
+// bindingsFor is the number of bindings that name a user in roles roles of the bench (all of them
+// grant view): one when the manager shares bindings.
+func (e *env) bindingsFor(roles int) int {
+	if e.shared {
+		return 1
+	}
+	return roles
 }
 
 // replica is one manager process of the environment.
@@ -134,7 +146,9 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, token: randomHex(24)}
+	e := &env{dir: dir, token: randomHex(24), shared: slices.ContainsFunc(o.managerArgs, func(a string) bool {
+		return a == "--rbac-shared-bindings" || a == "--rbac-shared-bindings=true"
+	})}
 	defer func() {
 		if err != nil {
 			e.stop()

@@ -60,7 +60,7 @@ func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options
 		return nil, err
 	}
 	subject := userPrefix + target.userName
-	if err := tr.WaitHeld(ctx, subject, res.roles, 5*time.Minute); err != nil {
+	if err := tr.WaitHeld(ctx, subject, e.bindingsFor(res.roles), 5*time.Minute); err != nil {
 		return nil, err
 	}
 	rec := newRecorder(fmt.Sprintf("suspend 1 user in %d roles", res.roles))
@@ -76,7 +76,7 @@ func revocation(ctx context.Context, e *env, c *scimClient, t *tenant, o options
 		if _, _, err := c.do(ctx, http.MethodPatch, "/Users/"+target.id, activateBody, http.StatusOK, http.StatusNoContent); err != nil {
 			return nil, err
 		}
-		if err := tr.WaitHeld(ctx, subject, res.roles, 5*time.Minute); err != nil {
+		if err := tr.WaitHeld(ctx, subject, e.bindingsFor(res.roles), 5*time.Minute); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -165,6 +166,19 @@ func (t *tenant) converged(ctx context.Context, c client.Reader) (bool, string, 
 		for _, s := range b.Subjects {
 			subjects[role][s.Name] = true
 		}
+	}
+	if shared, ok := subjects[""]; ok {
+		// --rbac-shared-bindings: one set of bindings holds every group's members (all grant view).
+		want := map[string]bool{}
+		for _, g := range t.groups {
+			for _, m := range g.members {
+				want[userPrefix+t.users[m].userName] = true
+			}
+		}
+		if len(subjects) > 1 || !maps.Equal(shared, want) {
+			return false, fmt.Sprintf("the shared bindings hold %d subjects of %d (and %d roles' own bindings remain)", len(shared), len(want), len(subjects)-1), nil
+		}
+		return true, "", nil
 	}
 	wrong := 0
 	for _, g := range t.groups {

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -358,7 +360,7 @@ func (b rbacBinding) names(subject string) bool {
 // grantsOf returns the grants of role with their bindings (those labelled with the role): the
 // declared ones in declaration order, then those the role no longer declares whose bindings remain.
 func grantsOf(ctx context.Context, c client.Reader, role *identityv1alpha1.ScimRole) ([]grantBindings, error) {
-	byGrant, err := bindingsOf(ctx, c, role.Name)
+	byGrant, err := bindingsOf(ctx, c, role)
 	if err != nil {
 		return nil, err
 	}
@@ -454,33 +456,52 @@ func whyNoAccess(role *identityv1alpha1.ScimRole, user *identityv1alpha1.ScimUse
 	return ""
 }
 
-// bindingsOf returns the ClusterRoleBindings and RoleBindings labelled with the role named role,
-// by grant, each grant's sorted by namespace and name.
-func bindingsOf(ctx context.Context, c client.Reader, role string) (map[Grant][]rbacBinding, error) {
-	selector := client.MatchingLabels{identityv1alpha1.LabelRole: rbac.RoleLabelValue(role)}
+// bindingsOf returns the ClusterRoleBindings and RoleBindings of role, by grant, each grant's
+// sorted by namespace and name: those labelled with the role and, when the operator shares
+// bindings between roles (--rbac-shared-bindings), the shared bindings of the grants it declares.
+func bindingsOf(ctx context.Context, c client.Reader, role *identityv1alpha1.ScimRole) (map[Grant][]rbacBinding, error) {
 	byGrant := map[Grant][]rbacBinding{}
+	declared := access.GrantsOf(role.Spec.Access)
 	add := func(kind string, obj metav1.Object, ref rbacv1.RoleRef, subjects []rbacv1.Subject) {
 		g := Grant{Kind: ref.Kind, Name: ref.Name, Namespace: obj.GetNamespace()}
+		if role, ok := obj.GetLabels()[identityv1alpha1.LabelRole]; ok && role == "" &&
+			!slices.Contains(declared, access.Grant{Kind: g.Kind, Name: g.Name, Namespace: g.Namespace}) {
+			return // a shared binding of another grant whose label has the same hash
+		}
 		byGrant[g] = append(byGrant[g], rbacBinding{
 			ref:      identityv1alpha1.BindingReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()},
 			subjects: subjects,
 		})
 	}
-	crbs := &rbacv1.ClusterRoleBindingList{}
-	if err := listPages(ctx, c, crbs, func() {
-		for i := range crbs.Items {
-			add("ClusterRoleBinding", &crbs.Items[i], crbs.Items[i].RoleRef, crbs.Items[i].Subjects)
+	selectors := []labels.Selector{labels.SelectorFromSet(labels.Set{identityv1alpha1.LabelRole: rbac.RoleLabelValue(role.Name)})}
+	if len(declared) > 0 {
+		keys := make([]string, len(declared))
+		for i, g := range declared {
+			keys[i] = rbac.GrantLabelValue(g)
 		}
-	}, selector); err != nil {
-		return nil, fmt.Errorf("list ClusterRoleBindings of role %s: %w", role, err)
+		req, err := labels.NewRequirement(identityv1alpha1.LabelGrant, selection.In, keys)
+		if err != nil {
+			return nil, err
+		}
+		selectors = append(selectors, labels.NewSelector().Add(*req))
 	}
-	rbs := &rbacv1.RoleBindingList{}
-	if err := listPages(ctx, c, rbs, func() {
-		for i := range rbs.Items {
-			add("RoleBinding", &rbs.Items[i], rbs.Items[i].RoleRef, rbs.Items[i].Subjects)
+	for _, selector := range selectors {
+		crbs := &rbacv1.ClusterRoleBindingList{}
+		if err := listPages(ctx, c, crbs, func() {
+			for i := range crbs.Items {
+				add("ClusterRoleBinding", &crbs.Items[i], crbs.Items[i].RoleRef, crbs.Items[i].Subjects)
+			}
+		}, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+			return nil, fmt.Errorf("list ClusterRoleBindings of role %s: %w", role.Name, err)
 		}
-	}, selector); err != nil {
-		return nil, fmt.Errorf("list RoleBindings of role %s: %w", role, err)
+		rbs := &rbacv1.RoleBindingList{}
+		if err := listPages(ctx, c, rbs, func() {
+			for i := range rbs.Items {
+				add("RoleBinding", &rbs.Items[i], rbs.Items[i].RoleRef, rbs.Items[i].Subjects)
+			}
+		}, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+			return nil, fmt.Errorf("list RoleBindings of role %s: %w", role.Name, err)
+		}
 	}
 	for _, bindings := range byGrant {
 		slices.SortFunc(bindings, func(a, b rbacBinding) int {

@@ -2,14 +2,20 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+	"github.com/scim-operator/scim-operator/controllers/access/rbac"
 )
 
 func TestAccessOf(t *testing.T) {
@@ -122,5 +128,51 @@ func TestReportsPrintAsJSONAndYAML(t *testing.T) {
 				t.Errorf("-o json does not read back: %v\n%s", err, out.String())
 			}
 		}
+	}
+}
+
+// TestBindingsOfSharedLayout: with --rbac-shared-bindings a role's grants are held by bindings
+// labelled with the grant, not the role; the report finds them beside the role's own (a narrow
+// test of the label selection; the shared layout itself is tested against the API server in
+// controllers' TestSharedBindings).
+func TestBindingsOfSharedLayout(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = rbacv1.AddToScheme(scheme)
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	edit := access.Grant{Kind: access.KindClusterRole, Name: "edit", Namespace: "team-a"}
+	role := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "devs"},
+		Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"},
+			Namespaced: []identityv1alpha1.NamespacedAccess{{Namespace: "team-a", ClusterRole: "edit"}}}}}
+	shared := func(name string, g access.Grant, labelled access.Grant) *rbacv1.ClusterRoleBinding {
+		b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			identityv1alpha1.LabelRole: "", identityv1alpha1.LabelGrant: rbac.GrantLabelValue(labelled)}},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: g.Kind, Name: g.Name}}
+		return b
+	}
+	own := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "scim-devs-edit-0", Namespace: "team-a",
+		Labels: map[string]string{identityv1alpha1.LabelRole: "devs"}},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		shared("scim-shared-view-0", view, view),
+		shared("scim-shared-admin-0", access.Grant{Kind: access.KindClusterRole, Name: "admin"}, access.Grant{Kind: access.KindClusterRole, Name: "admin"}),
+		shared("forged", access.Grant{Kind: access.KindClusterRole, Name: "cluster-admin"}, view), // the view label on another grant
+		own,
+	).Build()
+	got, err := bindingsOf(context.Background(), c, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[Grant][]string{}
+	for g, bindings := range got {
+		for _, b := range bindings {
+			names[g] = append(names[g], b.ref.Name)
+		}
+	}
+	want := map[Grant][]string{
+		{Kind: view.Kind, Name: view.Name}:                            {"scim-shared-view-0"},
+		{Kind: edit.Kind, Name: edit.Name, Namespace: edit.Namespace}: {"scim-devs-edit-0"},
+	}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("bindings of the role: %v, want %v", names, want)
 	}
 }

@@ -3,13 +3,17 @@ package rbac
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
 )
 
@@ -168,5 +172,57 @@ func TestSubjects(t *testing.T) {
 		rbacv1.Subject{Kind: "ServiceAccount", Name: "oidc:sa", Namespace: "default"})
 	if got := usersIn(mixed, "oidc:"); !reflect.DeepEqual(got, []string{"alice@example.com", "bob@example.com"}) {
 		t.Fatalf("usersIn() = %v, want the prefixed User subjects only", got)
+	}
+}
+
+func TestSharedNames(t *testing.T) {
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	inTeam := access.Grant{Kind: access.KindClusterRole, Name: "view", Namespace: "team-a"}
+	role := access.Grant{Kind: access.KindRole, Name: "view", Namespace: "team-a"}
+	keys := map[string]bool{grantKey(view): true, grantKey(inTeam): true, grantKey(role): true}
+	if len(keys) != 3 {
+		t.Errorf("grant keys collide: %v", keys)
+	}
+	if base := sharedBase(view); !strings.HasPrefix(base, "scim-shared-view-") || len(base) != len("scim-shared-view-")+hashLen {
+		t.Errorf("sharedBase = %q", base)
+	}
+	long := access.Grant{Kind: access.KindClusterRole, Name: strings.Repeat("x", 300)}
+	if n := len(bindingName(sharedBase(long), 999)); n > 100 {
+		t.Errorf("a shared binding name is %d long", n)
+	}
+}
+
+func TestSharedIndexes(t *testing.T) {
+	shared := &rbacv1.ClusterRoleBinding{RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+	shared.Labels = map[string]string{identityv1alpha1.LabelRole: "", identityv1alpha1.LabelGrant: "x"}
+	shared.Subjects = []rbacv1.Subject{userSubject("ann"), {Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "ops"}}
+	own := shared.DeepCopy()
+	own.Labels = map[string]string{identityv1alpha1.LabelRole: "devs"}
+	foreign := shared.DeepCopy()
+	foreign.Labels = nil
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+
+	if !isShared(shared) || isShared(own) || isShared(foreign) {
+		t.Errorf("isShared: %v %v %v", isShared(shared), isShared(own), isShared(foreign))
+	}
+	if got := grantOfShared(shared); !slices.Equal(got, []string{grantKey(view), anyGrant}) {
+		t.Errorf("grantOfShared = %v", got)
+	}
+	if got := subjectsOfShared(shared); !slices.Equal(got, []string{"ann"}) {
+		t.Errorf("subjectsOfShared = %v, want the User subjects only", got)
+	}
+	for _, b := range []client.Object{own, foreign} {
+		if grantOfShared(b) != nil || subjectsOfShared(b) != nil {
+			t.Errorf("a binding that is not shared is indexed: %v", b.GetLabels())
+		}
+	}
+	role := &identityv1alpha1.ScimRole{Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}}}
+	if got := grantsOfRole(role); !slices.Equal(got, []string{grantKey(view)}) {
+		t.Errorf("grantsOfRole = %v", got)
+	}
+	role.DeletionTimestamp = &metav1.Time{}
+	role.Finalizers = []string{identityv1alpha1.FinalizerAccess}
+	if got := grantsOfRole(role); got != nil {
+		t.Errorf("a role being deleted grants %v", got)
 	}
 }

@@ -4,6 +4,10 @@
 // each. The bindings carry the identity.scim-operator.io/role label and a controller owner
 // reference to their role; the system deletes those its role no longer needs itself, since the
 // garbage collector may be slow or absent.
+//
+// With Options.Shared, every role that grants the same role in the same scope shares one set of
+// bindings instead (shared.go): their subjects are the union of the active members of all those
+// roles, the role label is empty and the identity.scim-operator.io/grant label names the grant.
 package rbac
 
 import (
@@ -18,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +50,12 @@ type Options struct {
 	UserPrefix string
 	// MaxSubjects is the largest number of subjects in one binding (default DefaultMaxSubjects).
 	MaxSubjects int
+	// Shared projects every role that grants the same role in the same scope onto one set of
+	// bindings holding the union of their active members, instead of a set per role.
+	Shared bool
+	// Members returns the userNames of the active members of role, as Apply receives them. The
+	// shared layout reads it for every role that grants what it applies; required when Shared.
+	Members func(ctx context.Context, role *identityv1alpha1.ScimRole) ([]string, error)
 }
 
 // System projects ScimRoles onto Kubernetes RBAC. It implements access.System.
@@ -54,6 +65,7 @@ type System struct {
 	cache  cache.Cache
 	scheme *runtime.Scheme
 	opts   Options
+	shared sharedState
 }
 
 var _ access.System = &System{}
@@ -63,18 +75,38 @@ func New(ctx context.Context, mgr ctrl.Manager, opts Options) (*System, error) {
 	if opts.MaxSubjects <= 0 {
 		opts.MaxSubjects = DefaultMaxSubjects
 	}
+	if opts.Shared && opts.Members == nil {
+		return nil, fmt.Errorf("the shared binding layout needs Options.Members")
+	}
+	indexer := mgr.GetFieldIndexer()
 	for _, obj := range []client.Object{&rbacv1.ClusterRoleBinding{}, &rbacv1.RoleBinding{}} {
-		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, indexRole, roleLabelOf); err != nil {
+		if err := indexer.IndexField(ctx, obj, indexRole, roleLabelOf); err != nil {
 			return nil, fmt.Errorf("index %T by role label: %w", obj, err)
 		}
+		if err := indexer.IndexField(ctx, obj, indexGrant, grantOfShared); err != nil {
+			return nil, fmt.Errorf("index %T by grant: %w", obj, err)
+		}
+		if err := indexer.IndexField(ctx, obj, indexSubject, subjectsOfShared); err != nil {
+			return nil, fmt.Errorf("index %T by subject: %w", obj, err)
+		}
 	}
-	return &System{
+	if err := indexer.IndexField(ctx, &identityv1alpha1.ScimRole{}, indexRoleGrant, grantsOfRole); err != nil {
+		return nil, fmt.Errorf("index ScimRoles by grant: %w", err)
+	}
+	s := &System{
 		client: mgr.GetClient(),
 		live:   mgr.GetAPIReader(),
 		cache:  mgr.GetCache(),
 		scheme: mgr.GetScheme(),
 		opts:   opts,
-	}, nil
+		shared: newSharedState(),
+	}
+	// Once, as the leader starts: shared bindings of grants no role declares any more (left by a
+	// run with the other layout, or by a role deleted while the operator was down) go.
+	if err := mgr.Add(sweeper{s}); err != nil {
+		return nil, fmt.Errorf("add the shared binding sweep: %w", err)
+	}
+	return s, nil
 }
 
 // CacheByObject restricts the manager's cache of bindings to those that carry the LabelRole label,
@@ -133,6 +165,22 @@ func roleLabelOf(obj client.Object) []string {
 // longer needs. Within a grant it writes the bindings in index order before deleting any, so that
 // merging bindings never takes access away from a remaining member.
 func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
+	if s.opts.Shared {
+		return s.applyShared(ctx, role)
+	}
+	result, err := s.applyOwn(ctx, role, users)
+	if err != nil || len(result.Failures) > 0 {
+		return result, err
+	}
+	// Shared bindings of the role's grants, from a run with the shared layout, go once the role's
+	// own hold its members.
+	deleted, err := s.deleteSharedOf(ctx, access.GrantsOf(role.Spec.Access))
+	result.Changed = result.Changed || deleted
+	return result, err
+}
+
+// applyOwn is Apply in the layout of a binding set per role.
+func (s *System) applyOwn(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
 	owned, err := s.bindingsOf(ctx, role.Name)
 	if err != nil {
 		return access.Result{}, err
@@ -144,7 +192,8 @@ func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, use
 	var result access.Result
 	grants := access.GrantsOf(role.Spec.Access)
 	for _, g := range grants {
-		refs, err := s.applyGrant(ctx, role, g, users, byGrant[g], &result.Changed)
+		desired := func(name string, members []string) (binding, error) { return s.desired(role, g, name, members) }
+		refs, err := s.applyGrant(ctx, baseName(role.Name, g), g, users, byGrant[g], desired, &result.Changed)
 		result.Bindings = append(result.Bindings, refs...)
 		if err != nil {
 			result.Failures = append(result.Failures, access.Failure{Grant: g, Forbidden: apierrors.IsForbidden(err), Err: err})
@@ -162,10 +211,11 @@ func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, use
 	return result, nil
 }
 
-// applyGrant writes the bindings of one grant and deletes those of it that are no longer needed. It
-// returns the bindings the grant holds. It notes in changed whether it wrote anything.
-func (s *System) applyGrant(ctx context.Context, role *identityv1alpha1.ScimRole, g access.Grant, users []string, existing []binding, changed *bool) ([]identityv1alpha1.BindingReference, error) {
-	base := baseName(role.Name, g)
+// applyGrant writes the bindings of one grant, named base-<index> and built by desired, to hold
+// users, and deletes those of existing that are no longer needed. It returns the bindings the grant
+// holds. It notes in changed whether it wrote anything.
+func (s *System) applyGrant(ctx context.Context, base string, g access.Grant, users []string, existing []binding,
+	desired func(name string, members []string) (binding, error), changed *bool) ([]identityv1alpha1.BindingReference, error) {
 	byIndex := map[int]binding{}
 	var extra []binding
 	for _, b := range existing {
@@ -184,7 +234,7 @@ func (s *System) applyGrant(ctx context.Context, role *identityv1alpha1.ScimRole
 	var refs []identityv1alpha1.BindingReference
 	planned := spread(current, users, s.opts.MaxSubjects)
 	for i, members := range planned {
-		want, err := s.desired(role, g, bindingName(base, i), members)
+		want, err := desired(bindingName(base, i), members)
 		if err != nil {
 			return refs, err
 		}
@@ -221,6 +271,7 @@ func (s *System) write(ctx context.Context, cached binding, found bool, want bin
 	if !found {
 		err := s.client.Create(ctx, want.Object)
 		if !apierrors.IsAlreadyExists(err) {
+			s.shared.wrote(want, err)
 			return err == nil, err
 		}
 		// The binding exists without our label (someone removed it), so the cache does not see it.
@@ -235,7 +286,9 @@ func (s *System) write(ctx context.Context, cached binding, found bool, want bin
 		if err := s.client.Delete(ctx, cached.Object, client.Preconditions{UID: new(cached.GetUID())}); client.IgnoreNotFound(err) != nil {
 			return false, err
 		}
-		return true, s.client.Create(ctx, want.Object)
+		err := s.client.Create(ctx, want.Object)
+		s.shared.wrote(want, err)
+		return true, err
 	}
 	updated, changed := merged(cached, want)
 	if !changed {
@@ -245,6 +298,7 @@ func (s *System) write(ctx context.Context, cached binding, found bool, want bin
 	// The update carries the cached resourceVersion: a conflict means the cache is behind, and the
 	// reconcile is retried.
 	err := s.client.Update(ctx, updated.Object)
+	s.shared.wrote(updated, err)
 	if apierrors.IsForbidden(err) {
 		// The operator may no longer bind the role, so it cannot keep the subjects right, e.g.
 		// remove a suspended user: it removes the binding rather than leave access it cannot revoke.
@@ -255,8 +309,9 @@ func (s *System) write(ctx context.Context, cached binding, found bool, want bin
 	return true, err
 }
 
-// merged returns cached changed to hold what want holds — its subjects, our label and our owner
-// reference — keeping what others added to its metadata, and whether anything changed.
+// merged returns cached changed to hold what want holds — its subjects, our labels and our owner
+// reference (a shared binding has none: no controller) — keeping what others added to its
+// metadata, and whether anything changed.
 func merged(cached, want binding) (binding, bool) {
 	out := cached.deepCopy()
 	labels := out.GetLabels()
@@ -267,11 +322,15 @@ func merged(cached, want binding) (binding, bool) {
 		labels[k] = v
 	}
 	out.SetLabels(labels)
-	owner := want.GetOwnerReferences()[0]
+	var owner []metav1.OwnerReference
+	var uid types.UID
+	if refs := want.GetOwnerReferences(); len(refs) > 0 {
+		owner, uid = refs[:1], refs[0].UID
+	}
 	refs := slices.DeleteFunc(out.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
-		return r.UID == owner.UID || (r.Controller != nil && *r.Controller)
+		return r.UID == uid || (r.Controller != nil && *r.Controller)
 	})
-	out.SetOwnerReferences(append(refs, owner))
+	out.SetOwnerReferences(append(refs, owner...))
 	*out.subjects = *want.subjects
 	changed := !equality.Semantic.DeepEqual(cached.GetLabels(), out.GetLabels()) ||
 		!equality.Semantic.DeepEqual(cached.GetOwnerReferences(), out.GetOwnerReferences()) ||
@@ -290,13 +349,17 @@ func (s *System) deleteAll(ctx context.Context, bindings []binding) error {
 	return nil
 }
 
-// Revoke deletes every binding of the role named role.
+// Revoke deletes every binding of the role named role. Shared bindings are applied again without
+// it (it is gone or being deleted); their grants are not known from a name, so all of them are.
 func (s *System) Revoke(ctx context.Context, role string) error {
 	owned, err := s.bindingsOf(ctx, role)
 	if err != nil {
 		return err
 	}
-	return s.deleteAll(ctx, owned)
+	if err := s.deleteAll(ctx, owned); err != nil {
+		return err
+	}
+	return s.reapplyShared(ctx)
 }
 
 // Holds reports which grants of role the User subject of user is in.
@@ -314,7 +377,19 @@ func (s *System) Holds(ctx context.Context, role *identityv1alpha1.ScimRole, use
 			h.Held = append(h.Held, g)
 		}
 	}
-	for _, g := range access.GrantsOf(role.Spec.Access) {
+	// A shared binding holds the grant for the user whichever of its roles made it a subject.
+	shared, err := s.sharedHolding(ctx, subject.Name)
+	if err != nil {
+		return access.Holding{}, err
+	}
+	grants := access.GrantsOf(role.Spec.Access)
+	for _, b := range shared {
+		if g := b.grant(); !held[g] && slices.Contains(grants, g) {
+			held[g] = true
+			h.Held = append(h.Held, g)
+		}
+	}
+	for _, g := range grants {
 		if !held[g] {
 			h.Missing = append(h.Missing, g)
 		}
@@ -324,14 +399,18 @@ func (s *System) Holds(ctx context.Context, role *identityv1alpha1.ScimRole, use
 
 // bindingsOf returns the bindings of the role named role, as the cache holds them: read-only.
 func (s *System) bindingsOf(ctx context.Context, role string) ([]binding, error) {
-	match := client.MatchingFields{indexRole: RoleLabelValue(role)}
+	return s.listBindings(ctx, client.MatchingFields{indexRole: RoleLabelValue(role)}, "of role "+role)
+}
+
+// listBindings returns the cached bindings that match, read-only; what describes them in errors.
+func (s *System) listBindings(ctx context.Context, match client.MatchingFields, what string) ([]binding, error) {
 	var crbs rbacv1.ClusterRoleBindingList
 	if err := s.client.List(ctx, &crbs, match, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list ClusterRoleBindings of role %s: %w", role, err)
+		return nil, fmt.Errorf("list ClusterRoleBindings %s: %w", what, err)
 	}
 	var rbs rbacv1.RoleBindingList
 	if err := s.client.List(ctx, &rbs, match, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list RoleBindings of role %s: %w", role, err)
+		return nil, fmt.Errorf("list RoleBindings %s: %w", what, err)
 	}
 	out := make([]binding, 0, len(crbs.Items)+len(rbs.Items))
 	for i := range crbs.Items {

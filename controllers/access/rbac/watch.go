@@ -4,6 +4,7 @@ import (
 	"context"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -25,7 +26,7 @@ func (s *System) Sources(onChange access.ChangeFunc) []source.Source {
 
 func (s *System) changeHandler(onChange access.ChangeFunc) handler.EventHandler {
 	report := func(ctx context.Context, q access.Queue, old, cur client.Object) {
-		if change, ok := s.changeOf(old, cur); ok {
+		if change, ok := s.changeOf(ctx, old, cur); ok {
 			onChange(ctx, change, q)
 		}
 	}
@@ -43,14 +44,27 @@ func (s *System) changeHandler(onChange access.ChangeFunc) handler.EventHandler 
 
 // changeOf describes the change from old to cur (either may be nil); it is false for bindings that
 // belong to no ScimRole.
-func (s *System) changeOf(old, cur client.Object) (access.Change, bool) {
+//
+// The role of a shared binding is one that grants what it grants (rolesGranting), so that its
+// reconcile repairs it (or, without Options.Shared, deletes it); none when the change is the
+// system's own write, which needs no repair, and applying a shared grant reads every role's members.
+func (s *System) changeOf(ctx context.Context, old, cur client.Object) (access.Change, bool) {
 	role := ""
+	shared := false
 	for _, obj := range []client.Object{cur, old} {
-		if obj != nil && role == "" {
-			role = roleOf(obj)
+		if obj != nil && role == "" && !shared {
+			role, shared = roleOf(obj), isShared(obj)
 		}
 	}
-	if role == "" {
+	if shared {
+		g := wrap(firstOf(cur, old)).grant()
+		if cur == nil || !s.shared.own(cur) {
+			var err error
+			if role, err = s.rolesGranting(ctx, g); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "Cannot map a shared binding to a role that grants it", "grant", g.String())
+			}
+		}
+	} else if role == "" {
 		return access.Change{}, false
 	}
 	before, after := map[string]bool{}, map[string]bool{}
@@ -96,4 +110,14 @@ func roleOf(obj client.Object) string {
 		}
 	}
 	return obj.GetLabels()[identityv1alpha1.LabelRole]
+}
+
+// firstOf returns the first of objs that is not nil.
+func firstOf(objs ...client.Object) client.Object {
+	for _, obj := range objs {
+		if obj != nil {
+			return obj
+		}
+	}
+	return nil
 }

@@ -1,0 +1,425 @@
+package rbac
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+// The shared layout (Options.Shared): one set of bindings per grant — a ClusterRole cluster-wide,
+// or a Role or ClusterRole in one namespace — holding the union of the active members of every
+// role that grants it. A user in 1,000 roles that grant view is then a subject of one binding, not
+// 1,000: suspending the user is one write, and the API server's RBAC authorizer, which walks the
+// subjects of every ClusterRoleBinding for each request of every client, walks a fifth as many at
+// five roles per user.
+//
+// A shared binding carries the role label empty (so the operator's cache of bindings holds both
+// layouts, and a binding of either layout is never taken for the other) and the grant label; it
+// has no owner: no single role controls it. Applying one grant reads every role that grants it, so
+// applications of a grant are serialized and coalesced: a role that asks while another application
+// is running waits for it and then for one more that starts after it asked, which covers every role
+// that asked meanwhile.
+
+const (
+	// sharedPrefix starts the name of every shared binding.
+	sharedPrefix = "scim-shared-"
+
+	// indexGrant indexes shared bindings by grantKey of what they grant, and all of them under
+	// anyGrant.
+	indexGrant = "shared.grant"
+	anyGrant   = "*"
+	// indexSubject indexes shared bindings by the names of their User subjects.
+	indexSubject = "shared.subject"
+	// indexRoleGrant indexes ScimRoles that are not being deleted by grantKey of each grant.
+	indexRoleGrant = "spec.access.grant"
+
+	// cacheWait bounds how long an application of a shared grant waits for the cache to show
+	// what it wrote, so that the next application does not write over a stale resourceVersion.
+	cacheWait = 5 * time.Second
+)
+
+// GrantLabelValue is the value of the LabelGrant label of the shared bindings of g.
+func GrantLabelValue(g access.Grant) string { return grantKey(g) }
+
+// grantKey identifies a grant in the grant label and the indexes.
+func grantKey(g access.Grant) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{g.Kind, g.Namespace, g.Name}, "\x00")))
+	return hex.EncodeToString(sum[:])[:hashLen]
+}
+
+// sharedBase is the name shared by the bindings of a shared grant before the index suffix:
+// scim-shared-<granted role>-<hash of the grant>.
+func sharedBase(g access.Grant) string {
+	return sharedPrefix + truncate(g.Name, maxGrantInName) + "-" + grantKey(g)
+}
+
+// isShared reports whether obj is a shared binding: the operator's (it has the role label) and no
+// single role's (the label is empty).
+func isShared(obj client.Object) bool {
+	role, ok := obj.GetLabels()[identityv1alpha1.LabelRole]
+	return ok && role == ""
+}
+
+func grantOfShared(obj client.Object) []string {
+	if !isShared(obj) {
+		return nil
+	}
+	return []string{grantKey(wrap(obj).grant()), anyGrant}
+}
+
+func subjectsOfShared(obj client.Object) []string {
+	if !isShared(obj) {
+		return nil
+	}
+	subjects := *wrap(obj).subjects
+	names := make([]string, 0, len(subjects))
+	for _, s := range subjects {
+		if s.Kind == rbacv1.UserKind && s.APIGroup == rbacv1.GroupName {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+func grantsOfRole(obj client.Object) []string {
+	role := obj.(*identityv1alpha1.ScimRole)
+	if identityv1alpha1.IsTerminating(role) {
+		return nil
+	}
+	grants := access.GrantsOf(role.Spec.Access)
+	keys := make([]string, len(grants))
+	for i, g := range grants {
+		keys[i] = grantKey(g)
+	}
+	return keys
+}
+
+// sharedState is what the system keeps for shared grants.
+type sharedState struct {
+	mu     sync.Mutex
+	grants map[access.Grant]*grantState
+	// tickets orders requests and applications of every grant.
+	tickets atomic.Uint64
+	// written holds the resourceVersion of the shared bindings the system last wrote, by
+	// bindingKey, so that their watch events are not taken for someone else's edit.
+	written sync.Map
+}
+
+// grantState serializes the applications of one grant and keeps the last one's outcome.
+type grantState struct {
+	mu sync.Mutex
+	// began is the ticket the last application took as it began.
+	began   uint64
+	changed bool
+	refs    []identityv1alpha1.BindingReference
+	err     error
+}
+
+func newSharedState() sharedState { return sharedState{grants: map[access.Grant]*grantState{}} }
+
+func (st *sharedState) of(g access.Grant) *grantState {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	gs := st.grants[g]
+	if gs == nil {
+		gs = &grantState{}
+		st.grants[g] = gs
+	}
+	return gs
+}
+
+// wrote records a successful write of b, when it is shared.
+func (st *sharedState) wrote(b binding, err error) {
+	if err == nil && isShared(b) {
+		st.written.Store(bindingKey(b), b.GetResourceVersion())
+	}
+}
+
+// own reports whether obj is, as far as the system knows, what it last wrote.
+func (st *sharedState) own(obj client.Object) bool {
+	rv, ok := st.written.Load(bindingKey(wrap(obj)))
+	return ok && rv == obj.GetResourceVersion()
+}
+
+func bindingKey(b binding) string { return b.kind() + "/" + b.GetNamespace() + "/" + b.GetName() }
+
+// applyShared is Apply in the shared layout. The bindings of the role's grants are applied, and
+// those of grants it held before (its status names their bindings) but no longer declares; the
+// bindings of its own layout, from a run without Options.Shared, go once its grants hold.
+func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRole) (access.Result, error) {
+	var result access.Result
+	grants := access.GrantsOf(role.Spec.Access)
+	for _, g := range grants {
+		changed, refs, err := s.applySharedGrant(ctx, g)
+		result.Changed = result.Changed || changed
+		result.Bindings = append(result.Bindings, refs...)
+		if err != nil {
+			result.Failures = append(result.Failures, access.Failure{Grant: g, Forbidden: apierrors.IsForbidden(err), Err: err})
+		}
+	}
+	former, err := s.formerGrants(ctx, role, grants)
+	if err != nil {
+		return result, err
+	}
+	for _, g := range former {
+		changed, _, err := s.applySharedGrant(ctx, g)
+		result.Changed = result.Changed || changed
+		if err != nil {
+			return result, fmt.Errorf("apply %s, no longer granted by role %s: %w", g, role.Name, err)
+		}
+	}
+	if len(result.Failures) > 0 {
+		return result, nil
+	}
+	owned, err := s.bindingsOf(ctx, role.Name)
+	if err != nil || len(owned) == 0 {
+		return result, err
+	}
+	result.Changed = true
+	return result, s.deleteAll(ctx, owned)
+}
+
+// formerGrants are the grants of the shared bindings in role's status that it no longer declares.
+func (s *System) formerGrants(ctx context.Context, role *identityv1alpha1.ScimRole, grants []access.Grant) ([]access.Grant, error) {
+	var former []access.Grant
+	for _, ref := range role.Status.Bindings {
+		if !strings.HasPrefix(ref.Name, sharedPrefix) {
+			continue
+		}
+		var b binding
+		switch ref.Kind {
+		case "ClusterRoleBinding":
+			b = wrap(&rbacv1.ClusterRoleBinding{})
+		case "RoleBinding":
+			b = wrap(&rbacv1.RoleBinding{})
+		default:
+			continue
+		}
+		err := s.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, b.Object, client.UnsafeDisableDeepCopy)
+		if err != nil {
+			if client.IgnoreNotFound(err) != nil {
+				return nil, fmt.Errorf("get %s %s of role %s: %w", ref.Kind, ref.Name, role.Name, err)
+			}
+			continue
+		}
+		if g := b.grant(); isShared(b) && !slices.Contains(grants, g) && !slices.Contains(former, g) {
+			former = append(former, g)
+		}
+	}
+	return former, nil
+}
+
+// applySharedGrant applies grant g: its bindings hold exactly the active members of the roles that
+// grant it. Concurrent callers are coalesced (see the top of this file). It reports whether the
+// application wrote and the bindings that hold the grant.
+func (s *System) applySharedGrant(ctx context.Context, g access.Grant) (bool, []identityv1alpha1.BindingReference, error) {
+	ticket := s.shared.tickets.Add(1)
+	gs := s.shared.of(g)
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if gs.began > ticket {
+		// An application that began after this call read the cache after it: it covers it.
+		return gs.changed, gs.refs, gs.err
+	}
+	gs.began = s.shared.tickets.Add(1)
+	gs.changed, gs.refs, gs.err = s.writeShared(ctx, g)
+	return gs.changed, gs.refs, gs.err
+}
+
+// writeShared writes the bindings of grant g from the cache's roles and users, and waits until the
+// cache shows what it wrote.
+func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []identityv1alpha1.BindingReference, error) {
+	var roles identityv1alpha1.ScimRoleList
+	if err := s.client.List(ctx, &roles, client.MatchingFields{indexRoleGrant: grantKey(g)}, client.UnsafeDisableDeepCopy); err != nil {
+		return false, nil, fmt.Errorf("list the roles that grant %s: %w", g, err)
+	}
+	existing, err := s.sharedBindingsOf(ctx, g)
+	if err != nil {
+		return false, nil, err
+	}
+	wanted := map[string]bool{}
+	granted := false
+	for i := range roles.Items {
+		role := &roles.Items[i]
+		if identityv1alpha1.IsTerminating(role) || !slices.Contains(access.GrantsOf(role.Spec.Access), g) {
+			continue
+		}
+		granted = true
+		members, err := s.opts.Members(ctx, role)
+		if err != nil {
+			return false, nil, fmt.Errorf("members of role %s: %w", role.Name, err)
+		}
+		for _, u := range members {
+			wanted[u] = true
+		}
+	}
+	if !granted {
+		// No role grants it any more.
+		return len(existing) > 0, nil, s.deleteAll(ctx, existing)
+	}
+	users := make([]string, 0, len(wanted))
+	for u := range wanted {
+		users = append(users, u)
+	}
+	before := map[string]string{}
+	for _, b := range existing {
+		before[b.GetName()] = b.GetResourceVersion()
+		if written, ok := s.shared.written.Load(bindingKey(b)); ok {
+			before[bindingKey(b)] = written.(string)
+		}
+	}
+	changed := false
+	refs, err := s.applyGrant(ctx, sharedBase(g), g, users, existing, func(name string, members []string) (binding, error) {
+		b := newBinding(g, name)
+		b.SetLabels(map[string]string{identityv1alpha1.LabelRole: "", identityv1alpha1.LabelGrant: grantKey(g)})
+		*b.subjects = subjectsFor(members, s.opts.UserPrefix)
+		return b, nil
+	}, &changed)
+	if changed {
+		s.waitCached(ctx, g, refs, before)
+	}
+	return changed, refs, err
+}
+
+// waitCached waits, at most cacheWait, until the cache holds each of refs that this application
+// wrote at another resourceVersion than it had. before holds, by name, the resourceVersions the
+// cache had and, by bindingKey, the ones the system had last written.
+func (s *System) waitCached(ctx context.Context, g access.Grant, refs []identityv1alpha1.BindingReference, before map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, cacheWait)
+	defer cancel()
+	for _, ref := range refs {
+		b := newBinding(g, ref.Name)
+		rv, ok := before[ref.Name]
+		if written, _ := s.shared.written.Load(bindingKey(b)); ok && written == before[bindingKey(b)] {
+			continue // not written by this application
+		}
+		for {
+			err := s.client.Get(ctx, client.ObjectKeyFromObject(b.Object), b.Object, client.UnsafeDisableDeepCopy)
+			if err == nil && (!ok || rv != b.GetResourceVersion()) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// sharedBindingsOf returns the cached shared bindings of grant g, read-only.
+func (s *System) sharedBindingsOf(ctx context.Context, g access.Grant) ([]binding, error) {
+	found, err := s.listBindings(ctx, client.MatchingFields{indexGrant: grantKey(g)}, "of "+g.String())
+	return slices.DeleteFunc(found, func(b binding) bool { return b.grant() != g }), err
+}
+
+// sharedHolding returns the cached shared bindings that name the User subject name, read-only.
+func (s *System) sharedHolding(ctx context.Context, name string) ([]binding, error) {
+	return s.listBindings(ctx, client.MatchingFields{indexSubject: name}, "naming "+name)
+}
+
+// deleteSharedOf deletes the shared bindings of grants; it reports whether there were any.
+func (s *System) deleteSharedOf(ctx context.Context, grants []access.Grant) (bool, error) {
+	deleted := false
+	for _, g := range grants {
+		existing, err := s.sharedBindingsOf(ctx, g)
+		if err != nil {
+			return deleted, err
+		}
+		deleted = deleted || len(existing) > 0
+		if err := s.deleteAll(ctx, existing); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// reapplyShared brings every grant that has shared bindings up to date: applied again in the shared
+// layout; in the other, deleted when no role grants it (the roles that do delete them once their own
+// bindings hold).
+func (s *System) reapplyShared(ctx context.Context) error {
+	all, err := s.listBindings(ctx, client.MatchingFields{indexGrant: anyGrant}, "shared")
+	if err != nil {
+		return err
+	}
+	var grants []access.Grant
+	for _, b := range all {
+		if g := b.grant(); !slices.Contains(grants, g) {
+			grants = append(grants, g)
+		}
+	}
+	for _, g := range grants {
+		if s.opts.Shared {
+			if _, _, err := s.applySharedGrant(ctx, g); err != nil {
+				return fmt.Errorf("apply %s: %w", g, err)
+			}
+			continue
+		}
+		declared, err := s.rolesGranting(ctx, g)
+		if err != nil {
+			return err
+		}
+		if declared == "" {
+			if _, err := s.deleteSharedOf(ctx, []access.Grant{g}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rolesGranting returns the name of a role that grants g and is not being deleted (the first by
+// name), or "".
+func (s *System) rolesGranting(ctx context.Context, g access.Grant) (string, error) {
+	var roles identityv1alpha1.ScimRoleList
+	if err := s.client.List(ctx, &roles, client.MatchingFields{indexRoleGrant: grantKey(g)}, client.UnsafeDisableDeepCopy); err != nil {
+		return "", fmt.Errorf("list the roles that grant %s: %w", g, err)
+	}
+	first := ""
+	for i := range roles.Items {
+		role := &roles.Items[i]
+		if slices.Contains(access.GrantsOf(role.Spec.Access), g) && (first == "" || role.Name < first) {
+			first = role.Name
+		}
+	}
+	return first, nil
+}
+
+// sweeper brings the shared bindings up to date once, as the leader starts (reapplyShared): a grant
+// whose last role went while the operator was down, or was running with the other layout, keeps
+// no binding.
+type sweeper struct{ s *System }
+
+// Start retries until the sweep succeeds or ctx ends: a failed sweep leaves what it found, and the
+// roles' reconciles apply their own grants meanwhile.
+func (w sweeper) Start(ctx context.Context) error {
+	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+		err := w.s.reapplyShared(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot bring the shared bindings up to date; retrying", "after", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// NeedLeaderElection makes the sweep run on the leader only, beside the controllers.
+func (sweeper) NeedLeaderElection() bool { return true }
