@@ -43,14 +43,35 @@ import (
 //
 //	go test ./controllers/ -run '^$' -bench Revocation -benchtime 1x
 //
-// SCIM_BENCH_WORKERS sets Options.MaxConcurrentReconciles; SCIM_BENCH_SHARED=1 runs the controllers
-// with shared bindings (Options.SharedBindings): every role of the benchmark grants view, so a user
-// is then a subject of one binding, whatever the number of its roles.
+// Each layout of the bindings runs on its own control plane, one after the other in the same run:
+// a binding set per role (PerRole, the default) and shared bindings (Shared, --rbac-shared-bindings;
+// every role of the benchmark grants view, so a user is then a subject of one binding whatever the
+// number of its roles). SCIM_BENCH_WORKERS sets Options.MaxConcurrentReconciles; SCIM_BENCH_LAYOUT
+// (PerRole or Shared) runs one layout only.
 func BenchmarkRevocation(b *testing.B) {
 	if testing.Short() {
 		b.Skip("the benchmark needs the local control plane")
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	tables := map[string]string{}
+	for _, layout := range []string{"PerRole", "Shared"} {
+		if l := os.Getenv("SCIM_BENCH_LAYOUT"); l != "" && l != layout {
+			continue
+		}
+		b.Run(layout, func(b *testing.B) { tables[layout] = benchmarkRevocation(b, layout == "Shared") })
+	}
+	// One table for both paths per layout (b.Log of a benchmark with sub-benchmarks is not shown).
+	for _, layout := range []string{"PerRole", "Shared"} {
+		if tables[layout] != "" {
+			fmt.Printf("revocation from the SCIM response, bindings %s, 20 suspensions each (ms):\n%s\n%s\n", layout,
+				"roles   webhook p50  p99    max     RBAC-only p50  p99    bindings p50  p99     max", tables[layout])
+		}
+	}
+}
+
+// benchmarkRevocation runs the benchmark's parts on a control plane of its own, bindings shared or
+// not, and returns the rows of its table.
+func benchmarkRevocation(b *testing.B, shared bool) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	local, adminCfg, operatorCfg, err := startControlPlane(ctx, controlplane.WithAuthorizationWebhook(benchPrefix))
@@ -70,13 +91,12 @@ func BenchmarkRevocation(b *testing.B) {
 		StringData: map[string]string{"generic": benchToken}}); err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{RBACUserPrefix: benchPrefix}
+	opts := Options{RBACUserPrefix: benchPrefix, SharedBindings: shared}
 	if w := os.Getenv("SCIM_BENCH_WORKERS"); w != "" {
 		if opts.MaxConcurrentReconciles, err = strconv.Atoi(w); err != nil {
 			b.Fatal(err)
 		}
 	}
-	opts.SharedBindings = os.Getenv("SCIM_BENCH_SHARED") == "1"
 	scim, err := startManager(ctx, operatorCfg, opts, serving{webhook: local.AuthorizationWebhook, scimTokens: &tokens}, func(err error) { b.Error(err) })
 	if err != nil {
 		b.Fatal(err)
@@ -89,7 +109,7 @@ func BenchmarkRevocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bench := &revocationBench{c: c, operator: operator, tr: tr, scim: scim, shared: opts.SharedBindings}
+	bench := &revocationBench{c: c, operator: operator, tr: tr, scim: scim, shared: shared}
 
 	var rows []string
 	for _, roles := range []int{1, 5, 100, 1000} {
@@ -97,11 +117,9 @@ func BenchmarkRevocation(b *testing.B) {
 			rows = append(rows, bench.oneUserInManyRoles(ctx, b, roles, 20))
 		})
 	}
-	// One table for both paths (b.Log of a benchmark with sub-benchmarks is not shown).
-	fmt.Printf("revocation from the SCIM response, 20 suspensions each (ms):\n%s\n%s\n",
-		"roles   webhook p50  p99    max     RBAC-only p50  p99    bindings p50  p99     max", strings.Join(rows, "\n"))
 	b.Run("UsersSpreadOver1000Roles", func(b *testing.B) { bench.usersSpread(ctx, b, 1000, 5, 200) })
 	b.Run("BurstOf100Suspensions", func(b *testing.B) { bench.burst(ctx, b, 100) })
+	return strings.Join(rows, "\n")
 }
 
 // The prefix of the benchmark's subjects, and the SCIM token of its provider.
