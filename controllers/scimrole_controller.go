@@ -244,8 +244,7 @@ func roleOfChange(_ context.Context, change access.Change, q access.Queue) {
 func userAccessChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			old, cur := e.ObjectOld.(*identityv1alpha1.ScimUser), e.ObjectNew.(*identityv1alpha1.ScimUser)
-			return old.HasAccess() != cur.HasAccess() || old.Spec.UserName != cur.Spec.UserName
+			return identityv1alpha1.AccessChanged(e.ObjectOld.(*identityv1alpha1.ScimUser), e.ObjectNew.(*identityv1alpha1.ScimUser))
 		},
 	}
 }

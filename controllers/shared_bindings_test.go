@@ -142,7 +142,13 @@ func TestSharedBindings(t *testing.T) {
 		for _, ref := range r.Status.Bindings {
 			names = append(names, ref.Name)
 		}
-		g.Expect(names).To(ConsistOf(keys(b)), "a role's status names the shared bindings of its grants")
+		var holding []string
+		for name, s := range b {
+			if slices.Contains(s, "ann@example.com") || slices.Contains(s, "bob@example.com") {
+				holding = append(holding, name)
+			}
+		}
+		g.Expect(names).To(ConsistOf(holding), "a role's status names the shared bindings that hold its members")
 	}).Should(Succeed())
 
 	// Suspending bob, in both roles, takes him out of the one binding that held him; the others
@@ -220,12 +226,4 @@ func TestSharedBindings(t *testing.T) {
 	}).Should(Succeed())
 	g.Expect(c.Delete(ctx, ops)).To(Succeed())
 	g.Eventually(func(g Gomega) { g.Expect(viewBindings(g, false)).To(BeEmpty()) }).Should(Succeed())
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

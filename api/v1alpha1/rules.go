@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -133,6 +134,36 @@ func metaAndActiveEqual(a, b *ScimUser) bool {
 // HasAccess reports whether the user may hold the access of its roles (rule 5): it is active and
 // not being deleted (IsTerminating).
 func (u *ScimUser) HasAccess() bool { return u.IsActive() && !IsTerminating(u) }
+
+// MembershipChanged reports whether an update of a ScimRole or ScimRoleMembers from old to cur may
+// change who is in a role: anything but its status and the metadata the API server keeps. Anything
+// else, or objects of different kinds, counts as a change.
+func MembershipChanged(old, cur any) bool {
+	o, ok1 := old.(metav1.Object)
+	c, ok2 := cur.(metav1.Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	if o.GetUID() != c.GetUID() || o.GetGeneration() != c.GetGeneration() || !o.GetDeletionTimestamp().Equal(c.GetDeletionTimestamp()) ||
+		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), c.GetOwnerReferences()) {
+		return true
+	}
+	switch o := o.(type) {
+	case *ScimRole:
+		c, ok := c.(*ScimRole)
+		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
+	case *ScimRoleMembers:
+		c, ok := c.(*ScimRoleMembers)
+		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
+	}
+	return true
+}
+
+// AccessChanged reports whether an update of a user from old to cur changes the subjects of its
+// roles' bindings: it gained or lost access, or its userName changed.
+func AccessChanged(old, cur *ScimUser) bool {
+	return old.HasAccess() != cur.HasAccess() || old.Spec.UserName != cur.Spec.UserName
+}
 
 // IsTerminating reports whether obj is being deleted: to SCIM it is gone already, and it grants
 // nothing while the operator removes what it granted.

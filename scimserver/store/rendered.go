@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/lru"
@@ -100,7 +99,7 @@ func (s *Store) WatchMemberships(ctx context.Context, informers Informers) error
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			AddFunc: func(any) { s.memberships.changed() },
 			UpdateFunc: func(old, cur any) {
-				if membershipChanged(old, cur) {
+				if v1.MembershipChanged(old, cur) {
 					s.memberships.changed()
 				}
 			},
@@ -114,29 +113,6 @@ func (s *Store) WatchMemberships(ctx context.Context, informers Informers) error
 	s.memberships.changed()
 	s.memberships.watched.Store(true)
 	return nil
-}
-
-// membershipChanged reports whether an update of a role or shard from old to cur may change the
-// groups of a user: anything but its status and the metadata the API server keeps.
-func membershipChanged(old, cur any) bool {
-	o, ok1 := old.(client.Object)
-	c, ok2 := cur.(client.Object)
-	if !ok1 || !ok2 {
-		return true
-	}
-	if o.GetUID() != c.GetUID() || o.GetGeneration() != c.GetGeneration() || !o.GetDeletionTimestamp().Equal(c.GetDeletionTimestamp()) ||
-		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), c.GetOwnerReferences()) {
-		return true
-	}
-	switch o := o.(type) {
-	case *v1.ScimRole:
-		c, ok := c.(*v1.ScimRole)
-		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
-	case *v1.ScimRoleMembers:
-		c, ok := c.(*v1.ScimRoleMembers)
-		return !ok || !equality.Semantic.DeepEqual(o.Spec, c.Spec)
-	}
-	return true
 }
 
 // isMembership reports whether obj is a role or a member shard: a write of it moves the

@@ -101,6 +101,11 @@ func New(ctx context.Context, mgr ctrl.Manager, opts Options) (*System, error) {
 		opts:   opts,
 		shared: newSharedState(),
 	}
+	if opts.Shared {
+		if err := s.watchInputs(ctx, mgr.GetCache()); err != nil {
+			return nil, fmt.Errorf("watch what shared bindings are made of: %w", err)
+		}
+	}
 	// Once, as the leader starts: shared bindings of grants no role declares any more (left by a
 	// run with the other layout, or by a role deleted while the operator was down) go.
 	if err := mgr.Add(sweeper{s}); err != nil {
@@ -166,7 +171,7 @@ func roleLabelOf(obj client.Object) []string {
 // merging bindings never takes access away from a remaining member.
 func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
 	if s.opts.Shared {
-		return s.applyShared(ctx, role)
+		return s.applyShared(ctx, role, users)
 	}
 	result, err := s.applyOwn(ctx, role, users)
 	if err != nil || len(result.Failures) > 0 {

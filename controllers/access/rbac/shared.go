@@ -13,7 +13,9 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -114,6 +116,9 @@ type sharedState struct {
 	grants map[access.Grant]*grantState
 	// tickets orders requests and applications of every grant.
 	tickets atomic.Uint64
+	// inputs counts the changes the cache's informers report to what an application reads (roles,
+	// member shards, users' access, shared bindings edited by others); see watchInputs.
+	inputs atomic.Uint64
 	// written holds the resourceVersion of the shared bindings the system last wrote, by
 	// bindingKey, so that their watch events are not taken for someone else's edit.
 	written sync.Map
@@ -122,8 +127,10 @@ type sharedState struct {
 // grantState serializes the applications of one grant and keeps the last one's outcome.
 type grantState struct {
 	mu sync.Mutex
-	// began is the ticket the last application took as it began.
+	// began is the ticket the last application took as it began; reading the inputs it read then.
 	began   uint64
+	reading uint64
+	applied bool
 	changed bool
 	refs    []identityv1alpha1.BindingReference
 	err     error
@@ -160,12 +167,15 @@ func bindingKey(b binding) string { return b.kind() + "/" + b.GetNamespace() + "
 // applyShared is Apply in the shared layout. The bindings of the role's grants are applied, and
 // those of grants it held before (its status names their bindings) but no longer declares; the
 // bindings of its own layout, from a run without Options.Shared, go once its grants hold.
-func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRole) (access.Result, error) {
+func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
 	var result access.Result
 	grants := access.GrantsOf(role.Spec.Access)
 	for _, g := range grants {
 		changed, refs, err := s.applySharedGrant(ctx, g)
 		result.Changed = result.Changed || changed
+		if err == nil {
+			refs, err = s.refsHolding(ctx, g, refs, users)
+		}
 		result.Bindings = append(result.Bindings, refs...)
 		if err != nil {
 			result.Failures = append(result.Failures, access.Failure{Grant: g, Forbidden: apierrors.IsForbidden(err), Err: err})
@@ -191,6 +201,48 @@ func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRol
 	}
 	result.Changed = true
 	return result, s.deleteAll(ctx, owned)
+}
+
+// refsHolding returns those of refs, the bindings of shared grant g, that name one of users (or
+// the first, when none does: the status still records the grant), so that a role's status does
+// not change when a binding that holds none of its members comes or goes.
+func (s *System) refsHolding(ctx context.Context, g access.Grant, refs []identityv1alpha1.BindingReference, users []string) ([]identityv1alpha1.BindingReference, error) {
+	if len(refs) <= 1 {
+		return refs, nil
+	}
+	held := map[string]bool{}
+	for _, u := range users {
+		name := identityv1alpha1.SubjectName(s.opts.UserPrefix, u)
+		var names []string
+		if g.Namespace == "" {
+			var crbs rbacv1.ClusterRoleBindingList
+			if err := s.client.List(ctx, &crbs, client.MatchingFields{indexSubject: name}, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, err
+			}
+			for i := range crbs.Items {
+				names = append(names, crbs.Items[i].Name)
+			}
+		} else {
+			var rbs rbacv1.RoleBindingList
+			if err := s.client.List(ctx, &rbs, client.InNamespace(g.Namespace), client.MatchingFields{indexSubject: name}, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, err
+			}
+			for i := range rbs.Items {
+				names = append(names, rbs.Items[i].Name)
+			}
+		}
+		for _, n := range names {
+			held[n] = true
+		}
+		if len(held) >= len(refs) {
+			break
+		}
+	}
+	out := slices.DeleteFunc(slices.Clone(refs), func(r identityv1alpha1.BindingReference) bool { return !held[r.Name] })
+	if len(out) == 0 {
+		out = refs[:1]
+	}
+	return out, nil
 }
 
 // formerGrants are the grants of the shared bindings in role's status that it no longer declares.
@@ -235,9 +287,75 @@ func (s *System) applySharedGrant(ctx context.Context, g access.Grant) (bool, []
 		// An application that began after this call read the cache after it: it covers it.
 		return gs.changed, gs.refs, gs.err
 	}
-	gs.began = s.shared.tickets.Add(1)
+	reading := s.shared.inputs.Load()
+	if gs.applied && gs.err == nil && gs.reading == reading {
+		// Nothing the last application read has changed since it began (a role's status
+		// reconcile, the other roles of a coalesced batch): it holds.
+		return false, gs.refs, nil
+	}
+	gs.began, gs.reading = s.shared.tickets.Add(1), reading
 	gs.changed, gs.refs, gs.err = s.writeShared(ctx, g)
+	gs.applied = true
 	return gs.changed, gs.refs, gs.err
+}
+
+// watchInputs counts, in inputs, every change the informers of c report that may change what an
+// application of a shared grant writes. client-go calls the handlers after the cache holds the
+// change, so an application that read inputs before it read the cache either saw a change or
+// sees inputs moved by it afterwards. The system's own writes of shared bindings are not inputs.
+func (s *System) watchInputs(ctx context.Context, c cache.Cache) error {
+	changed := func() { s.shared.inputs.Add(1) }
+	watch := func(obj client.Object, update func(old, cur any) bool, remove func(obj any) bool) error {
+		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return fmt.Errorf("informer of %T: %w", obj, err)
+		}
+		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc: func(cur any) {
+				if remove(cur) {
+					changed()
+				}
+			},
+			UpdateFunc: func(old, cur any) {
+				if update(old, cur) {
+					changed()
+				}
+			},
+			DeleteFunc: func(old any) {
+				if remove(old) {
+					changed()
+				}
+			},
+		})
+		return err
+	}
+	always := func(any) bool { return true }
+	userChanged := func(old, cur any) bool {
+		o, ok1 := old.(*identityv1alpha1.ScimUser)
+		c, ok2 := cur.(*identityv1alpha1.ScimUser)
+		return !ok1 || !ok2 || identityv1alpha1.AccessChanged(o, c)
+	}
+	bindingChanged := func(obj any) bool {
+		b, ok := obj.(client.Object)
+		return !ok || (isShared(b) && !s.shared.own(b))
+	}
+	for _, w := range []struct {
+		obj    client.Object
+		update func(old, cur any) bool
+		remove func(any) bool
+	}{
+		{&identityv1alpha1.ScimRole{}, identityv1alpha1.MembershipChanged, always},
+		{&identityv1alpha1.ScimRoleMembers{}, identityv1alpha1.MembershipChanged, always},
+		{&identityv1alpha1.ScimUser{}, userChanged, always},
+		{&rbacv1.ClusterRoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged},
+		{&rbacv1.RoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged},
+	} {
+		if err := watch(w.obj, w.update, w.remove); err != nil {
+			return err
+		}
+	}
+	changed() // for what reached the cache before the handlers
+	return nil
 }
 
 // writeShared writes the bindings of grant g from the cache's roles and users, and waits until the

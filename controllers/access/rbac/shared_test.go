@@ -1,0 +1,101 @@
+package rbac
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
+)
+
+// sharedSystem is a System in the shared layout over a fake client holding objs, whose Members
+// counts its calls. A narrow test of the coalescing; the layout itself is tested against the API
+// server (controllers' TestSharedBindings).
+func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *System {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := rbacv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := identityv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithIndex(&identityv1alpha1.ScimRole{}, indexRoleGrant, grantsOfRole).
+		WithIndex(&rbacv1.ClusterRoleBinding{}, indexGrant, grantOfShared).
+		WithIndex(&rbacv1.RoleBinding{}, indexGrant, grantOfShared).
+		WithIndex(&rbacv1.ClusterRoleBinding{}, indexRole, roleLabelOf).
+		WithIndex(&rbacv1.RoleBinding{}, indexRole, roleLabelOf).
+		Build()
+	return &System{client: c, live: c, scheme: scheme, shared: newSharedState(), opts: Options{Shared: true, MaxSubjects: 10,
+		Members: func(_ context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
+			members.Add(1)
+			var out []string
+			for _, m := range role.Spec.Members {
+				out = append(out, m.Value)
+			}
+			return out, nil
+		}}}
+}
+
+func TestSharedGrantAppliedOnlyWhenItsInputsChanged(t *testing.T) {
+	ctx := context.Background()
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	role := func(name string, members ...string) *identityv1alpha1.ScimRole {
+		r := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}}}
+		for _, m := range members {
+			r.Spec.Members = append(r.Spec.Members, identityv1alpha1.Member{Value: m})
+		}
+		return r
+	}
+	var members atomic.Int64
+	s := sharedSystem(t, &members, role("a", "ann"), role("b", "bob"))
+
+	changed, refs, err := s.applySharedGrant(ctx, view)
+	if err != nil || !changed || len(refs) != 1 {
+		t.Fatalf("first application: changed %v, refs %v, err %v", changed, refs, err)
+	}
+	if got := members.Load(); got != 2 {
+		t.Errorf("the first application read the members of %d roles, want both", got)
+	}
+	var crb rbacv1.ClusterRoleBinding
+	if err := s.client.Get(ctx, client.ObjectKey{Name: refs[0].Name}, &crb); err != nil {
+		t.Fatal(err)
+	}
+	if got := subjectsOfShared(&crb); len(got) != 2 {
+		t.Errorf("the shared binding holds %v, want the union of both roles", got)
+	}
+
+	// Nothing changed: a second call (a role's status reconcile) reads nothing and writes nothing.
+	changed, again, err := s.applySharedGrant(ctx, view)
+	if err != nil || changed || len(again) != 1 || again[0] != refs[0] {
+		t.Errorf("second application: changed %v, refs %v, err %v", changed, again, err)
+	}
+	if got := members.Load(); got != 2 {
+		t.Errorf("an application without a changed input read members (%d calls)", got)
+	}
+
+	// Concurrent callers after one change share one application.
+	s.shared.inputs.Add(1)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, _, err := s.applySharedGrant(ctx, view); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := members.Load() - 2; got != 2 {
+		t.Errorf("16 concurrent callers read members %d times, want one application of 2 roles", got)
+	}
+}
