@@ -20,6 +20,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
+	"github.com/scim-operator/scim-operator/internal/index"
 )
 
 // The shared layout (Options.Shared): one set of bindings per grant — a ClusterRole cluster-wide,
@@ -122,6 +123,91 @@ type sharedState struct {
 	// written holds the resourceVersion of the shared bindings the system last wrote, by
 	// bindingKey, so that their watch events are not taken for someone else's edit.
 	written sync.Map
+	// members keeps each role's active members as an application last read them.
+	members memberCache
+}
+
+// memberCache keeps the active members of each role (Options.Members) between applications, so that
+// an application reads again only the roles that changed: at 250,000 memberships reading every
+// role's is most of an application. An entry holds while the role and its shards keep their
+// resourceVersions and no user of the role changed its access (epochs, moved by watchInputs).
+type memberCache struct {
+	mu      sync.Mutex
+	entries map[string]memberEntry
+	// epochs count, by role name, the user changes that may change the role's active members;
+	// all counts them for every role.
+	epochs map[string]uint64
+	all    uint64
+}
+
+type memberEntry struct {
+	key   string
+	epoch uint64
+	users []string
+}
+
+// epoch is the count of user changes of the role named role.
+func (mc *memberCache) epoch(role string) uint64 {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return mc.epochs[role] + mc.all
+}
+
+// userChanged notes a change of a user's access in roles (every role when roles is nil).
+func (mc *memberCache) userChanged(roles []identityv1alpha1.ScimRole, all bool) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if all {
+		mc.all++
+		return
+	}
+	if mc.epochs == nil {
+		mc.epochs = map[string]uint64{}
+	}
+	for i := range roles {
+		mc.epochs[roles[i].Name]++
+	}
+}
+
+// forget drops what the cache keeps for the role named role, deleted.
+func (mc *memberCache) forget(role string) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	delete(mc.entries, role)
+	delete(mc.epochs, role)
+}
+
+// membersOf returns the active members of role, from the cache when they cannot have changed.
+func (s *System) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
+	mc := &s.shared.members
+	shards, err := index.ShardsOf(ctx, s.client, role)
+	if err != nil {
+		return nil, err
+	}
+	var key strings.Builder
+	key.WriteString(string(role.UID) + "/" + role.ResourceVersion)
+	for i := range shards {
+		key.WriteString("/" + shards[i].Name + "=" + shards[i].ResourceVersion)
+	}
+	// The epoch is read before the members: a user change after it moves it again.
+	epoch := mc.epoch(role.Name)
+	mc.mu.Lock()
+	e, ok := mc.entries[role.Name]
+	mc.mu.Unlock()
+	if ok && e.key == key.String() && e.epoch == epoch {
+		return e.users, nil
+	}
+	users, err := s.opts.Members(ctx, role)
+	if err != nil {
+		return nil, err
+	}
+	mc.mu.Lock()
+	if mc.entries == nil {
+		mc.entries = map[string]memberEntry{}
+	}
+	mc.entries[role.Name] = memberEntry{key: key.String(), epoch: epoch, users: users}
+	mc.mu.Unlock()
+	return users, nil
 }
 
 // grantState serializes the applications of one grant and keeps the last one's outcome.
@@ -305,14 +391,14 @@ func (s *System) applySharedGrant(ctx context.Context, g access.Grant) (bool, []
 // sees inputs moved by it afterwards. The system's own writes of shared bindings are not inputs.
 func (s *System) watchInputs(ctx context.Context, c cache.Cache) error {
 	changed := func() { s.shared.inputs.Add(1) }
-	watch := func(obj client.Object, update func(old, cur any) bool, remove func(obj any) bool) error {
+	watch := func(obj client.Object, update func(old, cur any) bool, add, remove func(obj any) bool) error {
 		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 		if err != nil {
 			return fmt.Errorf("informer of %T: %w", obj, err)
 		}
 		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			AddFunc: func(cur any) {
-				if remove(cur) {
+				if add(cur) {
 					changed()
 				}
 			},
@@ -330,27 +416,47 @@ func (s *System) watchInputs(ctx context.Context, c cache.Cache) error {
 		return err
 	}
 	always := func(any) bool { return true }
+	// A user who comes, goes or changes its access changes the active members of its roles.
+	userRoles := func(obj any) bool {
+		u, ok := obj.(*identityv1alpha1.ScimUser)
+		if !ok {
+			s.shared.members.userChanged(nil, true)
+			return true
+		}
+		roles, err := index.RolesWithMember(ctx, s.client, u.Name)
+		s.shared.members.userChanged(roles, err != nil)
+		return true
+	}
 	userChanged := func(old, cur any) bool {
 		o, ok1 := old.(*identityv1alpha1.ScimUser)
 		c, ok2 := cur.(*identityv1alpha1.ScimUser)
-		return !ok1 || !ok2 || identityv1alpha1.AccessChanged(o, c)
+		return (!ok1 || !ok2 || identityv1alpha1.AccessChanged(o, c)) && userRoles(cur)
+	}
+	roleGone := func(obj any) bool {
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if r, ok := obj.(*identityv1alpha1.ScimRole); ok {
+			s.shared.members.forget(r.Name)
+		}
+		return true
 	}
 	bindingChanged := func(obj any) bool {
 		b, ok := obj.(client.Object)
 		return !ok || (isShared(b) && !s.shared.own(b))
 	}
 	for _, w := range []struct {
-		obj    client.Object
-		update func(old, cur any) bool
-		remove func(any) bool
+		obj         client.Object
+		update      func(old, cur any) bool
+		add, remove func(any) bool
 	}{
-		{&identityv1alpha1.ScimRole{}, identityv1alpha1.MembershipChanged, always},
-		{&identityv1alpha1.ScimRoleMembers{}, identityv1alpha1.MembershipChanged, always},
-		{&identityv1alpha1.ScimUser{}, userChanged, always},
-		{&rbacv1.ClusterRoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged},
-		{&rbacv1.RoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged},
+		{&identityv1alpha1.ScimRole{}, identityv1alpha1.MembershipChanged, always, roleGone},
+		{&identityv1alpha1.ScimRoleMembers{}, identityv1alpha1.MembershipChanged, always, always},
+		{&identityv1alpha1.ScimUser{}, userChanged, userRoles, userRoles},
+		{&rbacv1.ClusterRoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged, bindingChanged},
+		{&rbacv1.RoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged, bindingChanged},
 	} {
-		if err := watch(w.obj, w.update, w.remove); err != nil {
+		if err := watch(w.obj, w.update, w.add, w.remove); err != nil {
 			return err
 		}
 	}
@@ -377,7 +483,7 @@ func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []ident
 			continue
 		}
 		granted = true
-		members, err := s.opts.Members(ctx, role)
+		members, err := s.membersOf(ctx, role)
 		if err != nil {
 			return false, nil, fmt.Errorf("members of role %s: %w", role.Name, err)
 		}

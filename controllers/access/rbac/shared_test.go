@@ -14,6 +14,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
+	"github.com/scim-operator/scim-operator/internal/index"
 )
 
 // sharedSystem is a System in the shared layout over a fake client holding objs, whose Members
@@ -34,6 +35,7 @@ func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *S
 		WithIndex(&rbacv1.RoleBinding{}, indexGrant, grantOfShared).
 		WithIndex(&rbacv1.ClusterRoleBinding{}, indexRole, roleLabelOf).
 		WithIndex(&rbacv1.RoleBinding{}, indexRole, roleLabelOf).
+		WithIndex(index.ShardRole.Object, index.ShardRole.Name, index.ShardRole.Extract).
 		Build()
 	return &System{client: c, live: c, scheme: scheme, shared: newSharedState(), opts: Options{Shared: true, MaxSubjects: 10,
 		Members: func(_ context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
@@ -83,6 +85,26 @@ func TestSharedGrantAppliedOnlyWhenItsInputsChanged(t *testing.T) {
 	if got := members.Load(); got != 2 {
 		t.Errorf("an application without a changed input read members (%d calls)", got)
 	}
+
+	// Once the inputs moved, an application reads again only the roles whose members may have
+	// changed: here none (the same roles, shards and epochs), then one after its user changed.
+	s.shared.inputs.Add(1)
+	if _, _, err := s.applySharedGrant(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	if got := members.Load(); got != 2 {
+		t.Errorf("an application read %d roles' members whose inputs had not changed", got-2)
+	}
+	s.shared.inputs.Add(1)
+	s.shared.members.userChanged([]identityv1alpha1.ScimRole{*role("a")}, false)
+	if _, _, err := s.applySharedGrant(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	if got := members.Load(); got != 3 {
+		t.Errorf("after a user of role a changed, an application read %d roles' members, want 1", got-2)
+	}
+	members.Store(2)
+	s.shared.members.userChanged(nil, true)
 
 	// Concurrent callers after one change share one application.
 	s.shared.inputs.Add(1)
