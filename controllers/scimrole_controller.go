@@ -36,13 +36,14 @@ type ScimRoleReconciler struct{ Deps }
 func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("scimrole").
-		For(&identityv1alpha1.ScimRole{}, builder.WithPredicates(predicate.Or[client.Object](
+		For(&identityv1alpha1.ScimRole{}, builder.WithPredicates(r.observe(), predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		// A user that is suspended, renamed, created or deleted changes the subjects of its roles.
 		Watches(&identityv1alpha1.ScimUser{}, handler.EnqueueRequestsFromMapFunc(r.rolesOfUser),
-			builder.WithPredicates(userAccessChanged())).
+			builder.WithPredicates(r.observe(), userAccessChanged())).
 		// The members of a large role live in its shards too.
-		Watches(&identityv1alpha1.ScimRoleMembers{}, handler.EnqueueRequestsFromMapFunc(roleOfShard)).
+		Watches(&identityv1alpha1.ScimRoleMembers{}, handler.EnqueueRequestsFromMapFunc(roleOfShard),
+			builder.WithPredicates(r.observe())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A binding edited or deleted by hand is repaired.
 	return r.watchAccess(b, roleOfChange).Complete(r)
@@ -238,6 +239,23 @@ func roleOfChange(_ context.Context, change access.Change, q access.Queue) {
 		return // a shared binding as the operator wrote it: nothing to repair
 	}
 	enqueue(q, reconcile.Request{NamespacedName: client.ObjectKey{Name: change.Role}}, handler.LowPriority, 0)
+}
+
+// observe is not a filter: it passes every event, telling the access system of it first
+// (access.System.Observe). Predicates run in the event handler that queues the reconcile, before
+// it queues it, so the system learns of a change before any reconcile it causes reads it; a
+// handler of its own on the same informer would run in no particular order with this one.
+func (r *ScimRoleReconciler) observe() predicate.Predicate {
+	ctx := context.Background()
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { r.Access.Observe(ctx, nil, e.Object); return true },
+		UpdateFunc: func(e event.UpdateEvent) bool { r.Access.Observe(ctx, e.ObjectOld, e.ObjectNew); return true },
+		DeleteFunc: func(e event.DeleteEvent) bool { r.Access.Observe(ctx, e.Object, nil); return true },
+		GenericFunc: func(e event.GenericEvent) bool {
+			r.Access.Observe(ctx, nil, e.Object)
+			return true
+		},
+	}
 }
 
 // userAccessChanged passes the user events that change the subjects of the user's roles.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -30,6 +31,12 @@ type System interface {
 	// Sources report every change to the system's objects, by the operator or anyone else, to
 	// onChange; the controllers use them to repair drift and to follow the state of users.
 	Sources(onChange ChangeFunc) []source.Source
+
+	// Observe is told of every event of a ScimRole, ScimRoleMembers or ScimUser (old or cur nil
+	// for a creation or deletion) by the event handler that queues the reconciles it causes,
+	// before it queues them: a system that keeps what it read between Applies learns there, in
+	// order, what a reconcile will need to read again.
+	Observe(ctx context.Context, old, cur client.Object)
 }
 
 // Grant is one entry of a role's access: a ClusterRole granted cluster-wide, or a Role or

@@ -101,11 +101,6 @@ func New(ctx context.Context, mgr ctrl.Manager, opts Options) (*System, error) {
 		opts:   opts,
 		shared: newSharedState(),
 	}
-	if opts.Shared {
-		if err := s.watchInputs(ctx, mgr.GetCache()); err != nil {
-			return nil, fmt.Errorf("watch what shared bindings are made of: %w", err)
-		}
-	}
 	// Once, as the leader starts: shared bindings of grants no role declares any more (left by a
 	// run with the other layout, or by a role deleted while the operator was down) go.
 	if err := mgr.Add(sweeper{s}); err != nil {
@@ -174,12 +169,12 @@ func (s *System) Apply(ctx context.Context, role *identityv1alpha1.ScimRole, use
 		return s.applyShared(ctx, role, users)
 	}
 	result, err := s.applyOwn(ctx, role, users)
-	if err != nil || len(result.Failures) > 0 {
+	if err != nil {
 		return result, err
 	}
 	// Shared bindings of the role's grants, from a run with the shared layout, go once the role's
-	// own hold its members.
-	deleted, err := s.deleteSharedOf(ctx, access.GrantsOf(role.Spec.Access))
+	// own hold its members (grant by grant: not those of a grant that failed).
+	deleted, err := s.deleteSharedOf(ctx, slices.DeleteFunc(access.GrantsOf(role.Spec.Access), func(g access.Grant) bool { return failed(result, g) }))
 	result.Changed = result.Changed || deleted
 	return result, err
 }
@@ -354,8 +349,8 @@ func (s *System) deleteAll(ctx context.Context, bindings []binding) error {
 	return nil
 }
 
-// Revoke deletes every binding of the role named role. Shared bindings are applied again without
-// it (it is gone or being deleted); their grants are not known from a name, so all of them are.
+// Revoke deletes every binding of the role named role. The shared grants it may have contributed to
+// are applied again without it (it is gone or being deleted).
 func (s *System) Revoke(ctx context.Context, role string) error {
 	owned, err := s.bindingsOf(ctx, role)
 	if err != nil {
@@ -364,7 +359,7 @@ func (s *System) Revoke(ctx context.Context, role string) error {
 	if err := s.deleteAll(ctx, owned); err != nil {
 		return err
 	}
-	return s.reapplyShared(ctx)
+	return s.reapplyShared(ctx, role)
 }
 
 // Holds reports which grants of role the User subject of user is in.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,9 +14,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -117,20 +116,51 @@ type sharedState struct {
 	grants map[access.Grant]*grantState
 	// tickets orders requests and applications of every grant.
 	tickets atomic.Uint64
-	// inputs counts the changes the cache's informers report to what an application reads (roles,
-	// member shards, users' access, shared bindings edited by others); see watchInputs.
+	// inputs counts the changes to what an application reads (roles, member shards, users' access,
+	// shared bindings edited by others): Observe and changeOf move it.
 	inputs atomic.Uint64
 	// written holds the resourceVersion of the shared bindings the system last wrote, by
 	// bindingKey, so that their watch events are not taken for someone else's edit.
 	written sync.Map
 	// members keeps each role's active members as an application last read them.
 	members memberCache
+	// contributors are, by grant, the roles its last application read (under mu).
+	contributors map[access.Grant]map[string]bool
+}
+
+// contributed records the roles an application of g read.
+func (st *sharedState) contributed(g access.Grant, roles map[string]bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.contributors == nil {
+		st.contributors = map[access.Grant]map[string]bool{}
+	}
+	st.contributors[g] = roles
+}
+
+// grantsWith returns the grants whose last application in this process read the role named role,
+// and with unknown those of grants that were not applied in this process.
+func (st *sharedState) grantsWith(role string, unknown []access.Grant) []access.Grant {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []access.Grant
+	for g, roles := range st.contributors {
+		if roles[role] {
+			out = append(out, g)
+		}
+	}
+	for _, g := range unknown {
+		if _, ok := st.contributors[g]; !ok && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // memberCache keeps the active members of each role (Options.Members) between applications, so that
 // an application reads again only the roles that changed: at 250,000 memberships reading every
 // role's is most of an application. An entry holds while the role and its shards keep their
-// resourceVersions and no user of the role changed its access (epochs, moved by watchInputs).
+// resourceVersions and no user of the role changed its access (epochs, moved by Observe).
 type memberCache struct {
 	mu      sync.Mutex
 	entries map[string]memberEntry
@@ -271,6 +301,12 @@ func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRol
 	if err != nil {
 		return result, err
 	}
+	// And those whose last application read the role: its status may not name them yet.
+	for _, g := range s.shared.grantsWith(role.Name, nil) {
+		if !slices.Contains(grants, g) && !slices.Contains(former, g) {
+			former = append(former, g)
+		}
+	}
 	for _, g := range former {
 		changed, _, err := s.applySharedGrant(ctx, g)
 		result.Changed = result.Changed || changed
@@ -278,15 +314,23 @@ func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRol
 			return result, fmt.Errorf("apply %s, no longer granted by role %s: %w", g, role.Name, err)
 		}
 	}
-	if len(result.Failures) > 0 {
-		return result, nil
-	}
+	// The role's own bindings go, but those of a grant that failed: until its shared bindings
+	// hold, they are what its members have.
 	owned, err := s.bindingsOf(ctx, role.Name)
-	if err != nil || len(owned) == 0 {
+	if err != nil {
 		return result, err
+	}
+	owned = slices.DeleteFunc(owned, func(b binding) bool { return failed(result, b.grant()) })
+	if len(owned) == 0 {
+		return result, nil
 	}
 	result.Changed = true
 	return result, s.deleteAll(ctx, owned)
+}
+
+// failed reports whether grant g is among result's failures.
+func failed(result access.Result, g access.Grant) bool {
+	return slices.ContainsFunc(result.Failures, func(f access.Failure) bool { return f.Grant == g })
 }
 
 // refsHolding returns those of refs, the bindings of shared grant g, that name one of users (or
@@ -318,7 +362,9 @@ func (s *System) refsHolding(ctx context.Context, g access.Grant, refs []identit
 			}
 		}
 		for _, n := range names {
-			held[n] = true
+			if slices.ContainsFunc(refs, func(r identityv1alpha1.BindingReference) bool { return r.Name == n }) {
+				held[n] = true
+			}
 		}
 		if len(held) >= len(refs) {
 			break
@@ -385,83 +431,41 @@ func (s *System) applySharedGrant(ctx context.Context, g access.Grant) (bool, []
 	return gs.changed, gs.refs, gs.err
 }
 
-// watchInputs counts, in inputs, every change the informers of c report that may change what an
-// application of a shared grant writes. client-go calls the handlers after the cache holds the
-// change, so an application that read inputs before it read the cache either saw a change or
-// sees inputs moved by it afterwards. The system's own writes of shared bindings are not inputs.
-func (s *System) watchInputs(ctx context.Context, c cache.Cache) error {
-	changed := func() { s.shared.inputs.Add(1) }
-	watch := func(obj client.Object, update func(old, cur any) bool, add, remove func(obj any) bool) error {
-		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
-		if err != nil {
-			return fmt.Errorf("informer of %T: %w", obj, err)
-		}
-		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc: func(cur any) {
-				if add(cur) {
-					changed()
-				}
-			},
-			UpdateFunc: func(old, cur any) {
-				if update(old, cur) {
-					changed()
-				}
-			},
-			DeleteFunc: func(old any) {
-				if remove(old) {
-					changed()
-				}
-			},
-		})
-		return err
+// Observe counts, in inputs, every change of a role, member shard or user that may change what an
+// application of a shared grant writes, and moves the member cache's epochs of the roles of a user
+// whose access changed. The controllers call it in the handler that queues the reconciles a change
+// causes, before queueing them (access.System): an application that reads inputs then either
+// finds them moved or began after the change was counted, and reads the cache after it.
+func (s *System) Observe(ctx context.Context, old, cur client.Object) {
+	if !s.opts.Shared {
+		return
 	}
-	always := func(any) bool { return true }
-	// A user who comes, goes or changes its access changes the active members of its roles.
-	userRoles := func(obj any) bool {
-		u, ok := obj.(*identityv1alpha1.ScimUser)
-		if !ok {
-			s.shared.members.userChanged(nil, true)
-			return true
+	obj := cur
+	if obj == nil {
+		obj = old
+	}
+	switch o := obj.(type) {
+	case *identityv1alpha1.ScimUser:
+		prev, ok1 := old.(*identityv1alpha1.ScimUser)
+		next, ok2 := cur.(*identityv1alpha1.ScimUser)
+		if ok1 && ok2 && !identityv1alpha1.AccessChanged(prev, next) {
+			return
 		}
-		roles, err := index.RolesWithMember(ctx, s.client, u.Name)
+		roles, err := index.RolesWithMember(ctx, s.client, o.Name)
 		s.shared.members.userChanged(roles, err != nil)
-		return true
-	}
-	userChanged := func(old, cur any) bool {
-		o, ok1 := old.(*identityv1alpha1.ScimUser)
-		c, ok2 := cur.(*identityv1alpha1.ScimUser)
-		return (!ok1 || !ok2 || identityv1alpha1.AccessChanged(o, c)) && userRoles(cur)
-	}
-	roleGone := func(obj any) bool {
-		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
+	case *identityv1alpha1.ScimRole:
+		if old != nil && cur != nil && !identityv1alpha1.MembershipChanged(old, cur) {
+			return
 		}
-		if r, ok := obj.(*identityv1alpha1.ScimRole); ok {
-			s.shared.members.forget(r.Name)
+		if cur == nil {
+			s.shared.members.forget(o.Name)
 		}
-		return true
-	}
-	bindingChanged := func(obj any) bool {
-		b, ok := obj.(client.Object)
-		return !ok || (isShared(b) && !s.shared.own(b))
-	}
-	for _, w := range []struct {
-		obj         client.Object
-		update      func(old, cur any) bool
-		add, remove func(any) bool
-	}{
-		{&identityv1alpha1.ScimRole{}, identityv1alpha1.MembershipChanged, always, roleGone},
-		{&identityv1alpha1.ScimRoleMembers{}, identityv1alpha1.MembershipChanged, always, always},
-		{&identityv1alpha1.ScimUser{}, userChanged, userRoles, userRoles},
-		{&rbacv1.ClusterRoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged, bindingChanged},
-		{&rbacv1.RoleBinding{}, func(_, cur any) bool { return bindingChanged(cur) }, bindingChanged, bindingChanged},
-	} {
-		if err := watch(w.obj, w.update, w.add, w.remove); err != nil {
-			return err
+	case *identityv1alpha1.ScimRoleMembers:
+		if old != nil && cur != nil && !identityv1alpha1.MembershipChanged(old, cur) {
+			return
 		}
 	}
-	changed() // for what reached the cache before the handlers
-	return nil
+	s.shared.inputs.Add(1)
 }
 
 // writeShared writes the bindings of grant g from the cache's roles and users, and waits until the
@@ -477,12 +481,14 @@ func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []ident
 	}
 	wanted := map[string]bool{}
 	granted := false
+	read := map[string]bool{}
 	for i := range roles.Items {
 		role := &roles.Items[i]
 		if identityv1alpha1.IsTerminating(role) || !slices.Contains(access.GrantsOf(role.Spec.Access), g) {
 			continue
 		}
 		granted = true
+		read[role.Name] = true
 		members, err := s.membersOf(ctx, role)
 		if err != nil {
 			return false, nil, fmt.Errorf("members of role %s: %w", role.Name, err)
@@ -491,6 +497,7 @@ func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []ident
 			wanted[u] = true
 		}
 	}
+	s.shared.contributed(g, read)
 	if !granted {
 		// No role grants it any more.
 		return len(existing) > 0, nil, s.deleteAll(ctx, existing)
@@ -528,7 +535,8 @@ func (s *System) waitCached(ctx context.Context, g access.Grant, refs []identity
 	for _, ref := range refs {
 		b := newBinding(g, ref.Name)
 		rv, ok := before[ref.Name]
-		if written, _ := s.shared.written.Load(bindingKey(b)); ok && written == before[bindingKey(b)] {
+		prev, had := before[bindingKey(b)]
+		if written, has := s.shared.written.Load(bindingKey(b)); !has || (had && written == prev) {
 			continue // not written by this application
 		}
 		for {
@@ -575,7 +583,10 @@ func (s *System) deleteSharedOf(ctx context.Context, grants []access.Grant) (boo
 // reapplyShared brings every grant that has shared bindings up to date: applied again in the shared
 // layout; in the other, deleted when no role grants it (the roles that do delete them once their own
 // bindings hold).
-func (s *System) reapplyShared(ctx context.Context) error {
+//
+// With role set, only the grants that role may have contributed to (sharedState.grantsWith) are:
+// those whose last application read it, and those not applied in this process yet.
+func (s *System) reapplyShared(ctx context.Context, role string) error {
 	all, err := s.listBindings(ctx, client.MatchingFields{indexGrant: anyGrant}, "shared")
 	if err != nil {
 		return err
@@ -586,24 +597,26 @@ func (s *System) reapplyShared(ctx context.Context) error {
 			grants = append(grants, g)
 		}
 	}
+	if role != "" {
+		grants = s.shared.grantsWith(role, grants)
+	}
+	var errs []error
 	for _, g := range grants {
 		if s.opts.Shared {
 			if _, _, err := s.applySharedGrant(ctx, g); err != nil {
-				return fmt.Errorf("apply %s: %w", g, err)
+				errs = append(errs, fmt.Errorf("apply %s: %w", g, err))
 			}
 			continue
 		}
 		declared, err := s.rolesGranting(ctx, g)
-		if err != nil {
-			return err
+		if err == nil && declared == "" {
+			_, err = s.deleteSharedOf(ctx, []access.Grant{g})
 		}
-		if declared == "" {
-			if _, err := s.deleteSharedOf(ctx, []access.Grant{g}); err != nil {
-				return err
-			}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // rolesGranting returns the name of a role that grants g and is not being deleted (the first by
@@ -632,7 +645,7 @@ type sweeper struct{ s *System }
 // roles' reconciles apply their own grants meanwhile.
 func (w sweeper) Start(ctx context.Context) error {
 	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
-		err := w.s.reapplyShared(ctx)
+		err := w.s.reapplyShared(ctx, "")
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,21 +104,52 @@ func TestSharedGrantAppliedOnlyWhenItsInputsChanged(t *testing.T) {
 	if got := members.Load(); got != 3 {
 		t.Errorf("after a user of role a changed, an application read %d roles' members, want 1", got-2)
 	}
-	members.Store(2)
-	s.shared.members.userChanged(nil, true)
+}
 
-	// Concurrent callers after one change share one application.
-	s.shared.inputs.Add(1)
+// TestSharedGrantApplicationsCoalesce: callers that wait while an application runs are covered by
+// one application that begins after they asked, even while what it reads keeps changing.
+func TestSharedGrantApplicationsCoalesce(t *testing.T) {
+	ctx := context.Background()
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	var calls atomic.Int64
+	var s *System
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	roles := []client.Object{}
+	for _, name := range []string{"a", "b"} {
+		roles = append(roles, &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}},
+				Members: []identityv1alpha1.Member{{Value: "u-" + name}}}})
+	}
+	s = sharedSystem(t, &calls, roles...)
+	members := s.opts.Members
+	s.opts.Members = func(ctx context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
+		first.Do(func() { close(entered); <-gate })
+		s.shared.inputs.Add(1) // the inputs change all the time
+		s.shared.members.userChanged(nil, true)
+		return members(ctx, role)
+	}
 	var wg sync.WaitGroup
-	for range 16 {
+	wg.Go(func() {
+		if _, _, err := s.applySharedGrant(ctx, view); err != nil {
+			t.Error(err)
+		}
+	})
+	<-entered
+	asked := s.shared.tickets.Load()
+	for range 15 {
 		wg.Go(func() {
 			if _, _, err := s.applySharedGrant(ctx, view); err != nil {
 				t.Error(err)
 			}
 		})
 	}
+	for s.shared.tickets.Load() < asked+15 {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
 	wg.Wait()
-	if got := members.Load() - 2; got != 2 {
-		t.Errorf("16 concurrent callers read members %d times, want one application of 2 roles", got)
+	if got := calls.Load(); got != 4 {
+		t.Errorf("the roles' members were read %d times, want 4: the running application and one for the 15 that waited", got)
 	}
 }

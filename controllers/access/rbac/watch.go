@@ -59,6 +59,9 @@ func (s *System) changeOf(ctx context.Context, old, cur client.Object) (access.C
 	if shared {
 		g := wrap(firstOf(cur, old)).grant()
 		if cur == nil || !s.shared.own(cur) {
+			// Someone else's edit: an input of the next application, counted before the
+			// repair is queued.
+			s.shared.inputs.Add(1)
 			var err error
 			if role, err = s.rolesGranting(ctx, g); err != nil {
 				ctrl.LoggerFrom(ctx).Error(err, "Cannot map a shared binding to a role that grants it", "grant", g.String())
