@@ -122,6 +122,37 @@ func TestSharedBindings(t *testing.T) {
 	}).Should(Succeed())
 	stop()
 
+	// Turning it on loses no access: while the layouts change over, every member is in a view
+	// binding of one layout or the other at every moment the API server is asked.
+	watching, lost := make(chan struct{}), make(chan string, 1)
+	go func() {
+		defer close(lost)
+		for {
+			select {
+			case <-watching:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			var crbs rbacv1.ClusterRoleBindingList
+			if err := c.List(ctx, &crbs, client.HasLabels{identityv1alpha1.LabelRole}); err != nil {
+				continue
+			}
+			held := map[string]bool{}
+			for _, b := range crbs.Items {
+				if b.RoleRef.Name == "view" {
+					for _, name := range subjectNames(b.Subjects) {
+						held[name] = true
+					}
+				}
+			}
+			for _, want := range subjects("ann", "bob", "cy", "dee") {
+				if !held[want] {
+					lost <- want
+					return
+				}
+			}
+		}
+	}()
 	stop = run(true)
 	g.Eventually(func(g Gomega) {
 		b := viewBindings(g, true)
@@ -150,6 +181,10 @@ func TestSharedBindings(t *testing.T) {
 		}
 		g.Expect(names).To(ConsistOf(holding), "a role's status names the shared bindings that hold its members")
 	}).Should(Succeed())
+	close(watching)
+	if who, ok := <-lost; ok {
+		t.Errorf("%s was in no view binding while the shared layout replaced the roles' own", who)
+	}
 
 	// Suspending bob, in both roles, takes him out of the one binding that held him; the others
 	// keep their access.
