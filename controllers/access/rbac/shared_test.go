@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,8 @@ func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *S
 		WithIndex(&rbacv1.ClusterRoleBinding{}, indexRole, roleLabelOf).
 		WithIndex(&rbacv1.RoleBinding{}, indexRole, roleLabelOf).
 		WithIndex(index.ShardRole.Object, index.ShardRole.Name, index.ShardRole.Extract).
+		WithIndex(&rbacv1.ClusterRoleBinding{}, indexSubject, subjectsOfShared).
+		WithIndex(&rbacv1.RoleBinding{}, indexSubject, subjectsOfShared).
 		Build()
 	return &System{client: c, live: c, scheme: scheme, shared: newSharedState(), opts: Options{Shared: true, MaxSubjects: 10,
 		Members: func(_ context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
@@ -151,5 +154,49 @@ func TestSharedGrantApplicationsCoalesce(t *testing.T) {
 	wg.Wait()
 	if got := calls.Load(); got != 4 {
 		t.Errorf("the roles' members were read %d times, want 4: the running application and one for the 15 that waited", got)
+	}
+}
+
+// TestSharedGrantLeftBehind: a role that stops granting view before its status named a binding of
+// view still takes its members out of view's bindings: the grant is known from the roles its last
+// application read.
+func TestSharedGrantLeftBehind(t *testing.T) {
+	ctx := context.Background()
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	role := func(name, member string) *identityv1alpha1.ScimRole {
+		return &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}},
+				Members: []identityv1alpha1.Member{{Value: member}}}}
+	}
+	var calls atomic.Int64
+	s := sharedSystem(t, &calls, role("a", "ann"), role("b", "bob"))
+	if _, _, err := s.applySharedGrant(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	a := &identityv1alpha1.ScimRole{}
+	if err := s.client.Get(ctx, client.ObjectKey{Name: "a"}, a); err != nil {
+		t.Fatal(err)
+	}
+	a.Spec.Access = &identityv1alpha1.Access{ClusterRoles: []string{"edit"}}
+	if err := s.client.Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	s.Observe(ctx, role("a", "ann"), a)
+	if len(a.Status.Bindings) != 0 {
+		t.Fatal("the role's status names bindings; the test needs one that does not")
+	}
+	if _, err := s.applyShared(ctx, a, []string{"ann"}); err != nil {
+		t.Fatal(err)
+	}
+	bindings, err := s.sharedBindingsOf(ctx, view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	for _, b := range bindings {
+		held = append(held, subjectsOfShared(b.Object)...)
+	}
+	if !slices.Equal(held, []string{"bob"}) {
+		t.Errorf("view's shared bindings hold %v after role a stopped granting it, want [bob]", held)
 	}
 }
