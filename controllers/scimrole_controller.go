@@ -182,11 +182,6 @@ type members struct {
 }
 
 // membersOf resolves the members of role through the cache.
-func (r *ScimRoleReconciler) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
-	return r.Deps.membersOf(ctx, role)
-}
-
-// membersOf resolves the members of role through the cache.
 func (r Deps) membersOf(ctx context.Context, role *identityv1alpha1.ScimRole) (members, error) {
 	all, err := roleMembers(ctx, r.Client, role)
 	if err != nil {

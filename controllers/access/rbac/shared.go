@@ -281,8 +281,8 @@ func (st *sharedState) own(obj client.Object) bool {
 func bindingKey(b binding) string { return b.kind() + "/" + b.GetNamespace() + "/" + b.GetName() }
 
 // applyShared is Apply in the shared layout. The bindings of the role's grants are applied, and
-// those of grants it held before (its status names their bindings) but no longer declares; the
-// bindings of its own layout, from a run without Options.Shared, go once its grants hold.
+// those of grants it contributed to but no longer declares; the bindings of its own layout, from
+// a run without Options.Shared, go once its grants hold.
 func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRole, users []string) (access.Result, error) {
 	var result access.Result
 	grants := access.GrantsOf(role.Spec.Access)
@@ -297,17 +297,12 @@ func (s *System) applyShared(ctx context.Context, role *identityv1alpha1.ScimRol
 			result.Failures = append(result.Failures, access.Failure{Grant: g, Forbidden: apierrors.IsForbidden(err), Err: err})
 		}
 	}
-	former, err := s.formerGrants(ctx, role, grants)
-	if err != nil {
-		return result, err
-	}
-	// And those whose last application read the role: its status may not name them yet.
+	// Grants whose last application read the role but that it no longer declares. (A grant not
+	// applied since the process started is brought up to date by the sweep at start.)
 	for _, g := range s.shared.grantsWith(role.Name, nil) {
-		if !slices.Contains(grants, g) && !slices.Contains(former, g) {
-			former = append(former, g)
+		if slices.Contains(grants, g) {
+			continue
 		}
-	}
-	for _, g := range former {
 		changed, _, err := s.applySharedGrant(ctx, g)
 		result.Changed = result.Changed || changed
 		if err != nil {
@@ -342,28 +337,13 @@ func (s *System) refsHolding(ctx context.Context, g access.Grant, refs []identit
 	}
 	held := map[string]bool{}
 	for _, u := range users {
-		name := identityv1alpha1.SubjectName(s.opts.UserPrefix, u)
-		var names []string
-		if g.Namespace == "" {
-			var crbs rbacv1.ClusterRoleBindingList
-			if err := s.client.List(ctx, &crbs, client.MatchingFields{indexSubject: name}, client.UnsafeDisableDeepCopy); err != nil {
-				return nil, err
-			}
-			for i := range crbs.Items {
-				names = append(names, crbs.Items[i].Name)
-			}
-		} else {
-			var rbs rbacv1.RoleBindingList
-			if err := s.client.List(ctx, &rbs, client.InNamespace(g.Namespace), client.MatchingFields{indexSubject: name}, client.UnsafeDisableDeepCopy); err != nil {
-				return nil, err
-			}
-			for i := range rbs.Items {
-				names = append(names, rbs.Items[i].Name)
-			}
+		holding, err := s.sharedHolding(ctx, identityv1alpha1.SubjectName(s.opts.UserPrefix, u))
+		if err != nil {
+			return nil, err
 		}
-		for _, n := range names {
-			if slices.ContainsFunc(refs, func(r identityv1alpha1.BindingReference) bool { return r.Name == n }) {
-				held[n] = true
+		for _, b := range holding {
+			if slices.Contains(refs, b.ref()) {
+				held[b.GetName()] = true
 			}
 		}
 		if len(held) >= len(refs) {
@@ -375,36 +355,6 @@ func (s *System) refsHolding(ctx context.Context, g access.Grant, refs []identit
 		out = refs[:1]
 	}
 	return out, nil
-}
-
-// formerGrants are the grants of the shared bindings in role's status that it no longer declares.
-func (s *System) formerGrants(ctx context.Context, role *identityv1alpha1.ScimRole, grants []access.Grant) ([]access.Grant, error) {
-	var former []access.Grant
-	for _, ref := range role.Status.Bindings {
-		if !strings.HasPrefix(ref.Name, sharedPrefix) {
-			continue
-		}
-		var b binding
-		switch ref.Kind {
-		case "ClusterRoleBinding":
-			b = wrap(&rbacv1.ClusterRoleBinding{})
-		case "RoleBinding":
-			b = wrap(&rbacv1.RoleBinding{})
-		default:
-			continue
-		}
-		err := s.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, b.Object, client.UnsafeDisableDeepCopy)
-		if err != nil {
-			if client.IgnoreNotFound(err) != nil {
-				return nil, fmt.Errorf("get %s %s of role %s: %w", ref.Kind, ref.Name, role.Name, err)
-			}
-			continue
-		}
-		if g := b.grant(); isShared(b) && !slices.Contains(grants, g) && !slices.Contains(former, g) {
-			former = append(former, g)
-		}
-	}
-	return former, nil
 }
 
 // applySharedGrant applies grant g: its bindings hold exactly the active members of the roles that
@@ -506,12 +456,11 @@ func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []ident
 	for u := range wanted {
 		users = append(users, u)
 	}
-	before := map[string]string{}
+	before := map[string]versions{}
 	for _, b := range existing {
-		before[b.GetName()] = b.GetResourceVersion()
-		if written, ok := s.shared.written.Load(bindingKey(b)); ok {
-			before[bindingKey(b)] = written.(string)
-		}
+		v := versions{cached: b.GetResourceVersion()}
+		v.written, _ = s.shared.written.Load(bindingKey(b))
+		before[b.GetName()] = v
 	}
 	changed := false
 	refs, err := s.applyGrant(ctx, sharedBase(g), g, users, existing, func(name string, members []string) (binding, error) {
@@ -526,22 +475,28 @@ func (s *System) writeShared(ctx context.Context, g access.Grant) (bool, []ident
 	return changed, refs, err
 }
 
+// versions are the resourceVersions of a binding before an application: the cache's, and the one
+// the system last wrote (nil when it wrote none).
+type versions struct {
+	cached  string
+	written any
+}
+
 // waitCached waits, at most cacheWait, until the cache holds each of refs that this application
-// wrote at another resourceVersion than it had. before holds, by name, the resourceVersions the
-// cache had and, by bindingKey, the ones the system had last written.
-func (s *System) waitCached(ctx context.Context, g access.Grant, refs []identityv1alpha1.BindingReference, before map[string]string) {
+// wrote (its written resourceVersion moved from before's, by name) at another resourceVersion than
+// it had.
+func (s *System) waitCached(ctx context.Context, g access.Grant, refs []identityv1alpha1.BindingReference, before map[string]versions) {
 	ctx, cancel := context.WithTimeout(ctx, cacheWait)
 	defer cancel()
 	for _, ref := range refs {
 		b := newBinding(g, ref.Name)
-		rv, ok := before[ref.Name]
-		prev, had := before[bindingKey(b)]
-		if written, has := s.shared.written.Load(bindingKey(b)); !has || (had && written == prev) {
+		v, existed := before[ref.Name]
+		if written, ok := s.shared.written.Load(bindingKey(b)); !ok || written == v.written {
 			continue // not written by this application
 		}
 		for {
 			err := s.client.Get(ctx, client.ObjectKeyFromObject(b.Object), b.Object, client.UnsafeDisableDeepCopy)
-			if err == nil && (!ok || rv != b.GetResourceVersion()) {
+			if err == nil && (!existed || v.cached != b.GetResourceVersion()) {
 				break
 			}
 			select {

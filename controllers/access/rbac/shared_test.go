@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
@@ -23,6 +25,21 @@ import (
 // counts its calls. A narrow test of the coalescing; the layout itself is tested against the API
 // server (controllers' TestSharedBindings).
 func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *System {
+	return sharedSystemWith(t, members, interceptor.Funcs{}, objs...)
+}
+
+// viewRole is a ScimRole named name that grants view to members (user ids).
+func viewRole(name string, members ...string) *identityv1alpha1.ScimRole {
+	r := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}}}
+	for _, m := range members {
+		r.Spec.Members = append(r.Spec.Members, identityv1alpha1.Member{Value: m})
+	}
+	return r
+}
+
+// sharedSystemWith is sharedSystem with funcs intercepting the fake client's calls.
+func sharedSystemWith(t *testing.T, members *atomic.Int64, funcs interceptor.Funcs, objs ...client.Object) *System {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := rbacv1.AddToScheme(scheme); err != nil {
@@ -40,6 +57,7 @@ func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *S
 		WithIndex(index.ShardRole.Object, index.ShardRole.Name, index.ShardRole.Extract).
 		WithIndex(&rbacv1.ClusterRoleBinding{}, indexSubject, subjectsOfShared).
 		WithIndex(&rbacv1.RoleBinding{}, indexSubject, subjectsOfShared).
+		WithInterceptorFuncs(funcs).
 		Build()
 	return &System{client: c, live: c, scheme: scheme, shared: newSharedState(), opts: Options{Shared: true, MaxSubjects: 10,
 		Members: func(_ context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
@@ -55,16 +73,8 @@ func sharedSystem(t *testing.T, members *atomic.Int64, objs ...client.Object) *S
 func TestSharedGrantAppliedOnlyWhenItsInputsChanged(t *testing.T) {
 	ctx := context.Background()
 	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
-	role := func(name string, members ...string) *identityv1alpha1.ScimRole {
-		r := &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}}}}
-		for _, m := range members {
-			r.Spec.Members = append(r.Spec.Members, identityv1alpha1.Member{Value: m})
-		}
-		return r
-	}
 	var members atomic.Int64
-	s := sharedSystem(t, &members, role("a", "ann"), role("b", "bob"))
+	s := sharedSystem(t, &members, viewRole("a", "ann"), viewRole("b", "bob"))
 
 	changed, refs, err := s.applySharedGrant(ctx, view)
 	if err != nil || !changed || len(refs) != 1 {
@@ -100,7 +110,7 @@ func TestSharedGrantAppliedOnlyWhenItsInputsChanged(t *testing.T) {
 		t.Errorf("an application read %d roles' members whose inputs had not changed", got-2)
 	}
 	s.shared.inputs.Add(1)
-	s.shared.members.userChanged([]identityv1alpha1.ScimRole{*role("a")}, false)
+	s.shared.members.userChanged([]identityv1alpha1.ScimRole{*viewRole("a")}, false)
 	if _, _, err := s.applySharedGrant(ctx, view); err != nil {
 		t.Fatal(err)
 	}
@@ -118,13 +128,7 @@ func TestSharedGrantApplicationsCoalesce(t *testing.T) {
 	var s *System
 	entered, gate := make(chan struct{}), make(chan struct{})
 	var first sync.Once
-	roles := []client.Object{}
-	for _, name := range []string{"a", "b"} {
-		roles = append(roles, &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}},
-				Members: []identityv1alpha1.Member{{Value: "u-" + name}}}})
-	}
-	s = sharedSystem(t, &calls, roles...)
+	s = sharedSystem(t, &calls, viewRole("a", "u-a"), viewRole("b", "u-b"))
 	members := s.opts.Members
 	s.opts.Members = func(ctx context.Context, role *identityv1alpha1.ScimRole) ([]string, error) {
 		first.Do(func() { close(entered); <-gate })
@@ -163,13 +167,8 @@ func TestSharedGrantApplicationsCoalesce(t *testing.T) {
 func TestSharedGrantLeftBehind(t *testing.T) {
 	ctx := context.Background()
 	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
-	role := func(name, member string) *identityv1alpha1.ScimRole {
-		return &identityv1alpha1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: identityv1alpha1.ScimRoleSpec{Access: &identityv1alpha1.Access{ClusterRoles: []string{"view"}},
-				Members: []identityv1alpha1.Member{{Value: member}}}}
-	}
 	var calls atomic.Int64
-	s := sharedSystem(t, &calls, role("a", "ann"), role("b", "bob"))
+	s := sharedSystem(t, &calls, viewRole("a", "ann"), viewRole("b", "bob"))
 	if _, _, err := s.applySharedGrant(ctx, view); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +180,7 @@ func TestSharedGrantLeftBehind(t *testing.T) {
 	if err := s.client.Update(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	s.Observe(ctx, role("a", "ann"), a)
+	s.Observe(ctx, viewRole("a", "ann"), a)
 	if len(a.Status.Bindings) != 0 {
 		t.Fatal("the role's status names bindings; the test needs one that does not")
 	}
@@ -198,5 +197,61 @@ func TestSharedGrantLeftBehind(t *testing.T) {
 	}
 	if !slices.Equal(held, []string{"bob"}) {
 		t.Errorf("view's shared bindings hold %v after role a stopped granting it, want [bob]", held)
+	}
+}
+
+// TestSharedGrantWaitsOnlyForWhatItWrote: after a restart (a new System over bindings an earlier
+// process wrote), an application that rewrites one shard waits for the cache to show that shard
+// only, not for the shards it left alone (which would hold the grant for cacheWait each).
+func TestSharedGrantWaitsOnlyForWhatItWrote(t *testing.T) {
+	ctx := context.Background()
+	view := access.Grant{Kind: access.KindClusterRole, Name: "view"}
+	var calls atomic.Int64
+	gets := map[string]int{}
+	var mu sync.Mutex
+	earlier := sharedSystemWith(t, &calls, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
+				mu.Lock()
+				gets[key.Name]++
+				mu.Unlock()
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	}, viewRole("a", "ann"), viewRole("b", "bob"))
+	earlier.opts.MaxSubjects = 1
+	_, refs, err := earlier.applySharedGrant(ctx, view)
+	if err != nil || len(refs) != 2 {
+		t.Fatalf("the earlier process: refs %v, err %v", refs, err)
+	}
+
+	// A new process over the same objects; role b's member changes, so one shard is rewritten.
+	s := &System{client: earlier.client, live: earlier.client, scheme: earlier.scheme, shared: newSharedState(), opts: earlier.opts}
+	b := &identityv1alpha1.ScimRole{}
+	if err := s.client.Get(ctx, client.ObjectKey{Name: "b"}, b); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Members = []identityv1alpha1.Member{{Value: "cy"}}
+	if err := s.client.Update(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	clear(gets)
+	mu.Unlock()
+	changed, refs, err := s.applySharedGrant(ctx, view)
+	if err != nil || !changed {
+		t.Fatalf("changed %v, err %v", changed, err)
+	}
+	mu.Lock()
+	read := maps.Clone(gets)
+	mu.Unlock()
+	for _, ref := range refs {
+		var crb rbacv1.ClusterRoleBinding
+		if err := s.client.Get(ctx, client.ObjectKey{Name: ref.Name}, &crb); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(subjectsOfShared(&crb), "ann") && read[ref.Name] != 0 {
+			t.Errorf("the application read the shard it did not write %d times, waiting for it", read[ref.Name])
+		}
 	}
 }
