@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 )
@@ -41,4 +44,35 @@ func createComparison(ctx context.Context, e *env, c *scimClient, o options) (sc
 			})
 		})
 	return both[0], both[1], errorsOf(both...)
+}
+
+// statusCeiling writes the status of each user createComparison created directly once, at
+// o.clients concurrency, as the operator's ServiceAccount: a JSON merge patch that gives the user a
+// role in status.roles, as the manager writes a user's status after a group adds it. It is what the
+// API server sustains here for the writes that follow a sync (about one per user), beside the
+// manager, which reconciles nothing for them (a status change queues no user). It starts once the
+// manager's own status writes for those users have stopped.
+func statusCeiling(ctx context.Context, e *env, o options) *result {
+	settle(ctx, statusWrites, 2*time.Second, time.Minute)
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"roles":[{"value":"bench-status-ceiling","display":"the status-write ceiling"}]}}`))
+	return measureN(ctx, "client-go: patch ScimUser status (the ceiling)", o.clients, o.compareUsers, func(ctx context.Context, i int) outcome {
+		su := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", i)}}
+		return outcome{items: 1, err: e.operator.Status().Patch(ctx, su, patch)}
+	})
+}
+
+// statusWrites is the API server's count of ScimUser status patches.
+const statusWrites = "PATCH scimusers/status"
+
+// settle waits until the API server's count of requests what has not moved for quiet, at most
+// timeout (or without counts, quiet).
+func settle(ctx context.Context, what string, quiet, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	last, since := apiRequestCounts()[what], time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < quiet && ctx.Err() == nil {
+		time.Sleep(250 * time.Millisecond)
+		if n := apiRequestCounts()[what]; n != last {
+			last, since = n, time.Now()
+		}
+	}
 }

@@ -298,6 +298,10 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 	if r.scimCreates, r.ceiling, err = createComparison(ctx, e, c, o); err != nil {
 		return nil, err
 	}
+	logf("status writes: the %d users created through client-go, once each", o.compareUsers)
+	if r.statusCeiling = statusCeiling(ctx, e, o); r.statusCeiling.check() != nil {
+		return nil, r.statusCeiling.check()
+	}
 	select {
 	case <-e.manager.Exited():
 		return nil, fmt.Errorf("the manager exited during the bench: %v (log: %s)", e.manager.Err(), e.log.Name())
