@@ -53,7 +53,7 @@ func createComparison(ctx context.Context, e *env, c *scimClient, o options) (sc
 // manager, which reconciles nothing for them (a status change queues no user). It starts once the
 // manager's own status writes for those users have stopped.
 func statusCeiling(ctx context.Context, e *env, o options) *result {
-	settle(ctx, statusWrites, 2*time.Second, time.Minute)
+	settle(ctx, statusWrites, 3*time.Second, time.Minute)
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"roles":[{"value":"bench-status-ceiling","display":"the status-write ceiling"}]}}`))
 	return measureN(ctx, "client-go: patch ScimUser status (the ceiling)", o.clients, o.compareUsers, func(ctx context.Context, i int) outcome {
 		su := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", i)}}
@@ -65,14 +65,17 @@ func statusCeiling(ctx context.Context, e *env, o options) *result {
 const statusWrites = "PATCH scimusers/status"
 
 // settle waits until the API server's count of requests what has not moved for quiet, at most
-// timeout (or without counts, quiet).
+// timeout (or without counts, quiet). It reads the counts once a second, and waits a second more
+// at the end: the API server's /metrics costs it a few hundred ms of CPU to serve, which must not
+// fall on what is measured next.
 func settle(ctx context.Context, what string, quiet, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	last, since := apiRequestCounts()[what], time.Now()
 	for time.Now().Before(deadline) && time.Since(since) < quiet && ctx.Err() == nil {
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(time.Second)
 		if n := apiRequestCounts()[what]; n != last {
 			last, since = n, time.Now()
 		}
 	}
+	time.Sleep(time.Second)
 }

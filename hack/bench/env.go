@@ -25,6 +25,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -163,6 +164,15 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	e.adminCfg = cfg
 	if e.admin, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, err
+	}
+	if o.pprof {
+		// The API server serves its own profiles to a cluster admin: kubectl get --raw
+		// '/debug/pprof/profile?seconds=10' with this kubeconfig.
+		path := filepath.Join(dir, "admin.kubeconfig")
+		if err := writeKubeconfig(path, cfg); err != nil {
+			return nil, err
+		}
+		logf("kube-apiserver: profiles through kubectl --kubeconfig %s get --raw /debug/pprof/", path)
 	}
 	operatorKubeconfig := filepath.Join(dir, "operator.kubeconfig")
 	providers := []string{o.provider}
@@ -400,4 +410,14 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// writeKubeconfig writes cfg, a client certificate's config, as a kubeconfig file at path.
+func writeKubeconfig(path string, cfg *rest.Config) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["bench"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "admin"}
+	kc.CurrentContext = "bench"
+	return clientcmd.WriteToFile(*kc, path)
 }
