@@ -176,7 +176,7 @@ func targets(runs []*runResult) []target {
 			fmt.Sprintf("%.0f / %.0f = %.2f×", r.scimCreates.opsPerSecond(), r.ceiling.opsPerSecond(), ratio), verdict(ratio >= 0.8)})
 		get, mem := r.reads.getByID.opsPerSecond(), r.memoryReads.getByID.opsPerSecond()
 		out = append(out, target{fmt.Sprintf("GET by id ≥ 1.0× in-memory (%d users)", r.o.users),
-			fmt.Sprintf("%.0f / %.0f = %.2f×", get, mem, get/mem), verdict(get >= mem)})
+			fmt.Sprintf("%.0f / %.0f = %.3f×", get, mem, get/mem), verdict(get >= mem)})
 		out = append(out, target{fmt.Sprintf("every ScimUser Ready ≤ 30 s after the last SCIM response (%d users)", r.o.users),
 			fmt.Sprintf("%s; %.0f status writes after it, %s at the API server's %.0f status writes/s in this run", r.sync.converged.Round(100*time.Millisecond),
 				r.statusWritesAfter(), r.statusFloor().Round(100*time.Millisecond), r.statusCeiling.opsPerSecond()), verdict(r.sync.converged <= 30*time.Second)})
