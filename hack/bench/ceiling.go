@@ -51,8 +51,9 @@ func createComparison(ctx context.Context, e *env, c *scimClient, o options) (sc
 }
 
 // statusCeiling writes the status of each user createComparison created directly once, at
-// o.clients concurrency, as the operator's ServiceAccount: a JSON merge patch that gives the user a
-// role in status.roles, as the manager writes a user's status after a group adds it. It is what the
+// o.clients concurrency, as the operator's ServiceAccount: a JSON merge patch that sets
+// status.roles to one role (these users have none; it stays there), as the manager writes a
+// user's status after a group adds it. It is what the
 // API server sustains here for the writes that follow a sync (about one per user), beside the
 // manager, which reconciles nothing for them (a status change queues no user). It starts once the
 // manager's own status writes for those users have stopped.
@@ -69,7 +70,8 @@ func statusCeiling(ctx context.Context, e *env, o options) *result {
 const statusWrites = "PATCH scimusers/status"
 
 // anyWrite stands for the sum of the API server's counts of writes (every verb but GET, LIST and
-// WATCH) to settle.
+// WATCH) to settle: of the kinds apiServerRequests counts (ScimUsers, ScimRoles, RBAC bindings,
+// events), not of ScimRoleMembers.
 const anyWrite = "writes"
 
 // writeCount is the count what names in counts: one verb and resource, or all writes.
@@ -98,6 +100,9 @@ func settle(ctx context.Context, what string, quiet, timeout time.Duration) {
 		if n := writeCount(apiRequestCounts(), what); n != last {
 			last, since = n, time.Now()
 		}
+	}
+	if time.Since(since) < quiet && ctx.Err() == nil {
+		logf("%s still moving after %s: measuring anyway", what, timeout)
 	}
 	time.Sleep(time.Second)
 }

@@ -138,7 +138,8 @@ type envOptions struct {
 	root, binDir, manager, provider string
 	// managerArgs are further flags of the manager, managerEnv further environment variables.
 	managerArgs, managerEnv []string
-	// pprof serves each manager's profiles on a loopback port of its own (logged).
+	// pprof serves each manager's profiles on a loopback port of its own (logged), and writes an
+	// admin kubeconfig for the API server's (logged).
 	pprof bool
 }
 

@@ -97,7 +97,7 @@ func main() {
 	flag.IntVar(&so.users, "soak-users", 100, "The most users one soak client keeps at once.")
 	flag.IntVar(&so.groups, "soak-groups", 20, "The groups all soak clients share.")
 	flag.DurationVar(&so.checkTimeout, "soak-check-timeout", 2*time.Minute, "How long the soak waits for the cluster to match its model at the end.")
-	flag.BoolVar(&profiles, "pprof", false, "Serve each manager's Go profiles on a loopback port (logged), for go tool pprof.")
+	flag.BoolVar(&profiles, "pprof", false, "Serve each manager's Go profiles on a loopback port (logged), for go tool pprof, and write an admin kubeconfig for the API server's (kubectl get --raw /debug/pprof/...).")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
