@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -36,7 +37,9 @@ func MarkManagedBy(obj metav1.Object, provider string) bool {
 	if ManagedBy(obj) == provider {
 		return false
 	}
-	labels := obj.GetLabels()
+	// A new map, not the object's changed in place: a cached object's labels may be shared with
+	// other objects (the SCIM server's cache interns equal label maps).
+	labels := maps.Clone(obj.GetLabels())
 	if labels == nil {
 		labels = map[string]string{}
 	}
@@ -119,8 +122,8 @@ func (u *ScimUser) setSuspendedBy(who string) {
 }
 
 func (u *ScimUser) unmark() {
-	labels := u.GetLabels()
-	if _, ok := labels[LabelManagedBy]; ok {
+	if _, ok := u.GetLabels()[LabelManagedBy]; ok {
+		labels := maps.Clone(u.GetLabels()) // a new map, as MarkManagedBy's
 		delete(labels, LabelManagedBy)
 		u.SetLabels(labels)
 	}

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -407,5 +408,37 @@ func TestRoleMembers(t *testing.T) {
 	long := strings.Repeat("r", 250)
 	if name := ShardName(long, 12); len(name) > 253 || !strings.HasSuffix(name, ".members-12") {
 		t.Errorf("ShardName of a long role: %q", name)
+	}
+}
+
+// The rules change a user's labels by replacing the map, never in place: the SCIM server's cache
+// shares one label map among the users that hold the same labels (store's intern.go), and a change
+// in place would change them all.
+func TestRulesReplaceLabelsNotChangeThem(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		active *bool
+		apply  func(u *ScimUser)
+	}{
+		{"a provider suspends", ptr.To(true), func(u *ScimUser) { u.ApplyProviderActive("okta", false) }},
+		{"another provider takes over", ptr.To(true), func(u *ScimUser) { u.ApplyProviderActive("entra", true) }},
+		{"an admin suspension is observed", ptr.To(false), func(u *ScimUser) { u.ObserveSuspension() }},
+		{"a member is touched by another provider", ptr.To(true), func(u *ScimUser) { u.TouchByProvider("entra") }},
+		{"marked by another provider", ptr.To(true), func(u *ScimUser) { MarkManagedBy(u, "entra") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			shared := map[string]string{LabelManagedBy: "okta", "team": "a"}
+			u, other := user(tt.active, shared, nil), user(ptr.To(true), shared, nil)
+			tt.apply(u)
+			if ManagedBy(u) == "okta" {
+				t.Fatalf("the rule left the user's marking as it was: %v", u.Labels)
+			}
+			if want := map[string]string{LabelManagedBy: "okta", "team": "a"}; !maps.Equal(shared, want) || !maps.Equal(other.Labels, want) {
+				t.Errorf("the shared map changed: %v, the other user's labels %v, want %v", shared, other.Labels, want)
+			}
+			if u.Labels["team"] != "a" {
+				t.Errorf("the user lost its other labels: %v", u.Labels)
+			}
+		})
 	}
 }

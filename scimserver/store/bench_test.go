@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,4 +143,37 @@ func BenchmarkMemberPatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRenderCacheHeap reports the live heap the render cache holds per user (B/user) once it
+// holds the renderings of 10,000 users in five roles each, as after an initial sync.
+func BenchmarkRenderCacheHeap(b *testing.B) {
+	const n = 10000
+	ctx := context.Background()
+	s, _ := benchStore(b, n, 1000)
+	us := s.Users().(boundedWrites).Resources.(*users)
+	var perUser float64
+	for b.Loop() {
+		s.rendered = renderCache{}
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			u := &v1.ScimUser{}
+			if err := s.get(ctx, cachetest.UserID(i), u, client.UnsafeDisableDeepCopy); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := us.encoded(ctx, u, renderOnRequest); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := s.renderCache().entries.Len(); got != n {
+			b.Fatalf("%d renderings cached, want %d", got, n)
+		}
+		perUser = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+	}
+	b.ReportMetric(perUser, "B/user")
 }

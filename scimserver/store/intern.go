@@ -6,8 +6,17 @@ package store
 // object. The cache's transform (TransformCached) replaces them with one shared copy each, so
 // the informer cache holds each such string once, not once per user. Strings are immutable, so a
 // deep copy of a cached object shares them too, and nothing can tell.
+//
+// Label maps are shared the same way: users of one provider all carry the same marking label, and
+// a map of one entry costs about 330 bytes of heap. A cached object's labels are then one map
+// that many objects hold, so they must not be changed in place: the identity rules that change
+// labels (v1.MarkManagedBy, the unmarking) replace the map instead, and every write starts from a
+// deep copy of the cached object, which copies its maps.
 
 import (
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +64,67 @@ func (t *internTable) intern(s string) string {
 	return s
 }
 
+// The bounds of the table of label sets: a map of more than labelSetMaxLabels labels, or whose
+// labels are longer together than internMaxLen, is left as it is, and once the table holds
+// labelSetMaxEntries sets new ones are not added.
+const (
+	labelSetMaxLabels  = 8
+	labelSetMaxEntries = 1 << 12
+)
+
+// labelSets is the process's table of shared label maps.
+var labelSets = labelSetTable{m: map[string]map[string]string{}, maxEntries: labelSetMaxEntries}
+
+type labelSetTable struct {
+	mu         sync.RWMutex
+	m          map[string]map[string]string // labelSetKey → the shared map
+	maxEntries int
+}
+
+// share returns the table's map of the labels that labels holds, adding labels when the table has
+// none and room for it. Its values are interned.
+func (t *labelSetTable) share(labels map[string]string) map[string]string {
+	if len(labels) == 0 || len(labels) > labelSetMaxLabels {
+		return labels
+	}
+	key, ok := labelSetKey(labels)
+	if !ok {
+		return labels
+	}
+	t.mu.RLock()
+	shared, found := t.m[key]
+	t.mu.RUnlock()
+	if found {
+		return shared
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if shared, found := t.m[key]; found {
+		return shared
+	}
+	if len(t.m) < t.maxEntries {
+		t.m[key] = labels
+	}
+	return labels
+}
+
+// labelSetKey encodes labels as one string, equal for equal maps only (each key and value
+// prefixed by its length), and reports whether they are short enough to be shared.
+func labelSetKey(labels map[string]string) (string, bool) {
+	var b []byte
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		for _, s := range []string{k, labels[k]} {
+			b = strconv.AppendInt(b, int64(len(s)), 10)
+			b = append(b, ':')
+			b = append(b, s...)
+		}
+		if len(b) > internMaxLen {
+			return "", false
+		}
+	}
+	return string(b), true
+}
+
 // internStrings interns each of ps in place.
 func internStrings(ps ...*string) {
 	for _, p := range ps {
@@ -90,12 +160,14 @@ func internObject(obj any) {
 	}
 }
 
-// internMeta interns an object's kind and API version, its label values and its finalizers.
+// internMeta interns an object's kind and API version, its label values and its finalizers, and
+// shares its label map with the objects that hold the same labels.
 func internMeta(t *metav1.TypeMeta, m *metav1.ObjectMeta) {
 	internStrings(&t.APIVersion, &t.Kind)
 	for k, v := range m.Labels {
 		m.Labels[k] = interned.intern(v)
 	}
+	m.Labels = labelSets.share(m.Labels)
 	for i := range m.Finalizers {
 		internStrings(&m.Finalizers[i])
 	}

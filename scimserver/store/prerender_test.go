@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestPrerenderRendersWithinTheCache(t *testing.T) {
 	before := ahead()
 	p.render(ctx, "a-0")
 	first := cached(t, s, c, "a-0")
-	if first == nil || first.version != "1" || len(first.groups) != 1 || first.groups[0].display != "Guides" {
+	if first == nil || first.version != "1" || !strings.Contains(string(first.json), `"groups":[{"display":"Guides",`) {
 		t.Fatalf("a-0 rendered ahead as %+v, want version 1 in group Guides", first)
 	}
 	p.render(ctx, "a-0")

@@ -7,9 +7,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 
@@ -52,17 +53,35 @@ type renderCache struct {
 	size int
 }
 
-// rendered is one encoded user and what it was rendered from.
+// rendered is one encoded user and what it was rendered from. It holds no more than it must: one
+// is kept for every user (about a kilobyte of JSON each), and its ETag and location are derived
+// from the user at serve time.
 type rendered struct {
-	// version is the user's resourceVersion, groups the roles its groups attribute lists.
+	// version is the user's resourceVersion; groups is the digest of the roles its groups
+	// attribute lists (groupsDigest), not a copy of them (184 bytes more for five roles).
 	version string
-	groups  []groupRef
+	groups  [16]byte
 	json    []byte
-	// etag and location are the Resource's Version and Location, kept with the rendering.
-	etag, location string
 	// seen is the membership clock's reading before the roles were last looked up and found
 	// to be groups (membershipClock).
 	seen atomic.Uint64
+}
+
+// groupsDigest is the 128-bit FNV-1a digest of the name and displayName of each of roles, in
+// order, each prefixed by its length so that no two lists share an encoding: two lists of groups
+// render alike exactly when their digests are equal, but for a collision of 2^-128.
+func groupsDigest(roles []*v1.ScimRole) [16]byte {
+	h := fnv.New128a()
+	var n [binary.MaxVarintLen64]byte
+	for _, role := range roles {
+		for _, s := range []string{role.Name, role.Spec.DisplayName} {
+			h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+			h.Write([]byte(s))
+		}
+	}
+	var sum [16]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // membershipClock counts the changes to roles and member shards a store learns of, so that a GET
@@ -125,9 +144,6 @@ func isMembership(obj client.Object) bool {
 	return false
 }
 
-// groupRef is what a user's groups attribute renders of a role: its name and displayName.
-type groupRef struct{ name, display string }
-
 // renderingOf returns the render cache's rendering of u's resourceVersion, or nil.
 func (s *Store) renderingOf(u *v1.ScimUser) *rendered {
 	if e, ok := s.renderCache().entries.Get(u.UID); ok {
@@ -143,18 +159,12 @@ func (s *Store) renderingOf(u *v1.ScimUser) *rendered {
 // in rendersTotal under cause). The roles were looked up at the membership clock's reading seen.
 // The entry is shared: read-only.
 func (s *Store) encodedUser(u *v1.ScimUser, cached *rendered, roles []*v1.ScimRole, seen uint64, cause string) *rendered {
-	if cached != nil && slices.EqualFunc(cached.groups, roles, func(g groupRef, role *v1.ScimRole) bool {
-		return g.name == role.Name && g.display == role.Spec.DisplayName
-	}) {
+	groups := groupsDigest(roles)
+	if cached != nil && cached.groups == groups {
 		cached.seen.Store(seen)
 		return cached
 	}
-	groups := make([]groupRef, len(roles))
-	for i, role := range roles {
-		groups[i] = groupRef{role.Name, role.Spec.DisplayName}
-	}
-	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles)),
-		etag: version(u), location: "Users/" + u.Name}
+	r := &rendered{version: u.ResourceVersion, groups: groups, json: EncodeJSON(userDoc(u, roles))}
 	r.seen.Store(seen)
 	s.renderCache().entries.Add(u.UID, r)
 	rendersTotal.WithLabelValues(cause).Inc()
@@ -201,7 +211,7 @@ func (s *users) encoded(ctx context.Context, u *v1.ScimUser, cause string) (*Res
 		}
 		r = s.encodedUser(u, r, roles, seen, cause)
 	}
-	return &Resource{ID: u.Name, JSON: r.json, Version: r.etag, Location: r.location}, nil
+	return &Resource{ID: u.Name, JSON: r.json, Version: version(u), Location: "Users/" + u.Name}, nil
 }
 
 // readOnly reads user id as get does, for reading only: the cache's own object when the direct

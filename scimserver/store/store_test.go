@@ -177,3 +177,30 @@ func TestForgetRenderedDropsTheEntry(t *testing.T) {
 		t.Fatalf("%d entries after the user was deleted, want 0", n)
 	}
 }
+
+// Lists of groups have equal digests exactly when they render alike: the same names and
+// displayNames in the same order, however the strings are split.
+func TestGroupsDigest(t *testing.T) {
+	role := func(name, display string) *v1.ScimRole {
+		r := &v1.ScimRole{}
+		r.Name, r.Spec.DisplayName = name, display
+		return r
+	}
+	base := []*v1.ScimRole{role("r-1", "Admins"), role("r-2", "Devs")}
+	if groupsDigest(base) != groupsDigest([]*v1.ScimRole{role("r-1", "Admins"), role("r-2", "Devs")}) {
+		t.Fatal("equal lists, different digests")
+	}
+	for name, other := range map[string][]*v1.ScimRole{
+		"another displayName": {role("r-1", "Admins"), role("r-2", "Ops")},
+		"another name":        {role("r-1", "Admins"), role("r-3", "Devs")},
+		"another order":       {role("r-2", "Devs"), role("r-1", "Admins")},
+		"one fewer":           {role("r-1", "Admins")},
+		"split otherwise":     {role("r-1", "AdminsDevs"), role("r-2", "")},
+		"name and display":    {role("r-1Admins", ""), role("r-2", "Devs")},
+		"none":                nil,
+	} {
+		if groupsDigest(other) == groupsDigest(base) {
+			t.Errorf("%s: the digest is unchanged", name)
+		}
+	}
+}
