@@ -19,7 +19,8 @@ import (
 // CacheByObject restricts the manager's Secret informer to the token Secret, so that the operator
 // neither caches nor needs to read any other Secret, and caches ScimUsers, ScimRoles and their
 // member shards without their managedFields, users and roles with the strings they share interned
-// (store.TransformCached).
+// and the lists of all three without the room the JSON decoder left (store.TransformCached,
+// store.TransformShard).
 func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject {
 	return map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {
@@ -30,7 +31,7 @@ func CacheByObject(secret types.NamespacedName) map[client.Object]cache.ByObject
 		&v1.ScimUser{}: {Transform: store.TransformCached},
 		&v1.ScimRole{}: {Transform: store.TransformCached},
 		// Member shards are never rendered with a lastModified of their own.
-		&v1.ScimRoleMembers{}: {Transform: cache.TransformStripManagedFields()},
+		&v1.ScimRoleMembers{}: {Transform: store.TransformShard},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/compact"
 )
 
 // The bounds of the intern table: strings longer than internMaxLen are left as they are (they are
@@ -132,16 +133,23 @@ func internStrings(ps ...*string) {
 	}
 }
 
-// internObject interns the strings of a cached ScimUser or ScimRole that objects share.
+// internObject interns the strings of a cached ScimUser or ScimRole that objects share, and trims
+// its lists to their length (compact.Clip).
 func internObject(obj any) {
 	switch o := obj.(type) {
 	case *v1.ScimUser:
 		internMeta(&o.TypeMeta, &o.ObjectMeta)
+		o.Status.Conditions = compact.Clip(o.Status.Conditions)
 		internConditions(o.Status.Conditions)
+		o.Status.Roles = compact.Clip(o.Status.Roles)
 		for i := range o.Status.Roles {
 			internStrings(&o.Status.Roles[i].Value, &o.Status.Roles[i].Display)
 		}
 		s := &o.Spec
+		for _, values := range []*[]v1.MultiValuedAttribute{&s.Emails, &s.PhoneNumbers, &s.IMs, &s.Photos, &s.Entitlements, &s.Roles, &s.X509Certificates} {
+			*values = compact.Clip(*values)
+		}
+		s.Addresses = compact.Clip(s.Addresses)
 		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
 		for _, values := range [][]v1.MultiValuedAttribute{s.Emails, s.PhoneNumbers, s.IMs, s.Photos, s.Entitlements, s.Roles, s.X509Certificates} {
 			for i := range values {
@@ -156,7 +164,9 @@ func internObject(obj any) {
 		}
 	case *v1.ScimRole:
 		internMeta(&o.TypeMeta, &o.ObjectMeta)
+		o.Status.Conditions = compact.Clip(o.Status.Conditions)
 		internConditions(o.Status.Conditions)
+		o.Spec.Members = compact.Clip(o.Spec.Members)
 	}
 }
 

@@ -68,6 +68,9 @@ func TestTransformCachedInternsSharedStrings(t *testing.T) {
 	a, b := cachedUser(t, 1), cachedUser(t, 1+1000) // the same five roles
 	wantA := a.DeepCopy()
 	wantA.ManagedFields = nil // dropped (lastmodified_test.go)
+	if cap(a.Status.Conditions) == len(a.Status.Conditions) || cap(a.Status.Roles) == len(a.Status.Roles) {
+		t.Fatal("the decoder left no room in the lists: the test proves nothing of clipping")
+	}
 	if sameString(a.Status.Conditions[0].Message, b.Status.Conditions[0].Message) {
 		t.Fatal("the decoder shared a string already: the test proves nothing")
 	}
@@ -98,6 +101,10 @@ func TestTransformCachedInternsSharedStrings(t *testing.T) {
 	}
 	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() {
 		t.Error("the users' equal label maps are held twice")
+	}
+	if cap(a.Status.Conditions) != len(a.Status.Conditions) || cap(a.Status.Roles) != len(a.Status.Roles) {
+		t.Errorf("the lists keep the decoder's room: %d conditions with room for %d, %d roles for %d",
+			len(a.Status.Conditions), cap(a.Status.Conditions), len(a.Status.Roles), cap(a.Status.Roles))
 	}
 	role := &v1.ScimRole{Status: v1.ScimRoleStatus{Conditions: []metav1.Condition{{Type: v1.ConditionReady, Reason: "Bound", Message: strings.Clone(a.Status.Conditions[2].Message)}}}}
 	if _, err := TransformCached(role); err != nil {

@@ -10,6 +10,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/compact"
 )
 
 // lastWrites holds, by UID, the time of the latest write the managedFields of a cached ScimUser or
@@ -59,6 +62,16 @@ func TransformCached(obj any) (any, error) {
 		o.SetManagedFields(nil)
 	}
 	return o, nil
+}
+
+// TransformShard is the informer cache's transform of ScimRoleMembers: it drops their
+// managedFields and the room the decoder left in their list of members (compact.Clip).
+func TransformShard(obj any) (any, error) {
+	if s, ok := obj.(*v1.ScimRoleMembers); ok {
+		s.SetManagedFields(nil)
+		s.Spec.Members = compact.Clip(s.Spec.Members)
+	}
+	return obj, nil
 }
 
 // forgetLastWrite drops what TransformCached kept of a deleted object.

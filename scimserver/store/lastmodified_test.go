@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -35,6 +37,31 @@ func TestTransformCachedKeepsLastModified(t *testing.T) {
 		t.Errorf("lastModified after the user was deleted = %v, want its creation %v", got, created.Time)
 	}
 	if _, err := TransformCached(toolscache.DeletedFinalStateUnknown{Key: "a-1"}); err != nil {
+		t.Errorf("a tombstone: %v", err)
+	}
+}
+
+// A cached shard keeps its members, without managedFields and without the room the decoder left.
+func TestTransformShard(t *testing.T) {
+	var s v1.ScimRoleMembers
+	if err := json.Unmarshal([]byte(`{"metadata":{"name":"r-1-0","managedFields":[{"manager":"scim","operation":"Update"}]},
+		"spec":{"role":"r-1","members":[{"value":"a-1"},{"value":"a-2"},{"value":"a-3"}]}}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.Spec.Members) == len(s.Spec.Members) {
+		t.Fatal("the decoder left no room in the members: the test proves nothing")
+	}
+	want := s.DeepCopy()
+	want.ManagedFields = nil
+	out, err := TransformShard(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*v1.ScimRoleMembers)
+	if !reflect.DeepEqual(got, want) || cap(got.Spec.Members) != 3 {
+		t.Errorf("transformed to %+v (room for %d members), want %+v without room", got, cap(got.Spec.Members), want)
+	}
+	if _, err := TransformShard(toolscache.DeletedFinalStateUnknown{Key: "r-1-0"}); err != nil {
 		t.Errorf("a tombstone: %v", err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/controllers/access"
+	"github.com/scim-operator/scim-operator/internal/compact"
 )
 
 // The operator's permissions on bindings. Binding a role additionally needs the bind verb on it
@@ -126,13 +127,17 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 }
 
-// cacheTransform strips a binding's managedFields and shares its subjects' constant strings.
+// cacheTransform strips a binding's managedFields, drops the room the decoder left in its list of
+// subjects (compact.Clip: up to 6,384 subjects' worth for a role of 10,000 members) and shares its
+// subjects' constant strings.
 func cacheTransform(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
 	switch b := obj.(type) {
 	case *rbacv1.ClusterRoleBinding:
+		b.Subjects = compact.Clip(b.Subjects)
 		shareSubjectConstants(b.Subjects)
 	case *rbacv1.RoleBinding:
+		b.Subjects = compact.Clip(b.Subjects)
 		shareSubjectConstants(b.Subjects)
 	}
 	return obj, err
