@@ -52,7 +52,7 @@ func cached(t *testing.T, s *Store, c *cachetest.Cache, name string) *rendered {
 	if !ok {
 		return nil
 	}
-	return e.(*rendered)
+	return e
 }
 
 // Rendering ahead renders a user's current version with its groups, once; it fills the render

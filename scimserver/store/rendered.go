@@ -16,7 +16,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,10 +44,10 @@ func EncodeJSON(v any) []byte {
 // renderCache holds encoded resources by object UID (an object deleted and created again under
 // its name is another entry), each valid for the resourceVersion and the dependencies it was
 // rendered from: an entry of an older version is never served, it is replaced. It is bounded
-// (least recently used entries are dropped) and safe for concurrent use.
+// (entries not read lately are dropped: clockCache) and safe for concurrent use.
 type renderCache struct {
 	once    sync.Once
-	entries *lru.Cache
+	entries *clockCache
 	// size is the most entries it holds.
 	size int
 }
@@ -65,6 +64,8 @@ type rendered struct {
 	// seen is the membership clock's reading before the roles were last looked up and found
 	// to be groups (membershipClock).
 	seen atomic.Uint64
+	// read is set by a read of the cache, and cleared by its eviction's sweep (clockCache).
+	read atomic.Bool
 }
 
 // groupsDigest is the 128-bit FNV-1a digest of the name and displayName of each of roles, in
@@ -146,10 +147,8 @@ func isMembership(obj client.Object) bool {
 
 // renderingOf returns the render cache's rendering of u's resourceVersion, or nil.
 func (s *Store) renderingOf(u *v1.ScimUser) *rendered {
-	if e, ok := s.renderCache().entries.Get(u.UID); ok {
-		if r := e.(*rendered); r.version == u.ResourceVersion {
-			return r
-		}
+	if r, ok := s.renderCache().entries.Get(u.UID); ok && r.version == u.ResourceVersion {
+		return r
 	}
 	return nil
 }
@@ -179,7 +178,7 @@ func (s *Store) renderCache() *renderCache {
 		if c.size <= 0 {
 			c.size = DefaultRenderCacheSize
 		}
-		c.entries = lru.New(c.size)
+		c.entries = newClockCache(c.size)
 	})
 	return c
 }

@@ -438,7 +438,16 @@ func checkIfMatch(ifMatch, current string) error {
 	return scimerror.New(http.StatusPreconditionFailed, "", "If-Match %s does not match the resource's version %s", ifMatch, current)
 }
 
-func version(obj client.Object) string { return fmt.Sprintf("W/%q", obj.GetResourceVersion()) }
+// version is obj's ETag: its resourceVersion, quoted, as a weak validator. An API server's
+// resourceVersions are digits, which quote as themselves (one concatenation: a GET serves it, the
+// render cache does not keep it); anything else is quoted with its escapes.
+func version(obj client.Object) string {
+	rv := obj.GetResourceVersion()
+	if strings.IndexFunc(rv, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
+		return `W/"` + rv + `"`
+	}
+	return fmt.Sprintf("W/%q", rv)
+}
 
 // validID returns 404 for ids that cannot name an object: nothing can exist there.
 func validID(id string) error {

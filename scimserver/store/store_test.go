@@ -204,3 +204,12 @@ func TestGroupsDigest(t *testing.T) {
 		}
 	}
 }
+
+// An ETag is the resourceVersion quoted as a weak validator, escapes and all.
+func TestVersion(t *testing.T) {
+	for rv, want := range map[string]string{"12345": `W/"12345"`, "": `W/""`, `a"b`: `W/"a\"b"`, "7x": `W/"7x"`} {
+		if got := version(&v1.ScimUser{ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}}); got != want {
+			t.Errorf("version of %q = %s, want %s", rv, got, want)
+		}
+	}
+}
