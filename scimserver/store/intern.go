@@ -82,14 +82,19 @@ type labelSetTable struct {
 	maxEntries int
 }
 
-// share returns the table's map of the labels that labels holds, adding labels when the table has
-// none and room for it. Its values are interned.
+// share returns the table's map of the labels that labels holds, or, when the table has none,
+// labels with its values interned, added to the table if it has room. A map the table holds is
+// never written: labels is changed only when it is not one (an object the informer decoded; each
+// is transformed once, client-go's DeltaFIFO and RealFIFO say, and a shared map found again is
+// only looked up).
 func (t *labelSetTable) share(labels map[string]string) map[string]string {
 	if len(labels) == 0 || len(labels) > labelSetMaxLabels {
+		internValues(labels)
 		return labels
 	}
 	key, ok := labelSetKey(labels)
 	if !ok {
+		internValues(labels)
 		return labels
 	}
 	t.mu.RLock()
@@ -98,6 +103,7 @@ func (t *labelSetTable) share(labels map[string]string) map[string]string {
 	if found {
 		return shared
 	}
+	internValues(labels) // not in the table, so not shared
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if shared, found := t.m[key]; found {
@@ -107,6 +113,13 @@ func (t *labelSetTable) share(labels map[string]string) map[string]string {
 		t.m[key] = labels
 	}
 	return labels
+}
+
+// internValues interns each value of labels in place.
+func internValues(labels map[string]string) {
+	for k, v := range labels {
+		labels[k] = interned.intern(v)
+	}
 }
 
 // labelSetKey encodes labels as one string, equal for equal maps only (each key and value
@@ -170,13 +183,10 @@ func internObject(obj any) {
 	}
 }
 
-// internMeta interns an object's kind and API version, its label values and its finalizers, and
-// shares its label map with the objects that hold the same labels.
+// internMeta interns an object's kind and API version and its finalizers, and shares its label map
+// with the objects that hold the same labels (their values interned).
 func internMeta(t *metav1.TypeMeta, m *metav1.ObjectMeta) {
 	internStrings(&t.APIVersion, &t.Kind)
-	for k, v := range m.Labels {
-		m.Labels[k] = interned.intern(v)
-	}
 	m.Labels = labelSets.share(m.Labels)
 	for i := range m.Finalizers {
 		internStrings(&m.Finalizers[i])
