@@ -35,34 +35,46 @@ const (
 )
 
 // interned is the process's intern table (the cache's informers transform concurrently).
-var interned = internTable{m: map[string]string{}, maxEntries: internMaxEntries}
+var interned = internTable{table[string]{m: map[string]string{}, maxEntries: internMaxEntries}}
 
-type internTable struct {
+// table is a bounded map, safe for concurrent use, of the one value kept for each key.
+type table[V any] struct {
 	mu         sync.RWMutex
-	m          map[string]string
+	m          map[string]V
 	maxEntries int
 }
+
+// share returns the value the table holds for key, or else v, added when the table has room
+// (miss, when not nil, runs on v first: v is not shared before it returns).
+func (t *table[V]) share(key string, v V, miss func(V)) V {
+	t.mu.RLock()
+	held, ok := t.m[key]
+	t.mu.RUnlock()
+	if ok {
+		return held
+	}
+	if miss != nil {
+		miss(v)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if held, ok := t.m[key]; ok {
+		return held
+	}
+	if len(t.m) < t.maxEntries {
+		t.m[key] = v
+	}
+	return v
+}
+
+type internTable struct{ table[string] }
 
 // intern returns the table's copy of s, adding s when the table has none and room for it.
 func (t *internTable) intern(s string) string {
 	if s == "" || len(s) > internMaxLen {
 		return s
 	}
-	t.mu.RLock()
-	c, ok := t.m[s]
-	t.mu.RUnlock()
-	if ok {
-		return c
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if c, ok := t.m[s]; ok {
-		return c
-	}
-	if len(t.m) < t.maxEntries {
-		t.m[s] = s
-	}
-	return s
+	return t.share(s, s, nil)
 }
 
 // The bounds of the table of label sets: a map of more than labelSetMaxLabels labels, or whose
@@ -74,13 +86,9 @@ const (
 )
 
 // labelSets is the process's table of shared label maps.
-var labelSets = labelSetTable{m: map[string]map[string]string{}, maxEntries: labelSetMaxEntries}
+var labelSets = labelSetTable{table[map[string]string]{m: map[string]map[string]string{}, maxEntries: labelSetMaxEntries}}
 
-type labelSetTable struct {
-	mu         sync.RWMutex
-	m          map[string]map[string]string // labelSetKey → the shared map
-	maxEntries int
-}
+type labelSetTable struct{ table[map[string]string] }
 
 // share returns the table's map of the labels that labels holds, or, when the table has none,
 // labels with its values interned, added to the table if it has room. A map the table holds is
@@ -88,31 +96,15 @@ type labelSetTable struct {
 // is transformed once, client-go's DeltaFIFO and RealFIFO say, and a shared map found again is
 // only looked up).
 func (t *labelSetTable) share(labels map[string]string) map[string]string {
-	if len(labels) == 0 || len(labels) > labelSetMaxLabels {
-		internValues(labels)
-		return labels
+	key, ok := "", len(labels) > 0 && len(labels) <= labelSetMaxLabels
+	if ok {
+		key, ok = labelSetKey(labels)
 	}
-	key, ok := labelSetKey(labels)
 	if !ok {
 		internValues(labels)
 		return labels
 	}
-	t.mu.RLock()
-	shared, found := t.m[key]
-	t.mu.RUnlock()
-	if found {
-		return shared
-	}
-	internValues(labels) // not in the table, so not shared
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if shared, found := t.m[key]; found {
-		return shared
-	}
-	if len(t.m) < t.maxEntries {
-		t.m[key] = labels
-	}
-	return labels
+	return t.table.share(key, labels, internValues)
 }
 
 // internValues interns each value of labels in place.

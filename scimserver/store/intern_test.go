@@ -118,7 +118,7 @@ func TestTransformCachedInternsSharedStrings(t *testing.T) {
 // Label maps are shared only when they are equal, and the table of them is bounded: a map of many
 // labels or long ones is left as it is, and a full table adds nothing.
 func TestLabelSetsShareEqualMapsOnly(t *testing.T) {
-	table := labelSetTable{m: map[string]map[string]string{}, maxEntries: 2}
+	table := labelSetTable{table[map[string]string]{m: map[string]map[string]string{}, maxEntries: 2}}
 	a := table.share(map[string]string{"k": "v", "x": "1"})
 	if got := table.share(map[string]string{"x": "1", "k": "v"}); reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(a).UnsafePointer() {
 		t.Error("an equal map is not shared")
@@ -147,7 +147,7 @@ func TestLabelSetsShareEqualMapsOnly(t *testing.T) {
 
 // The table is bounded: long strings are left as they are, and a full table adds nothing.
 func TestInternTableIsBounded(t *testing.T) {
-	table := internTable{m: map[string]string{}, maxEntries: 2}
+	table := internTable{table[string]{m: map[string]string{}, maxEntries: 2}}
 	long := strings.Repeat("x", internMaxLen+1)
 	if got := table.intern(strings.Clone(long)); got != long || len(table.m) != 0 {
 		t.Fatalf("a string of %d bytes was interned", len(long))
