@@ -151,16 +151,14 @@ func internObject(obj any) {
 			internStrings(&o.Status.Roles[i].Value, &o.Status.Roles[i].Display)
 		}
 		s := &o.Spec
+		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
 		for _, values := range []*[]v1.MultiValuedAttribute{&s.Emails, &s.PhoneNumbers, &s.IMs, &s.Photos, &s.Entitlements, &s.Roles, &s.X509Certificates} {
 			*values = compact.Clip(*values)
-		}
-		s.Addresses = compact.Clip(s.Addresses)
-		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
-		for _, values := range [][]v1.MultiValuedAttribute{s.Emails, s.PhoneNumbers, s.IMs, s.Photos, s.Entitlements, s.Roles, s.X509Certificates} {
-			for i := range values {
-				internStrings(&values[i].Type)
+			for i := range *values {
+				internStrings(&(*values)[i].Type)
 			}
 		}
+		s.Addresses = compact.Clip(s.Addresses)
 		for i := range s.Addresses {
 			internStrings(&s.Addresses[i].Type, &s.Addresses[i].Locality, &s.Addresses[i].Region, &s.Addresses[i].Country)
 		}
