@@ -97,20 +97,23 @@ func (m *Direct) User(name string) (*v1.ScimUser, bool) {
 }
 
 // Users returns the cached ScimUsers that index (one of the user indexes registered, such as
-// UserNameFolded) holds under value, the cache's own objects (read-only), and true; or false when
-// the informer has not synced yet or has no such index, for the caller to list through the cache.
-func (m *Direct) Users(index Index, value string) ([]*v1.ScimUser, bool, error) {
+// UserNameFolded) holds under key (of a bucketed index: those of key's bucket that have key), the
+// cache's own objects (read-only), and true; or false when the informer has not synced yet or has
+// no such index, for the caller to list through the cache.
+func (m *Direct) Users(index Index, key string) ([]*v1.ScimUser, bool, error) {
 	indexer := m.users.GetIndexer()
 	if !m.users.HasSynced() || indexer.GetIndexers()[fieldIndexPrefix+index.Name] == nil {
 		return nil, false, nil
 	}
-	objs, err := indexer.ByIndex(fieldIndexPrefix+index.Name, clusterKeyPrefix+value)
+	objs, err := indexer.ByIndex(fieldIndexPrefix+index.Name, clusterKeyPrefix+index.Value(key))
 	if err != nil {
-		return nil, true, fmt.Errorf("the users of %s %q: %w", index.Name, value, err)
+		return nil, true, fmt.Errorf("the users of %s %q: %w", index.Name, key, err)
 	}
-	users := make([]*v1.ScimUser, 0, len(objs))
+	var users []*v1.ScimUser
 	for _, o := range objs {
-		users = append(users, o.(*v1.ScimUser))
+		if u := o.(*v1.ScimUser); index.Matches(u, key) {
+			users = append(users, u)
+		}
 	}
 	return users, true, nil
 }

@@ -131,6 +131,15 @@ func TestNewDirectRefusesIndexesKeyedOtherwise(t *testing.T) {
 // each once; a shard another role (or a deleted one of the same name) owns does not count; and it
 // is the user found, not a copy.
 func TestDirectReadsUsersAndTheirRoles(t *testing.T) {
+	for _, buckets := range []uint64{Buckets, 1} { // 1: alice's bucket holds bob too
+		t.Run(fmt.Sprintf("buckets=%d", buckets), func(t *testing.T) {
+			setBuckets(t, buckets)
+			testDirectReadsUsersAndTheirRoles(t)
+		})
+	}
+}
+
+func testDirectReadsUsersAndTheirRoles(t *testing.T) {
 	role := func(name, uid string, ids ...string) *v1.ScimRole {
 		return &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + uid)},
 			Spec: v1.ScimRoleSpec{DisplayName: name, Members: members(ids...)}}
@@ -143,7 +152,7 @@ func TestDirectReadsUsersAndTheirRoles(t *testing.T) {
 	}
 	alice := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: "a-alice"}, Spec: v1.ScimUserSpec{UserName: "alice"}}
 	f := &informers{keyPrefix: clusterKeyPrefix, objects: map[string][]runtime.Object{
-		"*v1alpha1.ScimUser": {alice},
+		"*v1alpha1.ScimUser": {alice, &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: "a-bob"}, Spec: v1.ScimUserSpec{UserName: "bob"}}},
 		"*v1alpha1.ScimRole": {
 			role("inline", "1", "a-alice", "a-bob"),
 			role("both", "2", "a-alice"),

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"reflect"
 	"runtime"
 	"testing"
@@ -13,13 +14,21 @@ import (
 )
 
 // BenchmarkIndexHeap reports the live heap (B/user) an informer's indexer holds over a tenant of
-// 10,000 users in five of 1,000 roles each (cachetest.Tenant) with one field index, indexed as
+// 10,000 and of 50,000 users in five of a tenth as many roles each (cachetest.Tenant) with one
+// field index, indexed as
 // controller-runtime's cache indexes a cluster-scoped object: client-go's indexer, a set of object
 // keys per value, each value under controller-runtime's "__all_namespaces/" prefix. "none" is the
 // indexer of the same objects without an index: what an index costs is the difference.
+// "userName-unbucketed" indexes the identity key itself, as UserNameFolded did before its keys
+// were bucketed.
 func BenchmarkIndexHeap(b *testing.B) {
-	const users, roles = 10000, 1000
-	objs := cachetest.Tenant(users, roles)
+	for _, users := range []int{10000, 50000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) { benchmarkIndexHeap(b, users) })
+	}
+}
+
+func benchmarkIndexHeap(b *testing.B, users int) {
+	objs := cachetest.Tenant(users, users/10)
 	for _, c := range []struct {
 		name string
 		obj  client.Object
@@ -27,6 +36,9 @@ func BenchmarkIndexHeap(b *testing.B) {
 	}{
 		{"none/ScimUser", &v1.ScimUser{}, nil},
 		{"userName/ScimUser", UserNameFolded.Object, &UserNameFolded},
+		{"userName-unbucketed/ScimUser", UserNameFolded.Object, &Index{Name: UserNameFolded.Name, Extract: func(o client.Object) []string {
+			return []string{UserNameFolded.keyOf(o)}
+		}}},
 		{"externalId/ScimUser", UserExternalID.Object, &UserExternalID},
 		{"none/ScimRole", &v1.ScimRole{}, nil},
 		{"members/ScimRole", RoleMember.Object, &RoleMember},
@@ -59,7 +71,7 @@ func BenchmarkIndexHeap(b *testing.B) {
 				var after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&after)
-				perUser = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / users
+				perUser = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(users)
 				runtime.KeepAlive(indexer)
 			}
 			b.ReportMetric(perUser, "B/user")

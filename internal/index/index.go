@@ -6,7 +6,9 @@ package index
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,43 +24,89 @@ type Index struct {
 	Name string
 	// Object is the indexed type.
 	Object client.Object
-	// Extract returns the values an object is indexed by.
+	// Extract returns the values an object is indexed by: for a bucketed index (Bucketed), the
+	// buckets of its keys.
 	Extract client.IndexerFunc
+	// keyOf, for a bucketed index, returns the key an object has, "" for none.
+	keyOf func(client.Object) string
+}
+
+// Buckets is how many buckets a bucketed index spreads its keys over. Set it before an index is
+// registered (a test sets 1 to make every key collide); never while a cache indexes.
+var Buckets uint64 = 1 << 14
+
+// bucketSeed seeds the bucket hash: buckets live in this process's cache only.
+var bucketSeed = maphash.MakeSeed()
+
+// bucketOf returns the bucket (index value) of key.
+func bucketOf(key string) string {
+	return strconv.FormatUint(maphash.String(bucketSeed, key)%Buckets, 36)
+}
+
+// bucketed returns the index name of obj whose values are the buckets of the one key keyOf
+// returns. A unique key indexed as itself costs a set of one object per value in client-go's
+// indexer, about 350 bytes per object (BenchmarkIndexHeap); a bucket's set holds the few objects
+// whose keys share it, so the index costs a set slot per object. A lookup (Value) reads the
+// bucket, and the reader keeps the objects that have the key itself (Matches).
+func bucketed(name string, obj client.Object, keyOf func(client.Object) string) Index {
+	return Index{Name: name, Object: obj, keyOf: keyOf, Extract: func(o client.Object) []string {
+		if key := keyOf(o); key != "" {
+			return []string{bucketOf(key)}
+		}
+		return nil
+	}}
+}
+
+// Bucketed reports whether ix indexes buckets of keys rather than the keys.
+func (ix Index) Bucketed() bool { return ix.keyOf != nil }
+
+// Value returns the index value to select the objects with key by: key itself, or its bucket.
+// A bucket holds other keys' objects too: keep those that Match.
+func (ix Index) Value(key string) string {
+	if ix.keyOf == nil {
+		return key
+	}
+	return bucketOf(key)
+}
+
+// Matches reports whether obj, selected by Value(key), has key: always, for an index of keys.
+func (ix Index) Matches(obj client.Object, key string) bool {
+	return ix.keyOf == nil || ix.keyOf(obj) == key
 }
 
 // The indexes.
 var (
 	// RoleMember indexes ScimRoles by the value (ScimUser name) of each member: member → roles.
-	RoleMember = Index{"spec.members.value", &v1.ScimRole{}, func(o client.Object) []string {
+	RoleMember = Index{Name: "spec.members.value", Object: &v1.ScimRole{}, Extract: func(o client.Object) []string {
 		return o.(*v1.ScimRole).MemberIDs()
 	}}
 	// ShardMember indexes ScimRoleMembers by the value (ScimUser name) of each member: with
 	// RoleMember, member → roles for roles whose members are sharded.
-	ShardMember = Index{"spec.members.value", &v1.ScimRoleMembers{}, func(o client.Object) []string {
+	ShardMember = Index{Name: "spec.members.value", Object: &v1.ScimRoleMembers{}, Extract: func(o client.Object) []string {
 		return o.(*v1.ScimRoleMembers).Spec.MemberIDs()
 	}}
 	// ShardRole indexes ScimRoleMembers by spec.role: role → its shards.
-	ShardRole = Index{"spec.role", &v1.ScimRoleMembers{}, func(o client.Object) []string {
+	ShardRole = Index{Name: "spec.role", Object: &v1.ScimRoleMembers{}, Extract: func(o client.Object) []string {
 		return []string{o.(*v1.ScimRoleMembers).Spec.Role}
 	}}
 	// UserNameFolded indexes ScimUsers by the identity key (v1.IdentityKey) of spec.userName, which
-	// is unique.
-	UserNameFolded = Index{"scim.userName", &v1.ScimUser{}, func(o client.Object) []string {
-		return []string{v1.IdentityKey(o.(*v1.ScimUser).Spec.UserName)}
-	}}
-	// UserExternalID indexes ScimUsers by spec.externalId.
-	UserExternalID = Index{"scim.externalId", &v1.ScimUser{}, func(o client.Object) []string {
-		return nonEmpty(o.(*v1.ScimUser).Spec.ExternalID)
-	}}
+	// is unique; bucketed.
+	UserNameFolded = bucketed("scim.userName", &v1.ScimUser{}, func(o client.Object) string {
+		return v1.IdentityKey(o.(*v1.ScimUser).Spec.UserName)
+	})
+	// UserExternalID indexes ScimUsers by spec.externalId; bucketed.
+	UserExternalID = bucketed("scim.externalId", &v1.ScimUser{}, func(o client.Object) string {
+		return o.(*v1.ScimUser).Spec.ExternalID
+	})
 	// RoleDisplayNameFolded indexes ScimRoles by the identity key (v1.IdentityKey) of
-	// spec.displayName, which is unique.
-	RoleDisplayNameFolded = Index{"scim.displayName", &v1.ScimRole{}, func(o client.Object) []string {
-		return []string{v1.IdentityKey(o.(*v1.ScimRole).Spec.DisplayName)}
-	}}
-	// RoleExternalID indexes ScimRoles by spec.externalId.
-	RoleExternalID = Index{"scim.externalId", &v1.ScimRole{}, func(o client.Object) []string {
-		return nonEmpty(o.(*v1.ScimRole).Spec.ExternalID)
-	}}
+	// spec.displayName, which is unique; bucketed.
+	RoleDisplayNameFolded = bucketed("scim.displayName", &v1.ScimRole{}, func(o client.Object) string {
+		return v1.IdentityKey(o.(*v1.ScimRole).Spec.DisplayName)
+	})
+	// RoleExternalID indexes ScimRoles by spec.externalId; bucketed.
+	RoleExternalID = bucketed("scim.externalId", &v1.ScimRole{}, func(o client.Object) string {
+		return o.(*v1.ScimRole).Spec.ExternalID
+	})
 )
 
 var (
@@ -88,22 +136,15 @@ func Register(ctx context.Context, indexer client.FieldIndexer, indexes ...Index
 	return nil
 }
 
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return []string{s}
-}
-
 // UsersNamed lists from c (the cache) the users whose userName is exactly userName, through
-// UserNameFolded: users with equal userNames have equal identity keys, so the users of the key,
-// compared exactly, are those of the name. One index of every user serves the SCIM server's
+// UserNameFolded: users with equal userNames have equal identity keys, so the users of the key's
+// bucket, compared exactly, are those of the name. One index of every user serves the SCIM server's
 // lookups by identity key and the controllers' and the authorizer's by exact name (a second one,
 // of the exact name, held 17 MB of heap over 50,000 users in a client-go indexer). They are the cache's
 // objects: read-only.
 func UsersNamed(ctx context.Context, c client.Reader, userName string) ([]v1.ScimUser, error) {
 	var list v1.ScimUserList
-	if err := c.List(ctx, &list, client.MatchingFields{UserNameFolded.Name: v1.IdentityKey(userName)}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := c.List(ctx, &list, client.MatchingFields{UserNameFolded.Name: UserNameFolded.Value(v1.IdentityKey(userName))}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list the users named %q: %w", userName, err)
 	}
 	return slices.DeleteFunc(list.Items, func(u v1.ScimUser) bool { return u.Spec.UserName != userName }), nil

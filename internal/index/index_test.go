@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -17,6 +18,15 @@ import (
 // userName differs only in case, white space or Unicode form, which share the key (possible for
 // users created with kubectl, which no SCIM uniqueness check stands in front of).
 func TestUsersNamedIsExact(t *testing.T) {
+	for _, buckets := range []uint64{Buckets, 1} { // 1: every user in one bucket
+		t.Run(fmt.Sprintf("buckets=%d", buckets), func(t *testing.T) {
+			setBuckets(t, buckets)
+			testUsersNamedIsExact(t)
+		})
+	}
+}
+
+func testUsersNamedIsExact(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := v1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -48,5 +58,51 @@ func TestUsersNamedIsExact(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("UsersNamed(%q) = %v, want %v", userName, got, want)
 		}
+	}
+}
+
+// setBuckets sets Buckets to n for the rest of t.
+func setBuckets(t *testing.T, n uint64) {
+	old := Buckets
+	Buckets = n
+	t.Cleanup(func() { Buckets = old })
+}
+
+// A bucketed index indexes a key's bucket, which the lookup value names, and a reader keeps only
+// the objects that have the key: with one bucket, every user is under every key's value.
+func TestBucketedIndexSelectsTheBucketAndMatchesTheKey(t *testing.T) {
+	alice := &v1.ScimUser{Spec: v1.ScimUserSpec{UserName: "Alice@Example.com", ExternalID: "00u1"}}
+	bob := &v1.ScimUser{Spec: v1.ScimUserSpec{UserName: "bob@example.com"}}
+	for _, ix := range []Index{UserNameFolded, UserExternalID, RoleDisplayNameFolded, RoleExternalID} {
+		if !ix.Bucketed() {
+			t.Errorf("index %T %s is not bucketed", ix.Object, ix.Name)
+		}
+	}
+	if RoleMember.Bucketed() || !RoleMember.Matches(&v1.ScimRole{}, "anything") || RoleMember.Value("a-1") != "a-1" {
+		t.Error("an index of keys selects by the key itself and keeps what it selects")
+	}
+	if got := UserNameFolded.Extract(alice); !slices.Equal(got, []string{UserNameFolded.Value("alice@example.com")}) {
+		t.Errorf("alice is indexed under %v, not the bucket of her identity key", got)
+	}
+	if got := UserExternalID.Extract(bob); got != nil {
+		t.Errorf("a user without an externalId is indexed under %v", got)
+	}
+	// Spread over the default buckets, 1,000 keys land in hundreds of them.
+	seen := map[string]bool{}
+	for i := range 1000 {
+		seen[UserNameFolded.Value(fmt.Sprintf("user%d@example.com", i))] = true
+	}
+	if len(seen) < 900 {
+		t.Errorf("1,000 keys in %d buckets of %d", len(seen), Buckets)
+	}
+	setBuckets(t, 1)
+	if UserNameFolded.Value("alice@example.com") != UserNameFolded.Value("bob@example.com") {
+		t.Fatal("one bucket, two values")
+	}
+	if !UserNameFolded.Matches(alice, "alice@example.com") || UserNameFolded.Matches(bob, "alice@example.com") {
+		t.Error("Matches keeps the users of the key only")
+	}
+	if !UserExternalID.Matches(alice, "00u1") || UserExternalID.Matches(bob, "00u1") {
+		t.Error("Matches keeps the users of the externalId only")
 	}
 }

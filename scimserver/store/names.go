@@ -66,22 +66,23 @@ func (s *groups) checkUpdate(ctx context.Context, id string) func(before, after 
 
 // checkUserNameFree returns a 409 unless userName is free for user self (see checkFree).
 func (s *users) checkUserNameFree(ctx context.Context, userName, previous, self string) error {
-	return s.checkFree(ctx, &v1.ScimUserList{}, index.UserNameFolded.Name, userName, previous, self, errTaken("userName", userName, "user"))
+	return s.checkFree(ctx, &v1.ScimUserList{}, index.UserNameFolded, userName, previous, self, errTaken("userName", userName, "user"))
 }
 
 // checkDisplayNameFree returns a 409 unless displayName is free for role self (see checkFree).
 func (s *groups) checkDisplayNameFree(ctx context.Context, displayName, previous, self string) error {
-	return s.checkFree(ctx, &v1.ScimRoleList{}, index.RoleDisplayNameFolded.Name, displayName, previous, self, errTaken("displayName", displayName, "group"))
+	return s.checkFree(ctx, &v1.ScimRoleList{}, index.RoleDisplayNameFolded, displayName, previous, self, errTaken("displayName", displayName, "group"))
 }
 
 // checkFree returns taken when an object other than self has name's identity key in the unique
-// index field. previous is self's name before a rename ("" for a new object): a rename that keeps
+// index ix. previous is self's name before a rename ("" for a new object): a rename that keeps
 // the identity key is not checked, since self holds the key already.
-func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, name, previous, self string, taken error) error {
-	if previous != "" && v1.IdentityKey(previous) == v1.IdentityKey(name) {
+func (s *Store) checkFree(ctx context.Context, list client.ObjectList, ix index.Index, name, previous, self string, taken error) error {
+	key := v1.IdentityKey(name)
+	if previous != "" && v1.IdentityKey(previous) == key {
 		return nil
 	}
-	if err := s.Client.List(ctx, list, client.MatchingFields{field: v1.IdentityKey(name)}); err != nil {
+	if err := s.Client.List(ctx, list, client.MatchingFields{ix.Name: ix.Value(key)}); err != nil {
 		return apiError(err, "the list")
 	}
 	items, err := apimeta.ExtractList(list)
@@ -90,7 +91,7 @@ func (s *Store) checkFree(ctx context.Context, list client.ObjectList, field, na
 	}
 	for _, item := range items {
 		// An object being deleted holds its name no longer: a new one may take it.
-		if obj := item.(client.Object); obj.GetName() != self && !v1.IsTerminating(obj) {
+		if obj := item.(client.Object); ix.Matches(obj, key) && obj.GetName() != self && !v1.IsTerminating(obj) {
 			return taken
 		}
 	}

@@ -151,7 +151,6 @@ func getResource[T client.Object](ctx context.Context, s *Store, id string, obj 
 // Objects being deleted are gone to SCIM; render turns the others into resources, in id order.
 func listResources[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, newObject func() T,
 	eq *Equality, render func(context.Context, T) (*Resource, error)) ([]*Resource, error) {
-	var opts []client.ListOption
 	if eq != nil {
 		if l, ok := lookups[rs.Type()][eq.Attribute]; ok {
 			if objs, read, err := directLookup[T](s, l, eq.Value); err != nil || read {
@@ -160,7 +159,12 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 				}
 				return renderEach(ctx, liveInOrder(objs), render)
 			}
-			opts = append(opts, client.MatchingFields{l.index.Name: l.key(eq.Value)})
+			key := l.key(eq.Value)
+			objs, err := listObjects[T](ctx, s, rs, list, client.MatchingFields{l.index.Name: l.index.Value(key)})
+			if err != nil {
+				return nil, err
+			}
+			return renderEach(ctx, slices.DeleteFunc(objs, func(obj T) bool { return !l.index.Matches(obj, key) }), render)
 		} else if eq.Attribute == "id" {
 			r, err := getResource(ctx, s, eq.Value, newObject(), render)
 			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
@@ -172,7 +176,7 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 			return []*Resource{r}, nil
 		}
 	}
-	objs, err := listObjects[T](ctx, s, rs, list, opts...)
+	objs, err := listObjects[T](ctx, s, rs, list)
 	if err != nil {
 		return nil, err
 	}
