@@ -105,13 +105,13 @@ func (m *Direct) Users(index Index, key string) ([]*v1.ScimUser, bool, error) {
 	if !m.users.HasSynced() || indexer.GetIndexers()[fieldIndexPrefix+index.Name] == nil {
 		return nil, false, nil
 	}
-	objs, err := indexer.ByIndex(fieldIndexPrefix+index.Name, clusterKeyPrefix+index.Value(key))
+	objs, err := indexer.ByIndex(fieldIndexPrefix+index.Name, clusterKeyPrefix+index.value(key))
 	if err != nil {
 		return nil, true, fmt.Errorf("the users of %s %q: %w", index.Name, key, err)
 	}
 	var users []*v1.ScimUser
 	for _, o := range objs {
-		if u := o.(*v1.ScimUser); index.Matches(u, key) {
+		if u := o.(*v1.ScimUser); index.matches(u, key) {
 			users = append(users, u)
 		}
 	}

@@ -15,12 +15,11 @@ import (
 
 // BenchmarkIndexHeap reports the live heap (B/user) an informer's indexer holds over a tenant of
 // 10,000 and of 50,000 users in five of a tenth as many roles each (cachetest.Tenant) with one
-// field index, indexed as
-// controller-runtime's cache indexes a cluster-scoped object: client-go's indexer, a set of object
-// keys per value, each value under controller-runtime's "__all_namespaces/" prefix. "none" is the
-// indexer of the same objects without an index: what an index costs is the difference.
-// "userName-unbucketed" indexes the identity key itself, as UserNameFolded did before its keys
-// were bucketed.
+// field index, indexed as controller-runtime's cache indexes a cluster-scoped object: client-go's
+// indexer, a set of object keys per value, each value under controller-runtime's
+// "__all_namespaces/" prefix. "none" is the indexer of the same objects without an index: what an
+// index costs is the difference. "userName-unbucketed" indexes the identity key itself, as
+// UserNameFolded did before its keys were bucketed.
 func BenchmarkIndexHeap(b *testing.B) {
 	for _, users := range []int{10000, 50000} {
 		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) { benchmarkIndexHeap(b, users) })

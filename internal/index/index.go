@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -46,8 +48,8 @@ func bucketOf(key string) string {
 // bucketed returns the index name of obj whose values are the buckets of the one key keyOf
 // returns. A unique key indexed as itself costs a set of one object per value in client-go's
 // indexer, about 350 bytes per object (BenchmarkIndexHeap); a bucket's set holds the few objects
-// whose keys share it, so the index costs a set slot per object. A lookup (Value) reads the
-// bucket, and the reader keeps the objects that have the key itself (Matches).
+// whose keys share it, so the index costs a set slot per object. A lookup (Keyed) reads the
+// bucket and keeps the objects that have the key itself.
 func bucketed(name string, obj client.Object, keyOf func(client.Object) string) Index {
 	return Index{Name: name, Object: obj, keyOf: keyOf, Extract: func(o client.Object) []string {
 		if key := keyOf(o); key != "" {
@@ -57,21 +59,46 @@ func bucketed(name string, obj client.Object, keyOf func(client.Object) string) 
 	}}
 }
 
-// Bucketed reports whether ix indexes buckets of keys rather than the keys.
-func (ix Index) Bucketed() bool { return ix.keyOf != nil }
-
-// Value returns the index value to select the objects with key by: key itself, or its bucket.
-// A bucket holds other keys' objects too: keep those that Match.
-func (ix Index) Value(key string) string {
+// value returns the index value to select the objects with key by: key itself, or its bucket.
+// A bucket holds other keys' objects too: keep those that match.
+func (ix Index) value(key string) string {
 	if ix.keyOf == nil {
 		return key
 	}
 	return bucketOf(key)
 }
 
-// Matches reports whether obj, selected by Value(key), has key: always, for an index of keys.
-func (ix Index) Matches(obj client.Object, key string) bool {
+// matches reports whether obj, selected by value(key), has key: always, for an index of keys.
+func (ix Index) matches(obj client.Object, key string) bool {
 	return ix.keyOf == nil || ix.keyOf(obj) == key
+}
+
+// Keyed returns a reader of c whose List lists, through ix, the objects that have key: those
+// under value(key) that match. Its Get is c's.
+func (ix Index) Keyed(c client.Reader, key string) client.Reader {
+	return keyedReader{Reader: c, ix: ix, key: key}
+}
+
+type keyedReader struct {
+	client.Reader
+	ix  Index
+	key string
+}
+
+func (r keyedReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := r.Reader.List(ctx, list, append(opts, client.MatchingFields{r.ix.Name: r.ix.value(r.key)})...); err != nil {
+		return err
+	}
+	if r.ix.keyOf == nil {
+		return nil
+	}
+	items, err := apimeta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	return apimeta.SetList(list, slices.DeleteFunc(items, func(o runtime.Object) bool {
+		return !r.ix.matches(o.(client.Object), r.key)
+	}))
 }
 
 // The indexes.
@@ -144,7 +171,7 @@ func Register(ctx context.Context, indexer client.FieldIndexer, indexes ...Index
 // objects: read-only.
 func UsersNamed(ctx context.Context, c client.Reader, userName string) ([]v1.ScimUser, error) {
 	var list v1.ScimUserList
-	if err := c.List(ctx, &list, client.MatchingFields{UserNameFolded.Name: UserNameFolded.Value(v1.IdentityKey(userName))}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := UserNameFolded.Keyed(c, v1.IdentityKey(userName)).List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list the users named %q: %w", userName, err)
 	}
 	return slices.DeleteFunc(list.Items, func(u v1.ScimUser) bool { return u.Spec.UserName != userName }), nil

@@ -74,14 +74,14 @@ func TestBucketedIndexSelectsTheBucketAndMatchesTheKey(t *testing.T) {
 	alice := &v1.ScimUser{Spec: v1.ScimUserSpec{UserName: "Alice@Example.com", ExternalID: "00u1"}}
 	bob := &v1.ScimUser{Spec: v1.ScimUserSpec{UserName: "bob@example.com"}}
 	for _, ix := range []Index{UserNameFolded, UserExternalID, RoleDisplayNameFolded, RoleExternalID} {
-		if !ix.Bucketed() {
+		if ix.keyOf == nil {
 			t.Errorf("index %T %s is not bucketed", ix.Object, ix.Name)
 		}
 	}
-	if RoleMember.Bucketed() || !RoleMember.Matches(&v1.ScimRole{}, "anything") || RoleMember.Value("a-1") != "a-1" {
+	if RoleMember.keyOf != nil || !RoleMember.matches(&v1.ScimRole{}, "anything") || RoleMember.value("a-1") != "a-1" {
 		t.Error("an index of keys selects by the key itself and keeps what it selects")
 	}
-	if got := UserNameFolded.Extract(alice); !slices.Equal(got, []string{UserNameFolded.Value("alice@example.com")}) {
+	if got := UserNameFolded.Extract(alice); !slices.Equal(got, []string{UserNameFolded.value("alice@example.com")}) {
 		t.Errorf("alice is indexed under %v, not the bucket of her identity key", got)
 	}
 	if got := UserExternalID.Extract(bob); got != nil {
@@ -90,19 +90,19 @@ func TestBucketedIndexSelectsTheBucketAndMatchesTheKey(t *testing.T) {
 	// Spread over the default buckets, 1,000 keys land in hundreds of them.
 	seen := map[string]bool{}
 	for i := range 1000 {
-		seen[UserNameFolded.Value(fmt.Sprintf("user%d@example.com", i))] = true
+		seen[UserNameFolded.value(fmt.Sprintf("user%d@example.com", i))] = true
 	}
 	if len(seen) < 900 {
 		t.Errorf("1,000 keys in %d buckets of %d", len(seen), Buckets)
 	}
 	setBuckets(t, 1)
-	if UserNameFolded.Value("alice@example.com") != UserNameFolded.Value("bob@example.com") {
+	if UserNameFolded.value("alice@example.com") != UserNameFolded.value("bob@example.com") {
 		t.Fatal("one bucket, two values")
 	}
-	if !UserNameFolded.Matches(alice, "alice@example.com") || UserNameFolded.Matches(bob, "alice@example.com") {
+	if !UserNameFolded.matches(alice, "alice@example.com") || UserNameFolded.matches(bob, "alice@example.com") {
 		t.Error("Matches keeps the users of the key only")
 	}
-	if !UserExternalID.Matches(alice, "00u1") || UserExternalID.Matches(bob, "00u1") {
+	if !UserExternalID.matches(alice, "00u1") || UserExternalID.matches(bob, "00u1") {
 		t.Error("Matches keeps the users of the externalId only")
 	}
 }

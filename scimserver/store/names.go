@@ -82,7 +82,7 @@ func (s *Store) checkFree(ctx context.Context, list client.ObjectList, ix index.
 	if previous != "" && v1.IdentityKey(previous) == key {
 		return nil
 	}
-	if err := s.Client.List(ctx, list, client.MatchingFields{ix.Name: ix.Value(key)}); err != nil {
+	if err := ix.Keyed(s.Client, key).List(ctx, list); err != nil {
 		return apiError(err, "the list")
 	}
 	items, err := apimeta.ExtractList(list)
@@ -91,7 +91,7 @@ func (s *Store) checkFree(ctx context.Context, list client.ObjectList, ix index.
 	}
 	for _, item := range items {
 		// An object being deleted holds its name no longer: a new one may take it.
-		if obj := item.(client.Object); ix.Matches(obj, key) && obj.GetName() != self && !v1.IsTerminating(obj) {
+		if obj := item.(client.Object); obj.GetName() != self && !v1.IsTerminating(obj) {
 			return taken
 		}
 	}

@@ -159,12 +159,11 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 				}
 				return renderEach(ctx, liveInOrder(objs), render)
 			}
-			key := l.key(eq.Value)
-			objs, err := listObjects[T](ctx, s, rs, list, client.MatchingFields{l.index.Name: l.index.Value(key)})
+			objs, err := listObjects[T](ctx, l.index.Keyed(s.Client, l.key(eq.Value)), rs, list)
 			if err != nil {
 				return nil, err
 			}
-			return renderEach(ctx, slices.DeleteFunc(objs, func(obj T) bool { return !l.index.Matches(obj, key) }), render)
+			return renderEach(ctx, objs, render)
 		} else if eq.Attribute == "id" {
 			r, err := getResource(ctx, s, eq.Value, newObject(), render)
 			if e := scimerror.As(err); e != nil && e.Status == http.StatusNotFound {
@@ -176,7 +175,7 @@ func listResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 			return []*Resource{r}, nil
 		}
 	}
-	objs, err := listObjects[T](ctx, s, rs, list)
+	objs, err := listObjects[T](ctx, s.Client, rs, list)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +222,7 @@ func pageResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 		page, err := renderEach(ctx, objs, render)
 		return page, total, err
 	}
-	objs, err := listObjects[T](ctx, s, rs, list)
+	objs, err := listObjects[T](ctx, s.Client, rs, list)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -232,10 +231,11 @@ func pageResources[T client.Object](ctx context.Context, s *Store, rs Resources,
 	return page, len(objs), err
 }
 
-// listObjects lists the objects of list's type from the cache with opts, those being deleted
-// (gone to SCIM) left out, in id order. They are the cache's, uncopied: read-only.
-func listObjects[T client.Object](ctx context.Context, s *Store, rs Resources, list client.ObjectList, opts ...client.ListOption) ([]T, error) {
-	if err := s.Client.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+// listObjects lists the objects of list's type from the cache through c (the store's client, or
+// a reader of it by an index key), those being deleted (gone to SCIM) left out, in id order. They
+// are the cache's, uncopied: read-only.
+func listObjects[T client.Object](ctx context.Context, c client.Reader, rs Resources, list client.ObjectList) ([]T, error) {
+	if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, apiError(err, strings.TrimPrefix(rs.Type().Endpoint, "/"))
 	}
 	items, err := apimeta.ExtractList(list)
