@@ -10,6 +10,7 @@ import (
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -106,9 +107,9 @@ func TestLargeRole(t *testing.T) {
 	}
 	t.Logf("projected %d members into 20 bindings in %s", members, time.Since(start).Round(time.Millisecond))
 
-	// Creating the role makes the user controller write 20,000 statuses (status.roles), which takes
-	// minutes here. By default revocation is timed during that burst; SCIM_LARGE_ROLE_SETTLE=1 times
-	// it once the burst is over, as in a cluster at rest.
+	// Creating the role makes the user controller reconcile its 20,000 members, and write the status
+	// of each it finds before its binding. By default revocation is timed during that burst;
+	// SCIM_LARGE_ROLE_SETTLE=1 times it once every user is Ready, as in a cluster at rest.
 	if os.Getenv("SCIM_LARGE_ROLE_SETTLE") != "" {
 		waitForUserStatuses(ctx, t, c)
 	}
@@ -159,7 +160,7 @@ func TestLargeRole(t *testing.T) {
 	t.Logf("revoked one member of %d in %s", members, elapsed.Round(time.Millisecond))
 }
 
-// waitForUserStatuses waits until every ScimUser lists its roles in status.
+// waitForUserStatuses waits until every ScimUser is Ready.
 func waitForUserStatuses(ctx context.Context, t *testing.T, c client.Client) {
 	start := time.Now()
 	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 5*time.Minute, true, func(context.Context) (bool, error) {
@@ -168,7 +169,7 @@ func waitForUserStatuses(ctx context.Context, t *testing.T, c client.Client) {
 			return false, err
 		}
 		for _, u := range list.Items {
-			if len(u.Status.Roles) == 0 {
+			if c := meta.FindStatusCondition(u.Status.Conditions, identityv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
 				return false, nil
 			}
 		}

@@ -16,11 +16,17 @@ var _ = Describe("Membership clean-up", func() {
 		r2 := newRole("cleanup", nil, gone)
 		create(ctx, admin, r1, r2)
 
-		// The controllers have seen the user once it has a status.
+		// The controllers have seen the user and the roles once the user has a status and each role
+		// counts it.
 		Eventually(func(g Gomega) {
 			got := &identityv1alpha1.ScimUser{}
 			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(gone), got)).To(Succeed())
-			g.Expect(got.Status.Roles).To(HaveLen(2))
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			for r, members := range map[*identityv1alpha1.ScimRole]int32{r1: 2, r2: 1} {
+				role := &identityv1alpha1.ScimRole{}
+				g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(r), role)).To(Succeed())
+				g.Expect(role.Status.MemberCount).To(Equal(members), r.Name)
+			}
 		}).Should(Succeed())
 		Expect(admin.Delete(ctx, gone)).To(Succeed())
 		Eventually(func(g Gomega) {

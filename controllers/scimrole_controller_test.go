@@ -95,8 +95,8 @@ var _ = Describe("ScimRole projection onto RBAC", func() {
 		Eventually(func(g Gomega) {
 			got := &identityv1alpha1.ScimUser{}
 			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(alice), got)).To(Succeed())
-			g.Expect(conditionOf(got.Status.Conditions, identityv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(got.Status.Roles).To(ConsistOf(HaveField("Value", role.Name)))
+			g.Expect(conditionOf(got.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, got.Generation))
 		}).Should(Succeed())
 	})
 

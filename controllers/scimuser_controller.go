@@ -29,16 +29,16 @@ import (
 // of the user competing with the revocation itself.
 const readinessDelay = 500 * time.Millisecond
 
-// membershipDelay coalesces the role changes that refresh a user's roles and readiness: an IdP
-// adds a user to its groups one PATCH after another, and each PATCH is soon followed by the
-// bindings it changes. Reconciled a moment later, the user's status is written once, roles and
-// readiness together, rather than once for each group and again when each binding is written
-// (when the binding is not written by then, the binding change queues the user again). Access
-// does not wait for it: the bindings are the role controller's.
+// membershipDelay coalesces the role changes that refresh a user's readiness: an IdP adds a user
+// to its groups one PATCH after another, and each PATCH is soon followed by the bindings it
+// changes. Reconciled a moment later, the user finds them written and its status unchanged, rather
+// than not ready for each group and ready again when each binding is written (when the binding is
+// not written by then, the binding change queues the user again). Access does not wait for it:
+// the bindings are the role controller's.
 const membershipDelay = time.Second
 
-// ScimUserReconciler keeps the status of ScimUsers — marking, suspension, the roles they are in and
-// whether the access system reflects them — records a suspension made by an admin (rule 4), and
+// ScimUserReconciler keeps the status of ScimUsers — marking, suspension and whether the access
+// system reflects them — records a suspension made by an admin (rule 4), and
 // removes a deleted user from every role's members before the deletion completes (rule 5).
 type ScimUserReconciler struct{ Deps }
 
@@ -187,7 +187,7 @@ func (r *ScimUserReconciler) observeSuspension(ctx context.Context, user *identi
 	return nil
 }
 
-// reconcileNormal sets every condition, the subject and the roles of the user.
+// reconcileNormal sets every condition and the subject of the user.
 func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identityv1alpha1.ScimUser) error {
 	r.setExternallyManaged(user)
 	r.setSuspended(user)
@@ -196,7 +196,6 @@ func (r *ScimUserReconciler) reconcileNormal(ctx context.Context, user *identity
 	if err != nil {
 		return err
 	}
-	user.Status.Roles = roleReferences(roles)
 	return r.setReady(ctx, user, roles)
 }
 

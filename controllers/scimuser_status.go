@@ -83,12 +83,12 @@ func (r *ScimUserReconciler) setReady(ctx context.Context, user *identityv1alpha
 			reason, problemList.summarize(problems))
 		return nil
 	}
-	message := fmt.Sprintf("Every grant of the user's roles (%d) holds it", len(roles))
-	switch {
-	case !user.IsActive():
+	// One message whatever the number of roles, so that a group that adds a user whose bindings
+	// follow at once changes nothing of its status: an initial sync asks for no status write per
+	// membership.
+	message := "Every grant of the user's roles holds it"
+	if !user.IsActive() {
 		message = "The user is suspended and in no binding"
-	case len(roles) == 0:
-		message = "The user is in no role"
 	}
 	r.conditions().set(user, identityv1alpha1.ConditionReady, metav1.ConditionTrue,
 		identityv1alpha1.ReasonBindingsApplied, message)
@@ -112,18 +112,6 @@ func joinGrants(grants []access.Grant) string {
 		s[i] = g.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// roleReferences lists roles as status.roles: value is the role's name, display its displayName.
-func roleReferences(roles []identityv1alpha1.ScimRole) []identityv1alpha1.RoleReference {
-	if len(roles) == 0 {
-		return nil
-	}
-	refs := make([]identityv1alpha1.RoleReference, len(roles))
-	for i, role := range roles {
-		refs[i] = identityv1alpha1.RoleReference{Value: role.Name, Display: role.Spec.DisplayName}
-	}
-	return refs
 }
 
 // readyOf is the status and reason of the object's Ready condition, to notice it change.

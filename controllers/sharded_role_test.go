@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
@@ -37,7 +38,7 @@ var _ = Describe("Roles with member shards", func() {
 		}).Should(Succeed())
 	}
 
-	It("binds every active member of the role and its shards, lists the role in their status, and cleans up after deletions", func(ctx SpecContext) {
+	It("binds every active member of the role and its shards, shows them ready, and cleans up after deletions", func(ctx SpecContext) {
 		var users []*identityv1alpha1.ScimUser
 		for range 7 {
 			u := newUser("sharded")
@@ -55,7 +56,8 @@ var _ = Describe("Roles with member shards", func() {
 			g.Expect(got.Status.MemberCount).To(BeEquivalentTo(7))
 			u := &identityv1alpha1.ScimUser{}
 			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(users[6]), u)).To(Succeed())
-			g.Expect(u.Status.Roles).To(ConsistOf(HaveField("Value", role.Name)))
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
 		}).Should(Succeed())
 
 		By("a shard of another role of the same name grants nothing")
@@ -119,5 +121,20 @@ var _ = Describe("Roles with member shards", func() {
 			crbs, _ := bindingsOf(ctx, g, role.Name)
 			g.Expect(subjectNamesOf(crbs)).NotTo(ContainElement(subjectsOf(self)[0]))
 		}, "1s", "50ms").Should(Succeed())
+	})
+
+	It("shows a member kept in a shard why a grant of its role does not hold it", func(ctx SpecContext) {
+		inRole, inShard := newUser("sharded"), newUser("sharded")
+		create(ctx, admin, inRole, inShard)
+		role := newRole("sharded", &identityv1alpha1.Access{ClusterRoles: []string{"cluster-admin"}}, inRole)
+		create(ctx, admin, role)
+		shardOf(ctx, role, 0, inShard)
+		Eventually(func(g Gomega) {
+			u := &identityv1alpha1.ScimUser{}
+			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(inShard), u)).To(Succeed())
+			c := conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)
+			g.Expect(c).To(haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonBindForbidden, u.Generation))
+			g.Expect(c.Message).To(ContainSubstring(role.Name))
+		}).Should(Succeed())
 	})
 })

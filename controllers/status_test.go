@@ -64,7 +64,7 @@ func TestSummarize(t *testing.T) {
 
 // TestStatusOf checks that patchStatus finds the status of both kinds, which it does by reflection.
 func TestStatusOf(t *testing.T) {
-	user := &identityv1alpha1.ScimUser{Status: identityv1alpha1.ScimUserStatus{Roles: []identityv1alpha1.RoleReference{{Value: "r-1"}}}}
+	user := &identityv1alpha1.ScimUser{Status: identityv1alpha1.ScimUserStatus{Subject: "oidc:alice"}}
 	role := &identityv1alpha1.ScimRole{Status: identityv1alpha1.ScimRoleStatus{MemberCount: 3}}
 	for _, tt := range []struct {
 		obj     client.Object

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -114,18 +115,29 @@ var _ = Describe("ScimUser CRD", func() {
 	It("has a status subresource: status is not written through the main resource", func() {
 		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("a")}, Spec: v1.ScimUserSpec{UserName: "status-test"}}
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
-		u.Status.Roles = []v1.RoleReference{{Value: "r-1"}}
+		u.Status.Subject = "oidc:status-test"
 		Expect(k8sClient.Update(ctx, u)).To(Succeed())
 		got := &v1.ScimUser{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got)).To(Succeed())
-		Expect(got.Status.Roles).To(BeEmpty(), "status written through the main resource")
+		Expect(got.Status.Subject).To(BeEmpty(), "status written through the main resource")
 
-		got.Status.Roles = []v1.RoleReference{{Value: "r-1", Display: "Role"}}
+		got.Status.Subject = "oidc:status-test"
 		got.Status.ObservedGeneration = got.Generation
 		Expect(k8sClient.Status().Update(ctx, got)).To(Succeed())
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got)).To(Succeed())
-		Expect(got.Status.Roles).To(Equal([]v1.RoleReference{{Value: "r-1", Display: "Role"}}))
+		Expect(got.Status.Subject).To(Equal("oidc:status-test"))
 		Expect(got.Generation).To(Equal(int64(1)), "a status write must not bump the generation")
+	})
+
+	It("prunes status.roles, which an earlier manager wrote and the status no longer has", func() {
+		u := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("a")}, Spec: v1.ScimUserSpec{UserName: "roles-test"}}
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"subject":"oidc:roles-test","roles":[{"value":"r-1","display":"Role"}]}}`))
+		Expect(k8sClient.Status().Patch(ctx, u, patch)).To(Succeed())
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(v1.GroupVersion.WithKind("ScimUser"))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got)).To(Succeed())
+		Expect(got.Object["status"]).To(Equal(map[string]any{"subject": "oidc:roles-test"}))
 	})
 
 	It("keeps status.conditions a map keyed by type", func() {

@@ -186,17 +186,10 @@ type Manager struct {
 	DisplayName string `json:"displayName,omitempty"`
 }
 
-// RoleReference names a ScimRole that a user is a member of.
-type RoleReference struct {
-	// value is the SCIM id (object name) of the ScimRole.
-	Value string `json:"value"`
-
-	// display is the role's displayName.
-	// +optional
-	Display string `json:"display,omitempty"`
-}
-
-// ScimUserStatus is the observed state of a ScimUser.
+// ScimUserStatus is the observed state of a ScimUser. It does not list the roles the user is in:
+// a status that did would be rewritten for every group that adds the user, one API write per
+// membership (docs/design.md, "A user's status does not list its roles"). SCIM returns them as the
+// user's groups and `kubectl scim access USER` reports them, both from the roles' members.
 type ScimUserStatus struct {
 	// observedGeneration is the generation of the spec that the status describes.
 	// +optional
@@ -207,11 +200,6 @@ type ScimUserStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
-	// roles are the ScimRoles the user is a member of; SCIM returns them as the user's groups.
-	// +optional
-	// +listType=atomic
-	Roles []RoleReference `json:"roles,omitempty"`
 
 	// subject is the name of the user's RBAC User subject in the bindings of its roles: the
 	// operator's --rbac-user-prefix followed by userName.

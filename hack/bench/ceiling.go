@@ -51,15 +51,17 @@ func createComparison(ctx context.Context, e *env, c *scimClient, o options) (sc
 }
 
 // statusCeiling writes the status of each user createComparison created directly once, at
-// o.clients concurrency, as the operator's ServiceAccount: a JSON merge patch that sets
-// status.roles to one role (these users have none; it stays there), as the manager writes a
-// user's status after a group adds it. It is what the
+// o.clients concurrency, as the operator's ServiceAccount: a JSON merge patch that sets the
+// user's conditions to a Ready=False one (a change: the manager made them ready; it stays there),
+// as the manager writes a user's status when its readiness changes. It is what the
 // API server sustains here for the writes that follow a sync (about one per user), beside the
 // manager, which reconciles nothing for them (a status change queues no user). It starts once the
 // manager's own status writes for those users have stopped.
 func statusCeiling(ctx context.Context, e *env, o options) *result {
 	settle(ctx, statusWrites, 3*time.Second, time.Minute)
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"roles":[{"value":"bench-status-ceiling","display":"the status-write ceiling"}]}}`))
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"conditions":[{"type":"Ready","status":"False",`+
+		`"reason":"BindingsPending","message":"role r-0000000000000000 (the status-write ceiling): not yet in ClusterRole/view",`+
+		`"lastTransitionTime":"2026-01-01T00:00:00Z"}]}}`))
 	return measureN(ctx, "client-go: patch ScimUser status (the ceiling)", o.clients, o.compareUsers, func(ctx context.Context, i int) outcome {
 		su := &v1.ScimUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-ceiling-%07d", i)}}
 		return outcome{items: 1, err: e.operator.Status().Patch(ctx, su, patch)}

@@ -85,7 +85,7 @@ func (r *runResult) render(b *strings.Builder) {
 	row(b, r.ceiling)
 	fmt.Fprintf(b, "| **SCIM / client-go** | | %.2f× | | | | | | | |\n\n", r.createRatio())
 
-	fmt.Fprintf(b, "Status writes: what the API server sustains for the writes left when the sync ends (one status write for each of the %d users created through client-go, setting status.roles to one role as the manager's write after a group join does; the manager runs beside it):\n\n", o.compareUsers)
+	fmt.Fprintf(b, "Status writes: what the API server sustains for the writes left when the sync ends (one status write for each of the %d users created through client-go, setting a Ready=False condition as the manager's write when a user's readiness changes; the manager runs beside it):\n\n", o.compareUsers)
 	tableHead(b, "status write", "users")
 	row(b, r.statusCeiling)
 	fmt.Fprintf(b, "\nThe API server answered %.0f ScimUser status writes per second during it (the manager's for those users included). "+

@@ -159,13 +159,12 @@ func (r *readiness) observe(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	u, ok := r.byID[su.Name]
+	_, ok = r.byID[su.Name]
 	if !ok {
 		return // not the tenant's (the revocation's, the ceiling's)
 	}
 	c := apimeta.FindStatusCondition(su.Status.Conditions, v1.ConditionReady)
-	ok = !deleted && c != nil && c.Status == metav1.ConditionTrue && su.Status.ObservedGeneration == su.Generation &&
-		len(su.Status.Roles) == len(u.groups)
+	ok = !deleted && c != nil && c.Status == metav1.ConditionTrue && su.Status.ObservedGeneration == su.Generation
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ok {

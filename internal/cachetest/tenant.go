@@ -47,7 +47,6 @@ func Tenant(users, roles int) []client.Object {
 				j = 0
 			}
 			rs[j].Spec.Members = append(rs[j].Spec.Members, v1.Member{Value: u.Name, Display: u.Spec.DisplayName})
-			u.Status.Roles = append(u.Status.Roles, v1.RoleReference{Value: rs[j].Name, Display: rs[j].Spec.DisplayName})
 		}
 		out = append(out, u)
 	}
@@ -63,7 +62,7 @@ func UserName(i int) string { return fmt.Sprintf("user%06d@example.com", i) }
 
 func meta(name string, created metav1.Time) metav1.ObjectMeta {
 	fields := &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:finalizers":{".":{},"v:\"identity.scim-operator.io/access\"":{}},"f:labels":{".":{},"f:identity.scim-operator.io/managed-by":{}}},"f:spec":{".":{},"f:active":{},"f:displayName":{},"f:emails":{},"f:externalId":{},"f:name":{".":{},"f:familyName":{},"f:formatted":{},"f:givenName":{}},"f:title":{},"f:userName":{},"f:userType":{}}}`)}
-	status := &metav1.FieldsV1{Raw: []byte(`{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"ExternallyManaged\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}}},"f:observedGeneration":{},"f:roles":{},"f:subject":{}}}`)}
+	status := &metav1.FieldsV1{Raw: []byte(`{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"ExternallyManaged\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:lastTransitionTime":{},"f:message":{},"f:observedGeneration":{},"f:reason":{},"f:status":{},"f:type":{}}},"f:observedGeneration":{},"f:subject":{}}}`)}
 	return metav1.ObjectMeta{
 		Name: name, UID: types.UID("uid-" + name), ResourceVersion: "12345", Generation: 1,
 		CreationTimestamp: created, Labels: map[string]string{v1.LabelManagedBy: "okta"}, Finalizers: []string{v1.FinalizerAccess},

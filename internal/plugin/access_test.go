@@ -105,7 +105,7 @@ var _ = Describe("kubectl scim access", Ordered, func() {
 			g.Expect(report.User).To(Equal(plugin.UserState{
 				ID: alice.Name, UserName: alice.Spec.UserName, Subject: subject, Active: true, ManagedBy: "okta",
 				Ready: plugin.Condition{Status: "True", Reason: identityv1alpha1.ReasonBindingsApplied,
-					Message: "Every grant of the user's roles (2) holds it"},
+					Message: "Every grant of the user's roles holds it"},
 			}))
 			g.Expect(report.Roles).To(HaveLen(2))
 			byID := map[string]plugin.UserRole{}

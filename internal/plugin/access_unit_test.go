@@ -78,7 +78,7 @@ var exampleUser = &UserAccess{
 	TypeMeta: metav1.TypeMeta{APIVersion: ReportAPIVersion, Kind: "UserAccess"},
 	User: UserState{ID: "a-474dfefb47e6ab4b", UserName: "alice@example.com", Subject: "oidc:alice@example.com",
 		Active: true, ManagedBy: "okta",
-		Ready: Condition{Status: "True", Reason: "BindingsApplied", Message: "Every grant of the user's roles (2) holds it"}},
+		Ready: Condition{Status: "True", Reason: "BindingsApplied", Message: "Every grant of the user's roles holds it"}},
 	Roles: []UserRole{
 		{RoleState: RoleState{ID: "r-2c0a6e1b9d3f4a57", DisplayName: "Team A Editors", Ready: Condition{Status: "True"}},
 			Grants: []GrantAccess{{Grant: Grant{Kind: "ClusterRole", Name: "edit", Namespace: "team-a"}, Declared: true, Holds: true, State: AccessHeld,
@@ -97,7 +97,7 @@ UserName:     alice@example.com
 Subject:      User "oidc:alice@example.com"
 State:        Active
 Managed-By:   okta
-Ready:        True (BindingsApplied): Every grant of the user's roles (2) holds it
+Ready:        True (BindingsApplied): Every grant of the user's roles holds it
 
 ROLE                                  GRANT                       NAMESPACE        ACCESS                                BINDING
 r-2c0a6e1b9d3f4a57 (Team A Editors)   ClusterRole/edit            team-a           held                                  RoleBinding/scim-r-2c0a6e1b9d3f4a57-edit-7f3e2a9c41-0

@@ -1,8 +1,7 @@
 package store
 
 // Interning: many cached users hold the same short strings — their conditions' types, reasons and
-// messages, the names and displayNames of the roles their status lists, a label's value, the
-// finalizer, a userType or an e-mail's type — and the JSON decoder allocates each anew for every
+// messages, a label's value, the finalizer, a userType or an e-mail's type — and the JSON decoder allocates each anew for every
 // object. The cache's transform (TransformCached) replaces them with one shared copy each, so
 // the informer cache holds each such string once, not once per user. Strings are immutable, so a
 // deep copy of a cached object shares them too, and nothing can tell.
@@ -146,10 +145,6 @@ func internObject(obj any) {
 		internMeta(&o.TypeMeta, &o.ObjectMeta)
 		o.Status.Conditions = compact.Clip(o.Status.Conditions)
 		internConditions(o.Status.Conditions)
-		o.Status.Roles = compact.Clip(o.Status.Roles)
-		for i := range o.Status.Roles {
-			internStrings(&o.Status.Roles[i].Value, &o.Status.Roles[i].Display)
-		}
 		s := &o.Spec
 		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
 		for _, values := range []*[]v1.MultiValuedAttribute{&s.Emails, &s.PhoneNumbers, &s.IMs, &s.Photos, &s.Entitlements, &s.Roles, &s.X509Certificates} {
