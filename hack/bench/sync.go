@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +137,9 @@ func waitConverged(ctx context.Context, e *env, t *tenant, timeout time.Duration
 	if err != nil {
 		return time.Time{}, fmt.Errorf("not converged after %s: %s: %w", timeout, why, err)
 	}
+	if seen := ready.notReadySeen(); seen != "" {
+		logf("Ready=False statuses seen from the last SCIM response on, by reason: %s", seen)
+	}
 	return at, nil
 }
 
@@ -143,10 +148,13 @@ type readiness struct {
 	mu       sync.Mutex
 	byID     map[string]*user
 	notReady map[string]bool
+	// notReadyWrites counts the Ready=False conditions seen, by reason: the status writes that
+	// report a user not ready (each is followed by another when it becomes ready).
+	notReadyWrites map[string]int
 }
 
 func (t *tenant) newReadiness() *readiness {
-	r := &readiness{byID: map[string]*user{}, notReady: map[string]bool{}}
+	r := &readiness{byID: map[string]*user{}, notReady: map[string]bool{}, notReadyWrites: map[string]int{}}
 	for _, u := range t.users {
 		r.byID[u.id] = u
 		r.notReady[u.id] = true
@@ -167,6 +175,9 @@ func (r *readiness) observe(obj any, deleted bool) {
 	ok = !deleted && c != nil && c.Status == metav1.ConditionTrue && su.Status.ObservedGeneration == su.Generation
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !deleted && c != nil && c.Status == metav1.ConditionFalse {
+		r.notReadyWrites[c.Reason]++
+	}
 	if ok {
 		delete(r.notReady, su.Name)
 	} else {
@@ -185,6 +196,18 @@ func (r *readiness) handler() toolscache.ResourceEventHandler {
 			r.observe(obj, true)
 		},
 	}
+}
+
+// notReadySeen describes the Ready=False conditions seen, by reason, or "".
+func (r *readiness) notReadySeen() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	for reason, n := range r.notReadyWrites {
+		parts = append(parts, fmt.Sprintf("%s %d", reason, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
 
 func (r *readiness) count() int {
