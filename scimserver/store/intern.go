@@ -7,12 +7,15 @@ package store
 // deep copy of a cached object shares them too, and nothing can tell.
 //
 // Label maps are shared the same way: users of one provider all carry the same marking label, and
-// a map of one entry costs about 330 bytes of heap. A cached object's labels are then one map
+// a map of one entry costs about 330 bytes of heap. So are lists of conditions (conditionSets):
+// users whose statuses were first written in the same second hold equal ones, 288 bytes each. A cached object's labels are then one map
 // that many objects hold, so they must not be changed in place: the identity rules that change
 // labels (v1.MarkManagedBy, the unmarking) replace the map instead, and every write starts from a
 // deep copy of the cached object, which copies its maps.
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strconv"
@@ -143,8 +146,7 @@ func internObject(obj any) {
 	switch o := obj.(type) {
 	case *v1.ScimUser:
 		internMeta(&o.TypeMeta, &o.ObjectMeta)
-		o.Status.Conditions = compact.Clip(o.Status.Conditions)
-		internConditions(o.Status.Conditions)
+		o.Status.Conditions = conditionSets.share(o.Status.Conditions)
 		s := &o.Spec
 		internStrings(&s.UserType, &s.Title, &s.PreferredLanguage, &s.Locale, &s.Timezone)
 		for _, values := range []*[]v1.MultiValuedAttribute{&s.Emails, &s.PhoneNumbers, &s.IMs, &s.Photos, &s.Entitlements, &s.Roles, &s.X509Certificates} {
@@ -162,8 +164,7 @@ func internObject(obj any) {
 		}
 	case *v1.ScimRole:
 		internMeta(&o.TypeMeta, &o.ObjectMeta)
-		o.Status.Conditions = compact.Clip(o.Status.Conditions)
-		internConditions(o.Status.Conditions)
+		o.Status.Conditions = conditionSets.share(o.Status.Conditions)
 		o.Spec.Members = compact.Clip(o.Spec.Members)
 	}
 }
@@ -178,11 +179,75 @@ func internMeta(t *metav1.TypeMeta, m *metav1.ObjectMeta) {
 	}
 }
 
-// internConditions interns the type, status, reason and message of each condition.
-func internConditions(conditions []metav1.Condition) {
+// internConditions clips conditions (compact.Clip) and interns the type, status, reason and
+// message of each.
+func internConditions(conditions []metav1.Condition) []metav1.Condition {
+	conditions = compact.Clip(conditions)
 	for i := range conditions {
 		c := &conditions[i]
 		c.Status = metav1.ConditionStatus(interned.intern(string(c.Status)))
 		internStrings(&c.Type, &c.Reason, &c.Message)
 	}
+	return conditions
+}
+
+// The bound of the table of condition lists: once it holds conditionSetMaxEntries lists it starts
+// again empty, so that it holds the lists of the statuses written lately (theirs are the times of
+// the latest transitions) and no more than that many of those no object holds any longer.
+const conditionSetMaxEntries = 1 << 14
+
+// conditionSets is the process's table of shared condition lists.
+var conditionSets = conditionSetTable{m: map[uint64][]metav1.Condition{}, maxEntries: conditionSetMaxEntries}
+
+// conditionSetTable holds one list of conditions for each distinct list, by a digest of it.
+type conditionSetTable struct {
+	mu         sync.Mutex
+	m          map[uint64][]metav1.Condition
+	maxEntries int
+}
+
+// share returns the table's list equal to conditions, or else conditions, clipped (compact.Clip)
+// and its strings interned, and added. Equal means every field alike, the transition times the same
+// instant in the same location. A list the table holds is never written: cached objects are not,
+// and every write starts from a deep copy, which copies its conditions.
+func (t *conditionSetTable) share(conditions []metav1.Condition) []metav1.Condition {
+	if len(conditions) == 0 {
+		return conditions
+	}
+	key := conditionsDigest(conditions)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if held, ok := t.m[key]; ok && slices.Equal(held, conditions) {
+		return held
+	} else if ok {
+		return internConditions(conditions) // another list of the same digest: not shared
+	}
+	conditions = internConditions(conditions)
+	if len(t.m) >= t.maxEntries {
+		clear(t.m)
+	}
+	t.m[key] = conditions
+	return conditions
+}
+
+// conditionsDigest is a 64-bit digest of every field of conditions, each string prefixed by its
+// length so that no two lists share an encoding; share compares the lists too.
+func conditionsDigest(conditions []metav1.Condition) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeeds[0])
+	var n [binary.MaxVarintLen64]byte
+	str := func(s string) {
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(s))))
+		h.WriteString(s)
+	}
+	for _, c := range conditions {
+		str(c.Type)
+		str(string(c.Status))
+		str(c.Reason)
+		str(c.Message)
+		h.Write(binary.AppendVarint(n[:0], c.ObservedGeneration))
+		h.Write(binary.AppendVarint(n[:0], c.LastTransitionTime.UnixNano()))
+		str(c.LastTransitionTime.Location().String())
+	}
+	return h.Sum64()
 }

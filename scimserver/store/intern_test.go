@@ -18,12 +18,14 @@ import (
 )
 
 // cachedUser is user i of a tenant as the informer decodes it from the API server: its status
-// written by the controllers (three conditions, five of 1,000 roles), the marking label, the
+// written by the controllers (three conditions, set at once, 200 users' a second as in an initial
+// sync), the marking label, the
 // access finalizer and the managedFields of the SCIM server's and the controller's writes. The
 // JSON decoder allocates every string of it anew.
 func cachedUser(t testing.TB, i int) *v1.ScimUser {
 	t.Helper()
 	written := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(i) * time.Second))
+	set := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(i/200) * time.Second))
 	u := &v1.ScimUser{
 		TypeMeta: metav1.TypeMeta{APIVersion: v1.GroupVersion.String(), Kind: "ScimUser"},
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("a-%016x", i), UID: types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i)),
@@ -39,10 +41,10 @@ func cachedUser(t testing.TB, i int) *v1.ScimUser {
 			Name:   &v1.Name{GivenName: fmt.Sprintf("Given%d", i), FamilyName: fmt.Sprintf("Family%d", i)},
 			Emails: []v1.MultiValuedAttribute{{Value: fmt.Sprintf("user%06d@example.com", i), Type: "work", Primary: new(true)}}},
 		Status: v1.ScimUserStatus{ObservedGeneration: 1, Subject: fmt.Sprintf("oidc:user%06d@example.com", i), Conditions: []metav1.Condition{
-			{Type: v1.ConditionExternallyManaged, Status: metav1.ConditionTrue, Reason: v1.ReasonManagedByProvider, ObservedGeneration: 1,
+			{Type: v1.ConditionExternallyManaged, Status: metav1.ConditionTrue, Reason: v1.ReasonManagedByProvider, ObservedGeneration: 1, LastTransitionTime: set,
 				Message: "Managed by provider okta through SCIM; to take the user over, remove the label " + v1.LabelManagedBy},
-			{Type: v1.ConditionSuspended, Status: metav1.ConditionFalse, Reason: "Active", ObservedGeneration: 1, Message: "The user is active"},
-			{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Bound", ObservedGeneration: 1, Message: "Every grant of the user's roles holds it"},
+			{Type: v1.ConditionSuspended, Status: metav1.ConditionFalse, Reason: "Active", ObservedGeneration: 1, LastTransitionTime: set, Message: "The user is active"},
+			{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Bound", ObservedGeneration: 1, LastTransitionTime: set, Message: "Every grant of the user's roles holds it"},
 		}},
 	}
 	data, err := json.Marshal(u)
@@ -105,6 +107,63 @@ func TestTransformCachedInternsSharedStrings(t *testing.T) {
 	}
 	if !sameString(role.Status.Conditions[0].Message, a.Status.Conditions[2].Message) {
 		t.Error("a role's condition message is not interned")
+	}
+}
+
+// Users whose conditions are alike hold one list of them once transformed; users whose conditions
+// differ in anything, the time of a transition included, hold their own.
+func TestTransformCachedSharesEqualConditions(t *testing.T) {
+	a, b, later := cachedUser(t, 1), cachedUser(t, 2), cachedUser(t, 1+200)
+	other := cachedUser(t, 3)
+	other.Status.Conditions[2].Message = "Another message"
+	wantOther := other.Status.Conditions[2]
+	for _, u := range []*v1.ScimUser{a, b, later, other} {
+		if _, err := TransformCached(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if &a.Status.Conditions[0] != &b.Status.Conditions[0] {
+		t.Error("two users' equal conditions are held twice")
+	}
+	for what, u := range map[string]*v1.ScimUser{"a later transition": later, "another message": other} {
+		if &u.Status.Conditions[0] == &a.Status.Conditions[0] {
+			t.Errorf("conditions with %s were shared", what)
+		}
+		if !sameString(u.Status.Conditions[0].Message, a.Status.Conditions[0].Message) {
+			t.Errorf("conditions with %s: their strings are not interned", what)
+		}
+	}
+	if other.Status.Conditions[2] != wantOther || later.Status.Conditions[2].LastTransitionTime.Equal(&a.Status.Conditions[2].LastTransitionTime) {
+		t.Error("a shared list replaced conditions that differ from it")
+	}
+}
+
+// The table of condition lists is bounded (a full table starts again), and a list whose digest
+// another list has is left as it is.
+func TestConditionSetsAreBounded(t *testing.T) {
+	table := conditionSetTable{m: map[uint64][]metav1.Condition{}, maxEntries: 2}
+	list := func(reason string) []metav1.Condition {
+		return []metav1.Condition{{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: reason}}
+	}
+	first := table.share(list("A"))
+	table.share(list("B"))
+	third := table.share(list("C"))
+	if len(table.m) != 1 {
+		t.Fatalf("a full table holds %d lists after a new one, want 1 (started again)", len(table.m))
+	}
+	if again := table.share(list("C")); &again[0] != &third[0] {
+		t.Error("the list added after the table started again is not shared")
+	}
+	if again := table.share(list("A")); &again[0] == &first[0] {
+		t.Error("a list the table dropped is still shared")
+	}
+	collides := list("D")
+	table.m[conditionsDigest(collides)] = list("E")
+	if got := table.share(collides); &got[0] != &collides[0] || got[0].Reason != "D" {
+		t.Errorf("a list whose digest another list has became %+v", got)
+	}
+	if table.share(nil) != nil {
+		t.Error("no conditions")
 	}
 }
 

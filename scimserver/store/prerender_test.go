@@ -171,3 +171,93 @@ func TestPrerenderRendersABurstOfChangesOnce(t *testing.T) {
 		t.Fatalf("5 changes within the delay rendered %d times, want once", int(n))
 	}
 }
+
+// A group joined or left changes a role or a shard, not the user: rendering ahead renders the
+// members the change adds or removes again (and all of a role's, its shards' too, when it is
+// renamed), so that their GETs find renderings that list their groups, and renders no other user.
+func TestPrerenderRendersTheMembersAGroupChangeMoves(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, c := prerenderStore(t, 4, 0)
+	r1 := &v1.ScimRole{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "r-1"}, r1); err != nil {
+		t.Fatal(err)
+	}
+	r1.UID = "uid-r-1"
+	r1.Spec.Members = r1.Spec.Members[:3] // a-3 joins r-1 through a shard below
+	if err := c.Update(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WatchMemberships(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Prerender(ctx, c, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Start(ctx) }()
+	onRequest := func() float64 { return testutil.ToFloat64(rendersTotal.WithLabelValues(renderOnRequest)) }
+	requests := onRequest()
+	// waitFor waits until user name's rendering says want (or, with not, no longer says it).
+	waitFor := func(name, want string, not bool) *rendered {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := cached(t, s, c, name)
+			if r != nil && strings.Contains(string(r.json), want) != not {
+				return r
+			}
+			if time.Now().After(deadline) {
+				var got []byte
+				if r != nil {
+					got = r.json
+				}
+				t.Fatalf("%s: after 10 s rendered ahead as %s, want it to say %q: %v", name, got, want, !not)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for i := range 3 {
+		waitFor(fmt.Sprintf("a-%d", i), `"Guides"`, false)
+	}
+	a1 := waitFor("a-1", `"Guides"`, false)
+
+	joined := &v1.ScimRole{ObjectMeta: metav1.ObjectMeta{Name: "r-2", UID: "uid-r-2"},
+		Spec: v1.ScimRoleSpec{DisplayName: "Pilots", Members: []v1.Member{{Value: "a-0"}}}}
+	if err := c.Create(ctx, joined); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a-0", `"Pilots"`, false)
+	joined.Spec.Members = []v1.Member{{Value: "a-2"}}
+	if err := c.Update(ctx, joined); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a-0", `"Pilots"`, true)
+	waitFor("a-2", `"Pilots"`, false)
+
+	yes := true
+	shard := &v1.ScimRoleMembers{ObjectMeta: metav1.ObjectMeta{Name: v1.ShardName("r-1", 1), UID: "uid-shard",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: v1.GroupVersion.String(), Kind: "ScimRole", Name: "r-1", UID: r1.UID, Controller: &yes}}},
+		Spec: v1.ScimRoleMembersSpec{Role: "r-1", Members: []v1.Member{{Value: "a-3"}}}}
+	if err := c.Create(ctx, shard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a-3", `"Guides"`, false)
+	if got := cached(t, s, c, "a-1"); got != a1 {
+		t.Error("a user no change moved was rendered again")
+	}
+
+	if err := c.Get(ctx, client.ObjectKey{Name: "r-1"}, r1); err != nil {
+		t.Fatal(err)
+	}
+	r1.Spec.DisplayName = "Guides of old"
+	if err := c.Update(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 { // a-3 through the shard
+		waitFor(fmt.Sprintf("a-%d", i), `"Guides of old"`, false)
+	}
+	if n := onRequest() - requests; n != 0 {
+		t.Errorf("%d users were rendered on request, want none", int(n))
+	}
+}
