@@ -86,6 +86,8 @@ type replica struct {
 	log              *os.File
 	// pprofAddr serves the replica's profiles (-pprof); empty without.
 	pprofAddr string
+	// heapProfiles counts the heap profiles memoryOf wrote.
+	heapProfiles int
 }
 
 // startReplica runs one more manager process, as `make dev` does, with the further flags of o
@@ -279,7 +281,8 @@ func (e *env) memory(ctx context.Context) (memory, error) {
 }
 
 // memoryOf is the memory of replica r. With -pprof, a collection runs first (heap?gc=1), so that
-// the heap in use is what is live, not what the next collection would free.
+// the heap in use is what is live, not what the next collection would free; the profile it
+// answers is written beside the replica's log (<name>-heap-<n>.pb.gz, kept with -keep).
 func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 	var m memory
 	if r.pprofAddr != "" {
@@ -287,8 +290,12 @@ func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 		if err != nil {
 			return m, err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		r.heapProfiles++
+		err = writeFile(filepath.Join(e.dir, fmt.Sprintf("%s-heap-%d.pb.gz", r.name, r.heapProfiles)), resp.Body)
 		_ = resp.Body.Close()
+		if err != nil {
+			return m, err
+		}
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.process.Pid()))
 	if err != nil {
@@ -421,4 +428,17 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "admin"}
 	kc.CurrentContext = "bench"
 	return clientcmd.WriteToFile(*kc, path)
+}
+
+// writeFile writes what r reads into a new file at path.
+func writeFile(path string, r io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -98,6 +98,7 @@ func main() {
 	flag.IntVar(&so.groups, "soak-groups", 20, "The groups all soak clients share.")
 	flag.DurationVar(&so.checkTimeout, "soak-check-timeout", 2*time.Minute, "How long the soak waits for the cluster to match its model at the end.")
 	flag.BoolVar(&profiles, "pprof", false, "Serve each manager's Go profiles on a loopback port (logged), for go tool pprof, and write an admin kubeconfig for the API server's (kubectl get --raw /debug/pprof/...).")
+	floorOf := flag.String("cache-floor", "", "Internal: measure the manager's cache alone against the cluster of this kubeconfig (floor.go).")
 	keep := flag.Bool("keep", false, "Keep each environment's directory (the manager's log, kubeconfigs) and print where it is.")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -105,6 +106,13 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *floorOf != "" {
+		if err := cacheFloor(ctx, *floorOf); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cache floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if so.duration > 0 {
 		if err := soak(ctx, so, *binDir, *manager, strings.Fields(*managerArgs), o.provider, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -275,6 +283,10 @@ func runSize(ctx context.Context, o options, eo envOptions) (*runResult, error) 
 	}
 	logf("converged %s after the last SCIM response", r.sync.converged.Round(time.Millisecond))
 	if r.mem, err = e.memory(ctx); err != nil {
+		return nil, err
+	}
+	logf("the cache alone: the manager's cache options in a process of their own")
+	if r.floor, err = e.measureFloor(ctx); err != nil {
 		return nil, err
 	}
 

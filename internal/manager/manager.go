@@ -94,6 +94,14 @@ type Options struct {
 	Authorization authorizer.Options
 }
 
+// CacheOptions are the options of the manager's cache, whose token Secret is secret: it holds
+// only that Secret and the operator's own bindings besides our types, each under its transform.
+func CacheOptions(secret types.NamespacedName) cache.Options {
+	byObject := scimserver.CacheByObject(secret)
+	maps.Copy(byObject, controllers.CacheByObject())
+	return cache.Options{ByObject: byObject}
+}
+
 // New returns the manager for cfg with the SCIM server and the controllers added, and the SCIM
 // server. ctx bounds the setup (field indexes); start the manager with Start.
 func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scimserver.Server, error) {
@@ -108,12 +116,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, *scims
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = DefaultLeaderElectionID
 	}
-	// The cache holds only the token Secret and the operator's own bindings, besides our types.
-	byObject := scimserver.CacheByObject(o.SCIM.TokenSecret)
-	maps.Copy(byObject, controllers.CacheByObject())
 	mgrOpts := ctrl.Options{
 		Scheme:                  Scheme,
-		Cache:                   cache.Options{ByObject: byObject},
+		Cache:                   CacheOptions(o.SCIM.TokenSecret),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.ProbeAddr,
 		PprofBindAddress:        o.PprofAddr,

@@ -1,0 +1,143 @@
+package main
+
+// The memory floor: what the manager's cache alone costs. After the sync the bench starts a
+// process of its own (this binary, with -cache-floor) that fills a controller-runtime cache as the
+// manager's (internal/manager.CacheOptions: the same objects under the same transforms) and
+// nothing else — no SCIM store indexes, render cache, queues or controllers — and measures it as
+// the manager is measured: RSS after a collection, heap in use and allocated. Its numbers say how
+// much of the manager's memory is the cache every controller-runtime operator of these objects
+// keeps, and how much is the manager's own, in the same run.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/internal/controlplane"
+	"github.com/scim-operator/scim-operator/internal/manager"
+)
+
+// floorObjects are the kinds the manager's cache holds, as its informers list them.
+var floorObjects = []client.Object{
+	&v1.ScimUser{}, &v1.ScimRole{}, &v1.ScimRoleMembers{},
+	&rbacv1.ClusterRoleBinding{}, &rbacv1.RoleBinding{}, &corev1.Secret{},
+}
+
+// floorMemory is what the child reports (JSON on its standard output).
+type floorMemory struct {
+	RSS, HeapInuse, HeapAlloc int64
+	// Objects is how many objects the cache holds.
+	Objects int
+	// Synced is how long the cache took to list and fill.
+	Synced time.Duration
+}
+
+// cacheFloor runs the child against the cluster of kubeconfig and prints its floorMemory.
+func cacheFloor(ctx context.Context, kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	opts := manager.CacheOptions(types.NamespacedName{Namespace: controlplane.OperatorNamespace, Name: controlplane.TokenSecret})
+	opts.Scheme = manager.Scheme
+	c, err := cache.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for _, obj := range floorObjects {
+		if _, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("informer of %T: %w", obj, err)
+		}
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return fmt.Errorf("the cache did not sync")
+	}
+	var m floorMemory
+	m.Synced = time.Since(start)
+	for _, list := range []client.ObjectList{&v1.ScimUserList{}, &v1.ScimRoleList{}, &v1.ScimRoleMembersList{},
+		&rbacv1.ClusterRoleBindingList{}, &rbacv1.RoleBindingList{}, &corev1.SecretList{}} {
+		if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return err
+		}
+		m.Objects += metaLen(list)
+	}
+	// As the manager is measured (memoryOf with -pprof): after one collection.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.HeapInuse, m.HeapAlloc = int64(ms.HeapInuse), int64(ms.HeapAlloc)
+	if m.RSS, err = selfRSS(); err != nil {
+		return err
+	}
+	runtime.KeepAlive(c)
+	return json.NewEncoder(os.Stdout).Encode(m)
+}
+
+// metaLen is the number of items of list.
+func metaLen(list client.ObjectList) int {
+	switch l := list.(type) {
+	case *v1.ScimUserList:
+		return len(l.Items)
+	case *v1.ScimRoleList:
+		return len(l.Items)
+	case *v1.ScimRoleMembersList:
+		return len(l.Items)
+	case *rbacv1.ClusterRoleBindingList:
+		return len(l.Items)
+	case *rbacv1.RoleBindingList:
+		return len(l.Items)
+	case *corev1.SecretList:
+		return len(l.Items)
+	}
+	return 0
+}
+
+// selfRSS is this process's VmRSS.
+func selfRSS() (int64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+}
+
+// measureFloor runs the child (this binary with -cache-floor) as the operator's ServiceAccount of
+// e and returns what it measured.
+func (e *env) measureFloor(ctx context.Context) (floorMemory, error) {
+	var m floorMemory
+	self, err := os.Executable()
+	if err != nil {
+		return m, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "-cache-floor", e.operatorKubeconfig)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return m, fmt.Errorf("the cache floor: %w", err)
+	}
+	return m, json.Unmarshal(out, &m)
+}
