@@ -297,22 +297,9 @@ func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 			return m, err
 		}
 	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.process.Pid()))
-	if err != nil {
+	var err error
+	if m.rss, m.peakRSS, err = rssOf(fmt.Sprintf("/proc/%d/status", r.process.Pid())); err != nil {
 		return m, err
-	}
-	for line := range strings.Lines(string(status)) {
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			m.rss = kb << 10
-		case "VmHWM:":
-			m.peakRSS = kb << 10
-		}
 	}
 	metrics, err := e.metricsOf(ctx, r.metricsURL)
 	if err != nil {

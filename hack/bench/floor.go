@@ -39,7 +39,7 @@ var floorObjects = []client.Object{
 
 // floorMemory is what the child reports (JSON on its standard output).
 type floorMemory struct {
-	RSS, HeapInuse, HeapAlloc int64
+	RSS, PeakRSS, HeapInuse, HeapAlloc int64
 	// Objects is how many objects the cache holds.
 	Objects int
 	// Synced is how long the cache took to list and fill.
@@ -82,7 +82,7 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.HeapInuse, m.HeapAlloc = int64(ms.HeapInuse), int64(ms.HeapAlloc)
-	if m.RSS, err = selfRSS(); err != nil {
+	if m.RSS, m.PeakRSS, err = selfRSS(); err != nil {
 		return err
 	}
 	runtime.KeepAlive(c)
@@ -108,19 +108,34 @@ func metaLen(list client.ObjectList) int {
 	return 0
 }
 
-// selfRSS is this process's VmRSS.
-func selfRSS() (int64, error) {
-	status, err := os.ReadFile("/proc/self/status")
+// selfRSS is this process's VmRSS and VmHWM (its peak).
+func selfRSS() (rss, peak int64, err error) {
+	return rssOf("/proc/self/status")
+}
+
+// rssOf reads VmRSS and VmHWM from a /proc/<pid>/status file.
+func rssOf(path string) (rss, peak int64, err error) {
+	status, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for line := range strings.Lines(string(status)) {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS in %s", path)
+	}
+	return rss, peak, nil
 }
 
 // measureFloor runs the child (this binary with -cache-floor) as the operator's ServiceAccount of

@@ -104,8 +104,8 @@ func (r *runResult) render(b *strings.Builder) {
 
 	fmt.Fprintf(b, "Manager memory after the sync (%d ScimUsers, %d ScimRoles): RSS %.0f MiB (peak %.0f MiB), Go heap in use %.0f MiB (allocated %.0f MiB).\n\n",
 		o.users, o.groups, float64(r.mem.rss)/mib, float64(r.mem.peakRSS)/mib, float64(r.mem.heapInuse)/mib, float64(r.mem.heapAlloc)/mib)
-	fmt.Fprintf(b, "The manager's cache alone (its cache options, %d objects listed in %s, in a process of its own that keeps nothing else, measured after a collection as the manager is): RSS %.0f MiB, Go heap in use %.0f MiB (allocated %.0f MiB); the rest of the manager: %.0f MiB of RSS, %.0f MiB allocated.\n\n",
-		r.floor.Objects, r.floor.Synced.Round(100*time.Millisecond), float64(r.floor.RSS)/mib, float64(r.floor.HeapInuse)/mib, float64(r.floor.HeapAlloc)/mib,
+	fmt.Fprintf(b, "The manager's cache alone (its cache options, %d objects listed in %s, in a process of its own that keeps nothing else, measured after a collection as the manager is): RSS %.0f MiB (peak %.0f MiB), Go heap in use %.0f MiB (allocated %.0f MiB); the rest of the manager: %.0f MiB of RSS, %.0f MiB allocated.\n\n",
+		r.floor.Objects, r.floor.Synced.Round(100*time.Millisecond), float64(r.floor.RSS)/mib, float64(r.floor.PeakRSS)/mib, float64(r.floor.HeapInuse)/mib, float64(r.floor.HeapAlloc)/mib,
 		float64(r.mem.rss-r.floor.RSS)/mib, float64(r.mem.heapAlloc-r.floor.HeapAlloc)/mib)
 
 	if rv := r.revocation; rv != nil {
