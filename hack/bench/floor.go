@@ -21,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -75,7 +76,7 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 		if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return err
 		}
-		m.Objects += metaLen(list)
+		m.Objects += apimeta.LenList(list)
 	}
 	// As the manager is measured (memoryOf with -pprof): after one collection.
 	runtime.GC()
@@ -87,25 +88,6 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 	}
 	runtime.KeepAlive(c)
 	return json.NewEncoder(os.Stdout).Encode(m)
-}
-
-// metaLen is the number of items of list.
-func metaLen(list client.ObjectList) int {
-	switch l := list.(type) {
-	case *v1.ScimUserList:
-		return len(l.Items)
-	case *v1.ScimRoleList:
-		return len(l.Items)
-	case *v1.ScimRoleMembersList:
-		return len(l.Items)
-	case *rbacv1.ClusterRoleBindingList:
-		return len(l.Items)
-	case *rbacv1.RoleBindingList:
-		return len(l.Items)
-	case *corev1.SecretList:
-		return len(l.Items)
-	}
-	return 0
 }
 
 // selfRSS is this process's VmRSS and VmHWM (its peak).
