@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/scim-operator/scim-operator/scimserver/schema"
@@ -424,24 +425,36 @@ func writeList(w http.ResponseWriter, q *query, page []*store.Resource, total in
 }
 
 // writeEncodedList writes what writeList writes, of resources whose JSON is their full
-// representation (PageEncoded, ListEncoded), without decoding it: the same bytes.
+// representation (PageEncoded, ListEncoded), without decoding it: the same bytes. The envelope is
+// written here rather than by encoding/json, which would check and compact every resource's bytes
+// again (json.RawMessage): they are EncodeJSON's own compact output, and checking them took a
+// tenth of an `eq` filter's CPU (BenchmarkReadUsers).
 func writeEncodedList(w http.ResponseWriter, q *query, page []*store.Resource, total int) {
-	items := make([]json.RawMessage, 0, len(page))
+	size := len(encodedListHead) + 3*20 + len(`,"startIndex":,"itemsPerPage":,"Resources":[]}`) + 1
 	for _, res := range page {
-		items = append(items, res.JSON)
+		size += len(res.JSON) + 1
 	}
-	writeJSON(w, http.StatusOK, encodedListResponse{Schemas: []string{schema.ListResponseURN}, TotalResults: total,
-		StartIndex: q.startIndex, ItemsPerPage: len(page), Resources: items})
+	b := make([]byte, 0, size)
+	b = append(b, encodedListHead...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `,"startIndex":`...)
+	b = strconv.AppendInt(b, int64(q.startIndex), 10)
+	b = append(b, `,"itemsPerPage":`...)
+	b = strconv.AppendInt(b, int64(len(page)), 10)
+	b = append(b, `,"Resources":[`...)
+	for i, res := range page {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, bytes.TrimSuffix(res.JSON, []byte("\n"))...)
+	}
+	b = append(b, "]}\n"...)
+	writeEncoded(w, http.StatusOK, b)
 }
 
-// encodedListResponse is listResponse with encoded resources.
-type encodedListResponse struct {
-	Schemas      []string          `json:"schemas"`
-	TotalResults int               `json:"totalResults"`
-	StartIndex   int               `json:"startIndex"`
-	ItemsPerPage int               `json:"itemsPerPage"`
-	Resources    []json.RawMessage `json:"Resources"`
-}
+// encodedListHead is how a ListResponse begins, as encoding/json writes listResponse: its fields
+// in their order.
+const encodedListHead = `{"schemas":["` + schema.ListResponseURN + `"],"totalResults":`
 
 // paginate returns at most count resources from the 1-based startIndex; past the end, none.
 func paginate(all []*store.Resource, startIndex, count int) []*store.Resource {
