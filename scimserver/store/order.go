@@ -26,6 +26,10 @@ type order struct {
 	changed broadcast
 	// deleted, when set, is told of each object the informer deletes.
 	deleted func(client.Object)
+	// sorted is names as a slice, made by the first page read since names last changed (nil
+	// until then), so that a page is a slice of it: a walk of the tree to the page's offset cost
+	// O(offset) a page, and an import walking every page O(N²). It is never written once made.
+	sorted []string
 }
 
 // broadcast wakes every waiter at once: wait returns a channel that the next notify closes.
@@ -60,31 +64,46 @@ func newOrder() *order {
 func (o *order) observe(obj client.Object, deleted bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	var changed bool
 	if deleted || v1.IsTerminating(obj) {
-		o.names.Delete(obj.GetName())
+		_, changed = o.names.Delete(obj.GetName())
 	} else {
-		o.names.ReplaceOrInsert(obj.GetName())
+		_, replaced := o.names.ReplaceOrInsert(obj.GetName())
+		changed = !replaced // an update of an object held changes no name
+	}
+	if changed {
+		o.sorted = nil
 	}
 }
 
-// page returns the count names from the 0-based offset, and the number of names. Reaching offset
-// steps over the names before it, which costs far less than reading their objects.
+// page returns the count names from the 0-based offset, and the number of names: a slice of the
+// sorted names, which the caller must not change.
 func (o *order) page(offset, count int) ([]string, int) {
+	names := o.sortedNames()
+	from := min(max(offset, 0), len(names))
+	to := from + min(max(count, 0), len(names)-from)
+	return names[from:to:to], len(names)
+}
+
+// sortedNames returns o.sorted, made from the tree when a change has dropped it.
+func (o *order) sortedNames() []string {
 	o.mu.RLock()
-	defer o.mu.RUnlock()
-	out := make([]string, 0, min(max(count, 0), o.names.Len()))
-	i := 0
-	o.names.Ascend(func(name string) bool {
-		if i >= offset {
-			if len(out) >= count {
-				return false
-			}
-			out = append(out, name)
-		}
-		i++
-		return true
-	})
-	return out, o.names.Len()
+	names := o.sorted
+	o.mu.RUnlock()
+	if names != nil {
+		return names
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sorted == nil {
+		names := make([]string, 0, o.names.Len())
+		o.names.Ascend(func(name string) bool {
+			names = append(names, name)
+			return true
+		})
+		o.sorted = names
+	}
+	return o.sorted
 }
 
 // has reports whether the object named name is held.
