@@ -290,10 +290,13 @@ func (e *env) memoryOf(ctx context.Context, r *replica) (memory, error) {
 		if err != nil {
 			return m, err
 		}
-		r.heapProfiles++
-		err = writeFile(filepath.Join(e.dir, fmt.Sprintf("%s-heap-%d.pb.gz", r.name, r.heapProfiles)), resp.Body)
+		profile, err := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
 		if err != nil {
+			return m, err
+		}
+		r.heapProfiles++
+		if err := os.WriteFile(filepath.Join(e.dir, fmt.Sprintf("%s-heap-%d.pb.gz", r.name, r.heapProfiles)), profile, 0o644); err != nil {
 			return m, err
 		}
 	}
@@ -415,17 +418,4 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "admin"}
 	kc.CurrentContext = "bench"
 	return clientcmd.WriteToFile(*kc, path)
-}
-
-// writeFile writes what r reads into a new file at path.
-func writeFile(path string, r io.Reader) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }

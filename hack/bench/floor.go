@@ -19,24 +19,16 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
-	v1 "github.com/scim-operator/scim-operator/api/v1alpha1"
 	"github.com/scim-operator/scim-operator/internal/controlplane"
 	"github.com/scim-operator/scim-operator/internal/manager"
 )
-
-// floorObjects are the kinds the manager's cache holds, as its informers list them.
-var floorObjects = []client.Object{
-	&v1.ScimUser{}, &v1.ScimRole{}, &v1.ScimRoleMembers{},
-	&rbacv1.ClusterRoleBinding{}, &rbacv1.RoleBinding{}, &corev1.Secret{},
-}
 
 // floorMemory is what the child reports (JSON on its standard output).
 type floorMemory struct {
@@ -59,8 +51,10 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
+	// The kinds the manager caches are those its options name, each under its selection and
+	// transform; their informers list and fill at once, as the manager's do.
 	start := time.Now()
-	for _, obj := range floorObjects {
+	for obj := range opts.ByObject {
 		if _, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return fmt.Errorf("informer of %T: %w", obj, err)
 		}
@@ -69,12 +63,18 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 	if !c.WaitForCacheSync(ctx) {
 		return fmt.Errorf("the cache did not sync")
 	}
-	var m floorMemory
-	m.Synced = time.Since(start)
-	for _, list := range []client.ObjectList{&v1.ScimUserList{}, &v1.ScimRoleList{}, &v1.ScimRoleMembersList{},
-		&rbacv1.ClusterRoleBindingList{}, &rbacv1.RoleBindingList{}, &corev1.SecretList{}} {
-		if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+	m := floorMemory{Synced: time.Since(start)}
+	for obj := range opts.ByObject {
+		gvk, err := apiutil.GVKForObject(obj, manager.Scheme)
+		if err != nil {
 			return err
+		}
+		list, err := manager.Scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err != nil {
+			return err
+		}
+		if err := c.List(ctx, list.(client.ObjectList), client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("list %s: %w", gvk.Kind, err)
 		}
 		m.Objects += apimeta.LenList(list)
 	}
@@ -83,16 +83,11 @@ func cacheFloor(ctx context.Context, kubeconfig string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.HeapInuse, m.HeapAlloc = int64(ms.HeapInuse), int64(ms.HeapAlloc)
-	if m.RSS, m.PeakRSS, err = selfRSS(); err != nil {
+	if m.RSS, m.PeakRSS, err = rssOf("/proc/self/status"); err != nil {
 		return err
 	}
 	runtime.KeepAlive(c)
 	return json.NewEncoder(os.Stdout).Encode(m)
-}
-
-// selfRSS is this process's VmRSS and VmHWM (its peak).
-func selfRSS() (rss, peak int64, err error) {
-	return rssOf("/proc/self/status")
 }
 
 // rssOf reads VmRSS and VmHWM from a /proc/<pid>/status file.
