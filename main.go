@@ -63,7 +63,7 @@ func main() {
 	// The controllers: how roles become bindings, and how many reconcile at once.
 	flag.StringVar(&o.Controllers.RBACUserPrefix, "rbac-user-prefix", "", "Prefix of User subject names in bindings; set it to the API server's --oidc-username-prefix (e.g. oidc:) in production. Subjects in system: are never bound.")
 	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "ScimRoles reconciled at once.")
-	flag.IntVar(&o.Controllers.MaxConcurrentUserReconciles, "max-concurrent-user-reconciles", 0, "ScimUsers reconciled at once, each writing one user's status (0: a quarter of --max-concurrent-reconciles).")
+	flag.IntVar(&o.Controllers.MaxConcurrentUserReconciles, "max-concurrent-user-reconciles", 0, "ScimUsers reconciled at once, each writing one user's status (0: half of --max-concurrent-reconciles).")
 	flag.IntVar(&o.Controllers.MaxSubjectsPerBinding, "rbac-max-subjects", 1000, "The most subjects one binding holds; larger roles are split into several bindings.")
 	flag.BoolVar(&o.Controllers.SharedBindings, "rbac-shared-bindings", false, "Project every role that grants the same ClusterRole or Role in the same scope onto one set of bindings holding the union of their members (a user in many such roles leaves one binding, and the API server's RBAC scans fewer subjects), instead of a set per role. See docs/design.md, \"Shared bindings\".")
 	// The SCIM server: where and how it listens, who may call it, and the limits on one request.
