@@ -13,8 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/scim-operator/scim-operator/api/v1alpha1"
+	"github.com/scim-operator/scim-operator/controllers/access"
 )
 
 // conditionSetter sets the conditions of ScimUsers and ScimRoles and reports their changes as
@@ -101,6 +105,27 @@ func patchStatus[T client.Object](ctx context.Context, c client.Client, before, 
 		return fmt.Errorf("patch status of %T %s: %w", obj, obj.GetName(), err)
 	}
 	return nil
+}
+
+// statusChangedHandler queues an object whose status changed, coalesced (readinessDelay) and at
+// low priority, so that its status is computed again from what the cache holds once it shows the
+// change. A reconcile compares the status it computes with the cached object's and writes only
+// what differs (patchStatus). So a reconcile that read a copy older than the manager's last write
+// of that status (the cache lags the API server), and found the older copy already as it should
+// be, wrote nothing; and the status-only change the cache showed next queued nothing (the
+// controllers watch their objects' generation, labels and annotations): the newer status stayed,
+// though what it said no longer held. At 50,000 users a user stayed Ready=False BindingsPending
+// after its binding was written. A status written by someone else is corrected the same way. Each
+// of the manager's own status writes costs one more reconcile, which finds the status as it should
+// be and writes nothing.
+func statusChangedHandler() handler.EventHandler {
+	return handler.Funcs{
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q access.Queue) {
+			if !equality.Semantic.DeepEqual(statusOf(e.ObjectOld).Interface(), statusOf(e.ObjectNew).Interface()) {
+				enqueue(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.ObjectNew)}, handler.LowPriority, readinessDelay)
+			}
+		},
+	}
 }
 
 // statusOf is the Status field of obj, a pointer to an API type. It is found by the API convention

@@ -182,3 +182,18 @@ func mayBind(clusterRoles ...string) *rbacv1.ClusterRole {
 			Verbs: []string{"bind"}, ResourceNames: clusterRoles}},
 	}
 }
+
+// overwriteCondition sets condition c in obj's status as the admin, as no reconcile would: obj is
+// read again, and conditions returns its conditions.
+func overwriteCondition(ctx context.Context, obj client.Object, conditions func() *[]metav1.Condition, c metav1.Condition) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		before := obj.DeepCopyObject().(client.Object)
+		c.ObservedGeneration = obj.GetGeneration()
+		meta.SetStatusCondition(conditions(), c)
+		return admin.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	})).To(Succeed())
+}

@@ -44,6 +44,8 @@ func (r *ScimRoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 		// The members of a large role live in its shards too.
 		Watches(&identityv1alpha1.ScimRoleMembers{}, handler.EnqueueRequestsFromMapFunc(roleOfShard),
 			builder.WithPredicates(r.observe())).
+		// A status that changed without a change of what it is computed from.
+		Watches(&identityv1alpha1.ScimRole{}, statusChangedHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A binding edited or deleted by hand is repaired.
 	return r.watchAccess(b, roleOfChange).Complete(r)

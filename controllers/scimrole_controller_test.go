@@ -111,6 +111,24 @@ var _ = Describe("ScimRole projection onto RBAC", func() {
 		})
 	})
 
+	// As for users ("computes its status again when the status changes without what it is computed
+	// from"): a reconcile that read an older copy of the role, already right, wrote nothing.
+	It("computes its status again when the status changes without what it is computed from", func(ctx SpecContext) {
+		role := newRole("role", nil, alice)
+		create(ctx, admin, role)
+		eventuallyRole(ctx, role, func(g Gomega, r *identityv1alpha1.ScimRole) {
+			g.Expect(conditionOf(r.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonNotManaged, r.Generation))
+		})
+		overwriteCondition(ctx, role, func() *[]metav1.Condition { return &role.Status.Conditions }, metav1.Condition{
+			Type: identityv1alpha1.ConditionExternallyManaged, Status: metav1.ConditionTrue,
+			Reason: identityv1alpha1.ReasonManagedByProvider, Message: "not what the role says"})
+		eventuallyRole(ctx, role, func(g Gomega, r *identityv1alpha1.ScimRole) {
+			g.Expect(conditionOf(r.Status.Conditions, identityv1alpha1.ConditionExternallyManaged)).To(
+				haveCondition(metav1.ConditionFalse, identityv1alpha1.ReasonNotManaged, r.Generation))
+		})
+	})
+
 	It("removes a user from the bindings when it is suspended, by anyone, or deleted", func(ctx SpecContext) {
 		role := newRole("role", &identityv1alpha1.Access{ClusterRoles: []string{"view"}}, alice, bob, carol)
 		create(ctx, admin, role)

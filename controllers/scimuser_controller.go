@@ -52,6 +52,8 @@ func (r *ScimUserReconciler) SetupWithManager(mgr ctrl.Manager, workers int) err
 		Watches(&identityv1alpha1.ScimRole{}, r.roleMembersHandler()).
 		// And so do the members who join or leave a large role through its shards.
 		Watches(&identityv1alpha1.ScimRoleMembers{}, shardMembersHandler()).
+		// A status that changed without a change of what it is computed from.
+		Watches(&identityv1alpha1.ScimUser{}, statusChangedHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	// A user becomes Ready once the bindings that should (no longer) hold it are written.
 	return r.watchAccess(b, r.usersOfChange).Complete(r)

@@ -106,6 +106,25 @@ var _ = Describe("ScimUser status", func() {
 		})
 	})
 
+	// A reconcile writes only what differs from the cached user's status. One that read a copy older
+	// than the manager's last status write, and found that copy already right, wrote nothing; the
+	// change the cache showed next queued nothing, so the newer status stayed though it no longer
+	// held (a user left Ready=False BindingsPending at 50,000 users). A status written by someone
+	// else is that case on demand: nothing it is computed from changed.
+	It("computes its status again when the status changes without what it is computed from", func(ctx SpecContext) {
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
+		})
+		overwriteCondition(ctx, user, func() *[]metav1.Condition { return &user.Status.Conditions }, metav1.Condition{
+			Type: identityv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+			Reason: identityv1alpha1.ReasonBindingsPending, Message: "not what the bindings say"})
+		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
+			g.Expect(conditionOf(u.Status.Conditions, identityv1alpha1.ConditionReady)).To(
+				haveCondition(metav1.ConditionTrue, identityv1alpha1.ReasonBindingsApplied, u.Generation))
+		})
+	})
+
 	It("writes nothing of its status when roles whose grants hold it add it, are renamed or drop it", func(ctx SpecContext) {
 		var before *identityv1alpha1.ScimUser
 		eventuallyUser(ctx, func(g Gomega, u *identityv1alpha1.ScimUser) {
