@@ -68,13 +68,19 @@ func adminWrite(ctx context.Context, obj client.Object, mutate func()) error {
 // writeAs changes obj with mutate as c, and returns the error. A conflict with the controllers'
 // writes is retried.
 func writeAs(ctx context.Context, c client.Client, obj client.Object, mutate func()) error {
+	return patchAs(ctx, c, obj, mutate, func(p client.Patch) error { return c.Patch(ctx, obj, p) })
+}
+
+// patchAs reads obj again as c, changes it with mutate and writes the change with write, a merge
+// patch with optimistic concurrency; a conflict with the controllers' writes is retried.
+func patchAs(ctx context.Context, c client.Client, obj client.Object, mutate func(), write func(client.Patch) error) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
 		before := obj.DeepCopyObject().(client.Object)
 		mutate()
-		return c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		return write(client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	})
 }
 
@@ -187,13 +193,8 @@ func mayBind(clusterRoles ...string) *rbacv1.ClusterRole {
 // read again, and conditions returns its conditions.
 func overwriteCondition(ctx context.Context, obj client.Object, conditions func() *[]metav1.Condition, c metav1.Condition) {
 	GinkgoHelper()
-	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		before := obj.DeepCopyObject().(client.Object)
+	Expect(patchAs(ctx, admin, obj, func() {
 		c.ObservedGeneration = obj.GetGeneration()
 		meta.SetStatusCondition(conditions(), c)
-		return admin.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})).To(Succeed())
+	}, func(p client.Patch) error { return admin.Status().Patch(ctx, obj, p) })).To(Succeed())
 }
